@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+):
+#   make run    create .venv, install, run the whole workflow on the embedded demo dataset
+#   make test   create .venv, install, run the test suite
+# The model is downloaded from its pinned URL; set CROPAUDIT_FASTGAZE=/path/to/fastgaze.vxm
+# to use a local copy instead (offline machines, CI).
+
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(VENV)/bin
+EXTRAS ?= cpu,dev
+
+.PHONY: setup run test lint clean-results
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24,<27"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests
+
+clean-results:
+	rm -rf results models/.tmp* .snakemake/log

@@ -1,0 +1,5 @@
+"""Allow ``python -m cropaudit``."""
+
+from cropaudit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""Download Twitter's fastgaze.vxm from its pinned public URL and verify its sha256.
+
+If the environment variable CROPAUDIT_FASTGAZE (or model.local_path in params.yaml) names a
+local copy, that file is verified and copied instead, so offline machines and CI never need
+the network. An already present, verified file is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "download (or copy) the FastGaze model and verify its sha256"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument("--out", default=None, help="destination (default: model.path)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit.config import load_params
+    from cropaudit.model_store import fetch_model
+
+    params = load_params(args.params)
+    path = fetch_model(params.model, args.out)
+    print(path)
+    return 0

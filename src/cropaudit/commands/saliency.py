@@ -1,0 +1,100 @@
+"""Run a saliency model on images and print the salient point and crops.
+
+The default output is exactly the text of Twitter's original ``candidate_crops`` program:
+the salient point, one ``left top width height`` crop per aspect ratio (height/width), and with
+--all-points one ``x y score`` line per grid cell. --format json prints one JSON object per
+image (JSON Lines). With --out-dir, one NAME.out (or NAME.json) per image is written instead.
+
+Bad inputs are reported on stderr and skipped; the exit code is 1 if any image failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "salient point and crops of images (original candidate_crops output or JSON)"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"aspect ratio must be positive: {text!r}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "--aspect-ratios", nargs="+", type=_positive_float, metavar="R",
+        help="crop aspect ratios h/w (default: 0.56 1.0 1.14 2.0 and the image's own)",
+    )
+    parser.add_argument("--all-points", action="store_true", help="also print every grid cell")
+    parser.add_argument(
+        "--format", choices=["candidate-crops", "json"], default="candidate-crops",
+        help="output format (default: the original program's text)",
+    )
+    parser.add_argument("--out-dir", type=Path, help="write NAME.out / NAME.json per image")
+    parser.add_argument("--model", help="model file (default: model.path from params)")
+    parser.add_argument("--backend", choices=["fastgaze", "center"], help="override model.backend")
+    parser.add_argument("--params", help="params file (default: params.yaml if present)")
+    parser.add_argument("--batch-size", type=int, help="override model.batch_size")
+    parser.add_argument("--max-pixels", type=int, help="override model.max_pixels")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit.config import load_params
+    from cropaudit.errors import ConfigError
+    from cropaudit.formats import candidate_crops_text, result_json
+    from cropaudit.outputs import write_text
+    from cropaudit.saliency import ImageFailure, load_model
+
+    params = load_params(args.params)
+    overrides = {
+        k: v
+        for k, v in {
+            "backend": args.backend,
+            "batch_size": args.batch_size,
+            "max_pixels": args.max_pixels,
+        }.items()
+        if v is not None
+    }
+    if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
+        raise ConfigError("--batch-size and --max-pixels must be positive")
+    model_params = params.model.model_copy(update=overrides)
+    model = load_model(model_params, args.model)
+
+    if args.out_dir is not None:
+        names = [Path(p).stem for p in args.images]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"--out-dir: several inputs share the name {dupes[0]!r}")
+
+    failed = 0
+    multiple = len(args.images) > 1
+    suffix = ".json" if args.format == "json" else ".out"
+    for item in model.predict(args.images, progress=args.progress):
+        if isinstance(item, ImageFailure):
+            failed += 1
+            print(f"cropaudit saliency: error: {item.message}", file=sys.stderr)
+            continue
+        crops = item.crops(args.aspect_ratios)
+        if args.format == "json":
+            text = result_json(item, crops, all_points=args.all_points)
+        else:
+            text = candidate_crops_text(item, crops, all_points=args.all_points)
+        if args.out_dir is not None:
+            write_text(args.out_dir / (Path(item.source).stem + suffix), text)
+        else:
+            if multiple and args.format != "json":
+                sys.stdout.write(f"# {item.source}\n")
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if failed:
+        print(f"cropaudit saliency: {failed} of {len(args.images)} images failed", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,65 @@
+"""The one configuration: ``params.yaml``, validated once at the entry of every command.
+
+Snakemake reads the same file as its ``configfile`` and DVC as its ``params``. Each concept
+module owns the schema of its own section (a pydantic model named ``<Concept>Params``); this
+module only composes them, so adding a parameter touches one place. Unknown keys are errors:
+a typo in params.yaml must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cropaudit.errors import ConfigError
+from cropaudit.model_store import ModelParams
+
+DEFAULT_PARAMS_FILE = "params.yaml"
+
+
+class Params(BaseModel):
+    """Top level of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(20210517, description="master seed: every random choice derives from it")
+    model: ModelParams = Field(default_factory=ModelParams)
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line naming the first offending field, e.g. ``params.yaml: sampling.n: ...``."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "<top level>"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{source}: {field}: {err['msg']}{more}"
+
+
+def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
+    """Validate an already-loaded mapping (e.g. Snakemake's ``config``)."""
+    try:
+        return Params.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def load_params(path: str | os.PathLike[str] | None = None) -> Params:
+    """Read and validate params.yaml; a missing file means all defaults only if no path was given."""
+    explicit = path is not None
+    p = Path(path if path is not None else DEFAULT_PARAMS_FILE)
+    if not p.exists():
+        if explicit:
+            raise ConfigError(f"{p}: parameters file not found")
+        return Params()
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" line {line + 1}" if line is not None else ""
+        raise ConfigError(f"{p}:{where} invalid YAML") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    return parse_params(data, source=str(p))

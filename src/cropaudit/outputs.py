@@ -1,0 +1,58 @@
+"""Writing outputs so that a failed run never leaves a file that looks complete.
+
+Snakemake and DVC decide what to rerun from the existence of outputs; a half-written table
+would be taken as done. Everything is written to a temporary sibling and renamed into place
+only once complete (rename is atomic on one filesystem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> Path:
+    """Atomically write ``data`` as indented, key-sorted JSON (stable diffs for DVC metrics)."""
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically write raw bytes to ``path``."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def remove_outputs(*paths: str | os.PathLike[str]) -> None:
+    """Delete outputs of a failed step so nothing stale is mistaken for a result."""
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            Path(p).unlink()

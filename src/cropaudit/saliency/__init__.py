@@ -1,0 +1,39 @@
+"""Saliency backends behind one interface (see :mod:`cropaudit.saliency.types`).
+
+``fastgaze`` is our TensorFlow port of Twitter's released model; ``center`` is the no-model
+baseline. Importing this package is cheap: TensorFlow loads only when a FastGaze model is built.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cropaudit.model_store import ModelParams, resolve_model_path
+from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
+
+__all__ = [
+    "ImageFailure",
+    "ImageInput",
+    "SaliencyModel",
+    "SaliencyResult",
+    "load_model",
+]
+
+
+def load_model(
+    params: ModelParams | None = None, model_path: str | os.PathLike[str] | None = None
+) -> SaliencyModel:
+    """Build the configured backend; FastGaze resolves its weights via ``model_path``/params."""
+    params = params or ModelParams()
+    if params.backend == "center":
+        from cropaudit.saliency.center import CenterModel
+
+        return CenterModel(max_pixels=params.max_pixels)
+    from cropaudit.saliency.fastgaze import FastGazeModel
+
+    return FastGazeModel.from_file(
+        resolve_model_path(params, model_path),
+        batch_size=params.batch_size,
+        max_pixels=params.max_pixels,
+        apply_gaussian=params.apply_gaussian,
+    )

@@ -1,0 +1,61 @@
+"""Opening image files with clear, one-line errors before any pixel is decoded.
+
+Every backend goes through :func:`open_image`, so a missing file, a non-image, a zero-size
+image or a decompression bomb is reported the same way whichever model runs.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from cropaudit.errors import InputFileError
+
+#: EXIF tag holding the orientation (1..8).
+EXIF_ORIENTATION = 0x0112
+
+
+def open_image(path: str | os.PathLike[str], max_pixels: int) -> Image.Image:
+    """Open (not decode) an image, checking existence, format, size and the pixel limit."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: no such file")
+    if not p.is_file():
+        raise InputFileError(f"{p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise InputFileError(f"{p}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(p)
+    except UnidentifiedImageError:
+        raise InputFileError(f"{p}: not a recognised image file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputFileError(f"{p}: image too large (decompression bomb check)") from None
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot open image ({exc})") from None
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        raise InputFileError(f"{p}: image has zero size ({w}x{h})")
+    if w * h > max_pixels:
+        img.close()
+        raise InputFileError(f"{p}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+    return img
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """EXIF orientation 1..8 (1 when absent or invalid)."""
+    try:
+        value = int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # malformed EXIF must not stop the audit; the original ignores it too
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def oriented_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) after applying the EXIF orientation (5..8 swap the axes)."""
+    w, h = img.size
+    return (h, w) if exif_orientation(img) >= 5 else (w, h)

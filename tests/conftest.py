@@ -1,0 +1,44 @@
+"""Shared fixtures: where the reference material lives, and skipping when it is absent.
+
+Reference material (Twitter's model, the original program's outputs) is never committed; it is
+found through ``CROPAUDIT_SHARED`` (default ``../shared`` beside the checkout). Tests that need
+it skip with a clear reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_root() -> Path:
+    return Path(os.environ.get("CROPAUDIT_SHARED") or REPO_ROOT.parent / "shared")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    root = shared_root()
+    if not root.is_dir():
+        pytest.skip(f"reference material not found at {root} (set CROPAUDIT_SHARED)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def reference_dir(shared_dir: Path) -> Path:
+    ref = shared_dir / "reference"
+    if not (ref / "outputs").is_dir():
+        pytest.skip(f"original program's reference outputs not found under {ref}")
+    return ref
+
+
+@pytest.fixture(scope="session")
+def fastgaze_path(shared_dir: Path) -> Path:
+    env = os.environ.get("CROPAUDIT_FASTGAZE")
+    path = Path(env) if env else shared_dir / "models" / "fastgaze.vxm"
+    if not path.is_file():
+        pytest.skip(f"fastgaze.vxm not found at {path} (set CROPAUDIT_FASTGAZE)")
+    return path
