@@ -22,6 +22,15 @@ from cropaudit.errors import CropauditError
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
     "fetch-model": "fetch_model",
+    "prepare-data": "prepare_data",
+    "sample-pairs": "sample_pairs",
+    "pair-saliency": "pair_saliency",
+    "gather": "gather",
+    "score-crops": "score_crops",
+    "stats": "stats_minimal",  # minimal stand-in; issue 4's "stats" module replaces it
+    "plots": "plots_minimal",  # minimal stand-in; issue 4's "plots" module replaces it
+    "report": "report",
+    "log-run": "log_run",
 }
 
 

@@ -15,9 +15,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cropaudit.crop_scoring import CropsParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.model_store import ModelParams
+from cropaudit.pair_saliency import SaliencyParams
+from cropaudit.report import ReportParams
+from cropaudit.sampling import SamplingParams
+from cropaudit.stats_minimal import StatsParams  # issue 4 replaces with its StatsParams
+from cropaudit.tracking import TrackingParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -30,6 +36,12 @@ class Params(BaseModel):
     seed: int = Field(20210517, description="master seed: every random choice derives from it")
     model: ModelParams = Field(default_factory=ModelParams)
     dataset: DatasetParams = Field(default_factory=DatasetParams)
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    saliency: SaliencyParams = Field(default_factory=SaliencyParams)
+    crops: CropsParams = Field(default_factory=CropsParams)
+    stats: StatsParams = Field(default_factory=StatsParams)
+    report: ReportParams = Field(default_factory=ReportParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

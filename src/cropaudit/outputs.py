@@ -56,3 +56,32 @@ def remove_outputs(*paths: str | os.PathLike[str]) -> None:
     for p in paths:
         with contextlib.suppress(FileNotFoundError):
             Path(p).unlink()
+
+
+def write_parquet(
+    df: Any, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None
+) -> Path:
+    """Atomically write a DataFrame as parquet, with optional JSON metadata under ``cropaudit``.
+
+    The metadata travels inside the file (e.g. which shard of how many a table is), so a
+    later stage can check that it was given a complete, consistent set of inputs.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata is not None:
+        existing = dict(table.schema.metadata or {})
+        existing[b"cropaudit"] = json.dumps(metadata, sort_keys=True).encode("utf-8")
+        table = table.replace_schema_metadata(existing)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``cropaudit`` metadata written by :func:`write_parquet` ({} if there is none)."""
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(b"cropaudit")
+    return json.loads(raw) if raw else {}

@@ -1,0 +1,51 @@
+"""Record the finished run in MLflow: params, metrics, artifacts, provenance tags.
+
+Tracking store: $MLFLOW_TRACKING_URI, else tracking.uri in params.yaml, else
+sqlite:///mlflow.db in the working directory (artifacts in mlruns/ beside it). Logs params.yaml
+flattened, every number of --metrics, the stats tables, figures and report as artifacts, the
+dataset table as an MLflow dataset input (digest), and tags: git commit + dirty flag, model
+sha256, package versions. --out receives the run id and where to find it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "log the run to MLflow (params, metrics, figures, tables, report, provenance)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument("--dataset", required=True, type=Path, help="dataset table")
+    parser.add_argument("--metrics", required=True, type=Path, help="metrics JSON (stats)")
+    parser.add_argument("--stats-dir", type=Path, default=None, help="stats tables folder")
+    parser.add_argument("--figures-dir", type=Path, default=None, help="figures folder")
+    parser.add_argument("--report", type=Path, default=None, help="HTML report")
+    parser.add_argument("--model", type=Path, default=None, help="model file (sha256 tag)")
+    parser.add_argument("--out", required=True, type=Path, help="JSON record of the run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from cropaudit.config import DEFAULT_PARAMS_FILE, load_params
+    from cropaudit.outputs import write_json
+    from cropaudit.tracking import log_run, record_dict
+
+    params = load_params(args.params)
+    record = log_run(
+        params=params,
+        params_path=Path(args.params or DEFAULT_PARAMS_FILE),
+        metrics_path=args.metrics,
+        dataset_path=args.dataset,
+        stats_dir=args.stats_dir,
+        figures_dir=args.figures_dir,
+        report_path=args.report,
+        model_path=args.model,
+    )
+    write_json(args.out, record_dict(record))
+    print(f"MLflow run {record.run_id} in experiment {record.experiment!r} at "
+          f"{record.tracking_uri}")
+    return 0

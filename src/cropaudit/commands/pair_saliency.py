@@ -1,0 +1,85 @@
+"""Run the saliency model on sampled tuples (the workflow's saliency stage).
+
+Each tuple of the pairs table is composed in memory from its recorded geometry and shown to
+the configured model (model.backend) in batches. Writes, per member row: the composite's
+salient point, whether this member holds it (won), and max / p95 / median / mean of the
+model's grid scores inside the member's rectangle.
+
+--shard i --shards K processes the i-th of K contiguous blocks of tuples, so a workflow can run
+the blocks as separate (cluster) jobs; `cropaudit gather` joins them and checks completeness.
+With saliency.save_composites each composite is also written as JPEG to --composites-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "saliency of composed tuples: salient point, winner, per-member score statistics"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
+    parser.add_argument("--pairs", required=True, help="pairs table (sample-pairs)")
+    parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
+    parser.add_argument("--shard", type=int, default=0, help="which shard (0-based)")
+    parser.add_argument("--shards", type=int, default=1, help="number of shards")
+    parser.add_argument("--composites-dir", type=Path, default=None,
+                        help="write composites here (with saliency.save_composites)")
+    parser.add_argument("--out", required=True, help="outcomes table of this shard")
+    parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+
+
+def _limit_threads(backend: str) -> None:
+    """Honour the thread count a workflow manager gives the job (Snakemake sets OMP_NUM_THREADS)."""
+    import os
+
+    n = os.environ.get("OMP_NUM_THREADS", "")
+    if backend != "fastgaze" or not n.isdigit() or int(n) < 1:
+        return
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(int(n))
+    tf.config.threading.set_inter_op_parallelism_threads(min(int(n), 2))
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from cropaudit.config import load_params
+    from cropaudit.datasets.table import read_table
+    from cropaudit.errors import ConfigError
+    from cropaudit.outputs import remove_outputs
+    from cropaudit.pair_saliency import MemberImages, run_shard, write_shard
+    from cropaudit.saliency import load_model
+    from cropaudit.tables import read_pairs
+
+    params = load_params(args.params)
+    if args.shards < 1 or not 0 <= args.shard < args.shards:
+        raise ConfigError(f"--shard must be in 0..{args.shards - 1} (got {args.shard})")
+    table = read_table(args.dataset)
+    pairs = read_pairs(args.pairs)
+    composites_dir = None
+    if params.saliency.save_composites:
+        if args.composites_dir is None:
+            raise ConfigError("saliency.save_composites: give --composites-dir")
+        composites_dir = args.composites_dir
+        composites_dir.mkdir(parents=True, exist_ok=True)
+    _limit_threads(params.model.backend)
+    model = load_model(params.model, args.model)
+    images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
+                          cache_bytes=params.saliency.image_cache_mb << 20)
+    try:
+        outcomes = run_shard(pairs, images, model, shard=args.shard, shards=args.shards,
+                             composites_dir=composites_dir,
+                             progress=args.progress or sys.stderr.isatty())
+    except BaseException:
+        remove_outputs(args.out)
+        raise
+    write_shard(outcomes, args.out, shard=args.shard, shards=args.shards,
+                pairs_path=args.pairs, n_tuples=int(pairs["tuple_id"].nunique()))
+    won = outcomes[outcomes["won"]] if len(outcomes) else outcomes
+    print(f"{args.out}: {len(won)} composites (shard {args.shard} of {args.shards}, "
+          f"model {params.model.backend})")
+    return 0

@@ -1,0 +1,33 @@
+"""Build the dataset table for the configured source (dataset.source in params.yaml).
+
+Each source (demo, and the real sources of cropaudit.datasets.SOURCES) writes its images under
+the table's folder and returns one table schema (docs/data-contracts.md). The table is checked
+here, whatever the source: required columns, group attributes, unique image ids, groups with
+fewer than dataset.groups.min_group_size images dropped. It is written only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "build data/<dataset>/images.parquet for the configured dataset source"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument(
+        "--out", default=None, help="table path (default: data/<dataset>/images.parquet)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit.config import load_params
+    from cropaudit.datasets.prepare import default_table_path, prepare_dataset
+
+    params = load_params(args.params)
+    out = args.out or default_table_path(params)
+    table = prepare_dataset(params, out)
+    groups = table["group"].value_counts().sort_index()
+    print(f"{out}: {len(table)} images in {len(groups)} groups "
+          f"({', '.join(f'{g} {n}' for g, n in groups.items())})")
+    return 0

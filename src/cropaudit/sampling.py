@@ -1,0 +1,188 @@
+"""Drawing the tuples the saliency model is shown: which images, in which order, how joined.
+
+For every comparison (a pair of groups, or all groups at once) ``n`` tuples are drawn: one
+random image per group, with replacement across tuples, like the paper. Each comparison draws
+from its own random stream derived from the master seed and the comparison's name, so adding
+or removing a comparison leaves the others' tuples unchanged.
+
+Position matters to a saliency model (the original audit always put group 1 on the left), so
+members are shuffled within each tuple, and with ``both_orders`` every tuple is also shown in
+reverse order: each group then appears equally often in each position of a pair.
+
+The result is the pairs table of docs/data-contracts.md: one row per member, with the
+composite geometry from :mod:`cropaudit.composition`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cropaudit.composition import compose
+from cropaudit.errors import ConfigError
+
+COMPARISON_SEPARATOR = "~"
+
+
+class SamplingParams(BaseModel):
+    """``sampling:`` section of params.yaml: the design of the composites."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[str] = Field(
+        default_factory=list,
+        description="groups to compare, in canonical order; empty = every group, sorted",
+    )
+    pairs: Literal["all", "none"] | list[str] = Field(
+        "all", description="'all' pairs of groups, 'none', or a list like ['a~b', 'a~c']"
+    )
+    together: bool = Field(True, description="also show all groups at once (one k-way tuple)")
+    n: int = Field(100, gt=0, le=1_000_000, description="tuples drawn per comparison")
+    both_orders: bool = Field(
+        True, description="show every tuple also in reverse order (counterbalancing)"
+    )
+    layout: Literal["horizontal", "vertical"] = "horizontal"
+    scaling: Literal["none", "fixed_height", "max_side"] = Field(
+        "none", description="none | fixed_height (scaling_size px high) | max_side"
+    )
+    scaling_size: int = Field(256, gt=0, description="pixels for fixed_height / max_side")
+    padding: int = Field(0, ge=0, le=10_000, description="pixels between members")
+    background: tuple[int, int, int] = Field(
+        (255, 255, 255), description="RGB colour of padding and empty composite areas"
+    )
+
+    @field_validator("background")
+    @classmethod
+    def _rgb(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+        if any(not 0 <= c <= 255 for c in v):
+            raise ValueError("colour components must be 0..255")
+        return v
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs(cls, v: str | list[str]) -> str | list[str]:
+        if isinstance(v, list):
+            for item in v:
+                parts = item.split(COMPARISON_SEPARATOR)
+                if len(parts) != 2 or parts[0] == parts[1] or not all(parts):
+                    raise ValueError(f"{item!r} is not 'group1~group2' with two different groups")
+        return v
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Groups shown together, in canonical (configured) order."""
+
+    groups: tuple[str, ...]
+    kind: Literal["pair", "together"]
+
+    @property
+    def name(self) -> str:
+        return COMPARISON_SEPARATOR.join(self.groups)
+
+
+def resolve_groups(params: SamplingParams, available: Sequence[str]) -> list[str]:
+    """The configured groups in canonical order, checked against the dataset's groups."""
+    present = set(available)
+    if not params.groups:
+        return sorted(present)
+    unknown = [g for g in params.groups if g not in present]
+    if unknown:
+        raise ConfigError(
+            f"sampling.groups: unknown group {unknown[0]!r} "
+            f"(dataset has {', '.join(sorted(present))})"
+        )
+    if len(set(params.groups)) != len(params.groups):
+        raise ConfigError("sampling.groups: groups must not repeat")
+    return list(params.groups)
+
+
+def comparisons_for(params: SamplingParams, groups: Sequence[str]) -> list[Comparison]:
+    """Every configured comparison, pairs first, then the all-groups tuple."""
+    order = {g: i for i, g in enumerate(groups)}
+    out: list[Comparison] = []
+    if params.pairs == "all":
+        out += [Comparison((a, b), "pair") for a, b in itertools.combinations(groups, 2)]
+    elif isinstance(params.pairs, list):
+        for item in params.pairs:
+            a, b = item.split(COMPARISON_SEPARATOR)
+            for g in (a, b):
+                if g not in order:
+                    raise ConfigError(
+                        f"sampling.pairs: unknown group {g!r} in {item!r} "
+                        f"(groups: {', '.join(groups)})"
+                    )
+            out.append(Comparison(tuple(sorted((a, b), key=order.__getitem__)), "pair"))
+    if params.together and len(groups) > 2:
+        out.append(Comparison(tuple(groups), "together"))
+    names = [c.name for c in out]
+    if len(set(names)) != len(names):
+        raise ConfigError("sampling.pairs: a comparison is listed twice")
+    if not out:
+        raise ConfigError("sampling: no comparisons (set pairs, or together with > 2 groups)")
+    return out
+
+
+def comparison_rng(seed: int, comparison: Comparison) -> np.random.Generator:
+    """A random stream of its own for each comparison (stable across Python runs)."""
+    return np.random.default_rng([seed, zlib.crc32(comparison.name.encode("utf-8"))])
+
+
+def sample_pairs(table: pd.DataFrame, params: SamplingParams, seed: int) -> pd.DataFrame:
+    """The pairs table for a dataset table (see docs/data-contracts.md)."""
+    groups = resolve_groups(params, table["group"].astype(str).unique().tolist())
+    comparisons = comparisons_for(params, groups)
+    by_group = {
+        g: list(
+            table.loc[table["group"] == g, ["image_id", "width", "height"]].itertuples(
+                index=False, name=None
+            )
+        )
+        for g in groups
+    }
+    scaling_size = 0 if params.scaling == "none" else params.scaling_size
+    background = "#{:02x}{:02x}{:02x}".format(*params.background)
+
+    rows: list[dict[str, object]] = []
+    tuple_id = 0
+    base_id = 0
+    for comparison in comparisons:
+        rng = comparison_rng(seed, comparison)
+        k = len(comparison.groups)
+        for _ in range(params.n):
+            members = [
+                (g, *by_group[g][int(rng.integers(0, len(by_group[g])))])
+                for g in comparison.groups
+            ]
+            drawn = [members[i] for i in rng.permutation(k)]
+            orders = [drawn, drawn[::-1]] if params.both_orders else [drawn]
+            for order, sequence in enumerate(orders):
+                geometry = compose(
+                    [(int(w), int(h)) for _, _, w, h in sequence],
+                    layout=params.layout, scaling=params.scaling,
+                    scaling_size=scaling_size, padding=params.padding,
+                )
+                placed = zip(sequence, geometry.placements, strict=True)
+                for position, ((group, image_id, _, _), p) in enumerate(placed):
+                    rows.append({
+                        "tuple_id": tuple_id, "base_id": base_id, "order": order,
+                        "comparison": comparison.name, "kind": comparison.kind, "k": k,
+                        "layout": params.layout, "scaling": params.scaling,
+                        "scaling_size": scaling_size, "padding": params.padding,
+                        "background": background,
+                        "composite_width": geometry.width, "composite_height": geometry.height,
+                        "position": position, "image_id": str(image_id),
+                        "group": group,
+                        "x": p.x, "y": p.y, "width": p.width, "height": p.height,
+                        "scale": p.scale,
+                    })
+                tuple_id += 1
+            base_id += 1
+    return pd.DataFrame(rows)

@@ -1,0 +1,62 @@
+"""The tables stages pass to each other (docs/data-contracts.md), and reading them safely.
+
+Each stage checks its input tables on entry, so a missing file or a table from an older
+version fails at once with one line naming the file and the command that makes it, instead
+of a KeyError deep inside a computation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from cropaudit.errors import InputFileError
+
+#: Pairs table (``sample-pairs``): one row per member of a sampled tuple.
+PAIRS_COLUMNS: tuple[str, ...] = (
+    "tuple_id", "base_id", "order", "comparison", "kind", "k", "layout", "scaling",
+    "scaling_size", "padding", "composite_width", "composite_height", "position",
+    "image_id", "group", "x", "y", "width", "height", "scale",
+)
+#: Columns the saliency stage adds to the pairs table.
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "model", "salient_x", "salient_y", "won", "score_max", "score_p95", "score_p50",
+    "score_mean",
+)
+#: Crops table (``score-crops``): one row per member and aspect ratio.
+CROP_COLUMNS: tuple[str, ...] = (
+    "tuple_id", "comparison", "kind", "position", "image_id", "group", "won",
+    "aspect_ratio", "crop_left", "crop_top", "crop_width", "crop_height", "retention",
+)
+
+
+def read_stage_table(
+    path: str | os.PathLike[str], columns: Sequence[str], *, what: str, producer: str
+) -> pd.DataFrame:
+    """Read a parquet table written by ``producer``, checking that ``columns`` are present."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: {what} not found (run `cropaudit {producer}`)")
+    try:
+        df = pd.read_parquet(p)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputFileError(f"{p}: not a readable parquet table ({type(exc).__name__})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputFileError(
+            f"{p}: {what} lacks columns {', '.join(missing)} (re-run `cropaudit {producer}`)"
+        )
+    return df
+
+
+def read_pairs(path: str | os.PathLike[str]) -> pd.DataFrame:
+    return read_stage_table(path, PAIRS_COLUMNS, what="pairs table", producer="sample-pairs")
+
+
+def read_outcomes(path: str | os.PathLike[str]) -> pd.DataFrame:
+    return read_stage_table(
+        path, PAIRS_COLUMNS + OUTCOME_COLUMNS, what="saliency outcomes", producer="gather"
+    )

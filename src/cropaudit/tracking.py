@@ -1,0 +1,206 @@
+"""Recording a finished audit run in MLflow.
+
+One MLflow run per executed ``log-run`` stage, logged after the report exists, so a run in
+the tracking store is always a complete audit: every parameter (params.yaml flattened, with
+defaults filled in), every number of ``results/metrics.json``, the figures, tables and report
+as artifacts, and tags tying it to the code (git commit + dirty flag), the model (sha256) and
+the data (a digest of the dataset table through ``mlflow.data``) plus package versions.
+
+The tracking store defaults to ``sqlite:///mlflow.db`` in the working directory (MLflow 3
+deprecates the file store), with artifacts in ``mlruns/`` beside the database. The
+``MLFLOW_TRACKING_URI`` environment variable, then ``tracking.uri`` in params.yaml, override it
+(e.g. a team's ``http://mlflow.example:5000``). Experiments are created through the client so
+that their artifact location is recorded in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cropaudit.errors import InputFileError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+#: MLflow's limits on one batch call.
+MAX_PARAMS_PER_BATCH, MAX_METRICS_PER_BATCH = 100, 1000
+MAX_PARAM_VALUE = 6000
+
+
+class TrackingParams(BaseModel):
+    """``tracking:`` section of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str | None = Field(
+        None, description=f"tracking URI (env {ENV_TRACKING_URI} wins; default "
+                          f"{DEFAULT_TRACKING_URI})"
+    )
+    experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
+    run_name: str | None = Field(None, description="default: <dataset>-<backend>-seed<seed>")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What ``log-run`` writes to its output file: where the run can be found."""
+
+    run_id: str
+    experiment_id: str
+    experiment: str
+    tracking_uri: str
+    artifact_uri: str
+
+
+def tracking_uri(params: TrackingParams) -> str:
+    return os.environ.get(ENV_TRACKING_URI, "").strip() or params.uri or DEFAULT_TRACKING_URI
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///"):]).absolute()
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested mapping -> (dotted key, leaf value) pairs."""
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, f"{name}.")
+        else:
+            yield name, value
+
+
+_INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
+
+
+def metric_key(name: str) -> str:
+    """A valid MLflow key: comparison separators read ``-vs-``, other odd characters ``_``."""
+    return _INVALID_KEY_CHARS.sub("_", name.replace("~", "-vs-"))
+
+
+def flat_params(params_dump: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for key, value in flatten(params_dump):
+        text = value if isinstance(value, str) else json.dumps(value)
+        out[metric_key(key)] = text[:MAX_PARAM_VALUE]
+    return out
+
+
+def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric leaves of metrics.json (booleans as 0/1; NaN and infinities left out)."""
+    out = {}
+    for key, value in flatten(metrics):
+        if isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, int | float) and math.isfinite(value):
+            out[metric_key(key)] = float(value)
+    return out
+
+
+def _chunks(items: dict[str, Any], size: int) -> Iterator[dict[str, Any]]:
+    keys = list(items)
+    for i in range(0, len(keys), size):
+        yield {k: items[k] for k in keys[i:i + size]}
+
+
+def ensure_experiment(client: Any, name: str, uri: str) -> str:
+    """The experiment's id, creating it (with an explicit artifact location) if needed."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    db = _sqlite_path(uri)
+    location = None
+    if db is not None:
+        slug = re.sub(r"[^\w.-]", "_", name)
+        location = (db.parent / "mlruns" / slug).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def log_run(
+    *,
+    params: Any,
+    params_path: Path,
+    metrics_path: Path,
+    dataset_path: Path,
+    stats_dir: Path | None = None,
+    figures_dir: Path | None = None,
+    report_path: Path | None = None,
+    model_path: Path | None = None,
+) -> RunRecord:
+    """Log one complete audit run; returns where to find it."""
+    import mlflow
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from cropaudit.provenance import file_digest, git_state, package_versions
+
+    for path, what in ((metrics_path, "metrics file"), (dataset_path, "dataset table")):
+        if not path.is_file():
+            raise InputFileError(f"{path}: {what} not found")
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"{metrics_path}: invalid JSON (line {exc.lineno})") from None
+
+    tp: TrackingParams = params.tracking
+    uri = tracking_uri(tp)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = ensure_experiment(client, tp.experiment, uri)
+    run_name = tp.run_name or (
+        f"{params.dataset.dataset_name}-{params.model.backend}-seed{params.seed}"
+    )
+    git = git_state(".")
+    versions = package_versions()
+    table = pd.read_parquet(dataset_path)
+    dataset = mlflow.data.from_pandas(
+        table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
+    )
+    tags = {
+        "cropaudit.version": versions.get("cropaudit", ""),
+        "git.commit": git.commit or "unknown",
+        "git.dirty": "unknown" if git.dirty is None else str(git.dirty).lower(),
+        "model.backend": params.model.backend,
+        "model.sha256": file_digest(model_path) or "none",
+        "dataset.name": params.dataset.dataset_name,
+        "dataset.sha256": file_digest(dataset_path) or "",
+        "dataset.digest": dataset.digest,
+        "dataset.images": str(len(table)),
+        **{f"versions.{k}": v for k, v in versions.items()},
+    }
+    if git.commit:
+        tags["mlflow.source.git.commit"] = git.commit
+
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(tags)
+        for chunk in _chunks(flat_params(params.model_dump(mode="json")), MAX_PARAMS_PER_BATCH):
+            mlflow.log_params(chunk)
+        for chunk in _chunks(flat_metrics(metrics), MAX_METRICS_PER_BATCH):
+            mlflow.log_metrics(chunk)
+        mlflow.log_input(dataset, context="audit")
+        mlflow.log_dict(versions, "environment/versions.json")
+        mlflow.log_artifact(str(params_path), "config")
+        mlflow.log_artifact(str(metrics_path), "metrics")
+        for directory, dest in ((stats_dir, "tables"), (figures_dir, "figures")):
+            if directory is not None and directory.is_dir():
+                mlflow.log_artifacts(str(directory), dest)
+        if report_path is not None and report_path.is_file():
+            mlflow.log_artifact(str(report_path), "report")
+        record = RunRecord(
+            run_id=run.info.run_id, experiment_id=experiment_id, experiment=tp.experiment,
+            tracking_uri=uri, artifact_uri=run.info.artifact_uri,
+        )
+    return record
+
+
+def record_dict(record: RunRecord) -> dict[str, str]:
+    return asdict(record)

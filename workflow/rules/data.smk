@@ -1,0 +1,40 @@
+# The model file, the dataset table, and the sampled tuples.
+
+
+rule fetch_model:
+    output:
+        MODEL or "models/fastgaze.vxm",
+    params:
+        **tracked("model.url", "model.sha256"),
+    log:
+        log_of("fetch_model"),
+    shell:
+        "cropaudit fetch-model --params params.yaml --out {output}" " 2> {log}"
+
+
+rule prepare_data:
+    output:
+        table=DATASET,
+        images=directory(DATASET_IMAGES),
+    params:
+        **tracked("dataset.source", "dataset.groups", f"dataset.{P.dataset.source}"),
+    log:
+        log_of("prepare_data"),
+    benchmark:
+        benchmark_of("prepare_data")
+    shell:
+        "cropaudit prepare-data --params params.yaml --out {output.table}" " 2> {log}"
+
+
+rule sample_pairs:
+    input:
+        dataset=DATASET,
+    output:
+        PAIRS,
+    params:
+        **tracked("seed", "sampling"),
+    log:
+        log_of("sample_pairs"),
+    shell:
+        "cropaudit sample-pairs --params params.yaml --dataset {input.dataset} --out {output}"
+        " 2> {log}"

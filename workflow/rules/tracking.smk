@@ -1,0 +1,23 @@
+# One MLflow run per completed audit (see cropaudit.tracking).
+
+
+rule log_run:
+    input:
+        dataset=DATASET,
+        metrics=METRICS,
+        stats=STATS_DIR,
+        figures=FIGURES_DIR,
+        report=REPORT,
+        **model_input(),
+    output:
+        RUN_RECORD,
+    params:
+        # every parameter is logged to MLflow
+        **tracked("*"),
+    log:
+        log_of("log_run"),
+    shell:
+        "cropaudit log-run --params params.yaml --dataset {input.dataset}"
+        " --metrics {input.metrics} --stats-dir {input.stats} --figures-dir {input.figures}"
+        " --report {input.report}" + MODEL_ARG + " --out {output}"
+        " 2> {log}"

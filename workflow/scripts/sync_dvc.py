@@ -1,0 +1,237 @@
+"""Generate dvc.yaml from the Snakemake workflow, so the two can never drift.
+
+The Snakefile is the single source of truth. This script builds the workflow's DAG with
+Snakemake's own API (for the params.yaml at hand) and turns every job into a DVC stage with the
+same command (the rule's shell command minus its ``2> log`` redirection), the same inputs
+(deps), outputs (outs) and parameters (the rule's ``tracked(...)`` keys). What only DVC knows
+(which outputs are metrics or plots, artifacts, descriptions) comes from the small tables
+below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...).
+
+    python workflow/scripts/sync_dvc.py            # rewrite dvc.yaml
+    python workflow/scripts/sync_dvc.py --check    # exit 1 (with a diff) if dvc.yaml is stale
+
+The test suite runs ``--check``; so does ``make check-dvc``. Rerun it after changing rules or
+``saliency.shards`` / ``dataset`` / ``model.backend`` in params.yaml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import importlib
+import io
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PARAMS_FILE = "params.yaml"
+HEADER = (
+    "# GENERATED from the Snakefile by workflow/scripts/sync_dvc.py; do not edit by hand.\n"
+    "# Regenerate with `make dvc.yaml` after changing workflow rules or the shape-giving\n"
+    "# params (saliency.shards, dataset, model.backend); tests fail if this file is stale.\n"
+)
+#: Outputs DVC shows as metrics / plots rather than caching as data.
+METRICS = {"results/metrics.json"}
+PLOTS = {"results/figures"}
+#: Small bookkeeping outputs that are not worth caching.
+UNCACHED = {"results/mlflow-run.json"}
+#: Snakemake rules that are only targets, not stages.
+TARGET_RULES = {"all"}
+
+
+@dataclass
+class Stage:
+    """One DVC stage, built from one Snakemake job."""
+
+    name: str
+    cmd: str
+    desc: str
+    deps: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    outs: list[Any] = field(default_factory=list)
+    metrics: list[Any] = field(default_factory=list)
+    plots: list[Any] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"desc": self.desc, "cmd": self.cmd}
+        for key in ("deps", "params", "outs", "metrics", "plots"):
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        return out
+
+
+class DriftError(Exception):
+    """The workflow breaks a convention the generator relies on."""
+
+
+def snakemake_jobs(root: Path) -> list[Any]:
+    """All jobs of the workflow's DAG (forceall), via Snakemake's API."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import DAGSettings, OutputSettings, ResourceSettings
+
+    with contextlib.redirect_stdout(io.StringIO()), SnakemakeApi(OutputSettings()) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            snakefile=root / "Snakefile",
+            workdir=root,
+        )
+        workflow_api.dag(DAGSettings(forceall=True))
+        # No public API lists a DAG's jobs; this is what `snakemake --summary` does.
+        workflow = workflow_api._workflow
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
+        workflow._build_dag()
+        return list(workflow.dag.jobs)
+
+
+def command_help(cmd: str) -> str:
+    """The cropaudit command's one-line help, used as the stage description."""
+    from cropaudit.cli import COMMANDS
+
+    words = cmd.split()
+    if len(words) < 2 or words[0] != "cropaudit" or words[1] not in COMMANDS:
+        raise DriftError(f"stage command must be `cropaudit <command> ...`: {cmd}")
+    return importlib.import_module(f"cropaudit.commands.{COMMANDS[words[1]]}").HELP
+
+
+def params_entries(job: Any, params_on_disk: dict[str, Any]) -> list[Any]:
+    """DVC ``params:`` from the rule's ``tracked(...)`` names (``a__b`` = key ``a.b``)."""
+    keys = [name for name in job.params.keys()]
+    if "ALL" in keys:
+        return [{PARAMS_FILE: None}]
+    entries = []
+    for name in keys:
+        dotted = name.replace("__", ".")
+        value: Any = params_on_disk
+        for part in dotted.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise DriftError(
+                    f"rule {job.rule.name} tracks {dotted!r}, which {PARAMS_FILE} does not "
+                    "spell out; DVC needs every tracked key in the file"
+                )
+            value = value[part]
+        entries.append(dotted)
+    return entries
+
+
+def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
+    rule = job.rule.name
+    shellcmd = " ".join(str(job.shellcmd).split())
+    logs = list(job.log)
+    suffix = f" 2> {logs[0]}" if len(logs) == 1 else None
+    if suffix is None or not shellcmd.endswith(suffix):
+        raise DriftError(f"rule {rule}: shell command must end with ' 2> {{log}}': {shellcmd}")
+    cmd = shellcmd[: -len(suffix)]
+    name = rule.replace("_", "-")
+    if multiple:
+        if len(job.wildcards_dict) != 1:
+            raise DriftError(f"rule {rule}: scatter rules need exactly one wildcard")
+        name = f"{name}-{next(iter(job.wildcards_dict.values()))}"
+    stage = Stage(name=name, cmd=cmd, desc=command_help(cmd))
+    stage.deps = [str(f) for f in job.input]
+    stage.params = params_entries(job, params_on_disk)
+    for out in map(str, job.output):
+        if out in METRICS:
+            stage.metrics.append({out: {"cache": False}})
+        elif out in PLOTS:
+            stage.plots.append({out: {"cache": False}})
+        elif out in UNCACHED:
+            stage.outs.append({out: {"cache": False}})
+        else:
+            stage.outs.append(out)
+    return stage
+
+
+def artifacts(stages: list[Stage], dataset_name: str) -> dict[str, Any]:
+    """DVC artifacts: the dataset table and, when a model file is used, the model."""
+    outs = {o for s in stages for o in s.outs if isinstance(o, str)}
+    found: dict[str, Any] = {}
+    table = f"data/{dataset_name}/images.parquet"
+    if table in outs:
+        found[f"{dataset_name}-dataset".lower().replace("_", "-")] = {
+            "path": table,
+            "type": "dataset",
+            "desc": f"dataset table of the {dataset_name!r} images (cropaudit prepare-data)",
+            "labels": ["cropaudit", "images", dataset_name],
+        }
+    for out in sorted(o for o in outs if o.endswith(".vxm")):
+        found["fastgaze"] = {
+            "path": out,
+            "type": "model",
+            "desc": "Twitter's FastGaze saliency model (Apache-2.0), sha256-verified",
+            "labels": ["saliency", "fastgaze"],
+        }
+    return found
+
+
+def generate(root: Path = ROOT) -> str:
+    """dvc.yaml text for the workflow in ``root`` and its params.yaml."""
+    params_on_disk = yaml.safe_load((root / PARAMS_FILE).read_text(encoding="utf-8")) or {}
+    jobs = [j for j in snakemake_jobs(root) if j.rule.name not in TARGET_RULES]
+    per_rule: dict[str, int] = {}
+    for j in jobs:
+        per_rule[j.rule.name] = per_rule.get(j.rule.name, 0) + 1
+    # Stable order: rules in the order they are defined, scatter jobs by wildcard value.
+    rule_order = {name: i for i, name in enumerate(_rule_definition_order(jobs))}
+    jobs.sort(key=lambda j: (rule_order[j.rule.name], _wildcard_key(j)))
+    stages = [stage_of(j, params_on_disk, per_rule[j.rule.name] > 1) for j in jobs]
+    from cropaudit.config import load_params
+
+    dataset_name = load_params(root / PARAMS_FILE).dataset.dataset_name
+    doc: dict[str, Any] = {"stages": {s.name: s.as_dict() for s in stages}}
+    found = artifacts(stages, dataset_name)
+    if found:
+        doc["artifacts"] = found
+    return HEADER + yaml.safe_dump(doc, sort_keys=False, width=1000, default_flow_style=False)
+
+
+def _rule_definition_order(jobs: list[Any]) -> list[str]:
+    """Rule names in the order the workflow defines them."""
+    workflow_rules = [r.name for r in jobs[0].rule.workflow.rules] if jobs else []
+    return [name for name in workflow_rules if name not in TARGET_RULES]
+
+
+def _wildcard_key(job: Any) -> tuple[Any, ...]:
+    values = list(job.wildcards_dict.values())
+    return tuple(int(v) if str(v).isdigit() else str(v) for v in values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="workflow folder")
+    parser.add_argument("--check", action="store_true", help="only check dvc.yaml is current")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    try:
+        text = generate(root)
+    except DriftError as exc:
+        print(f"sync_dvc: error: {exc}", file=sys.stderr)
+        return 2
+    target = root / "dvc.yaml"
+    current = target.read_text(encoding="utf-8") if target.exists() else ""
+    if args.check:
+        if current == text:
+            print("dvc.yaml matches the Snakefile")
+            return 0
+        diff = difflib.unified_diff(
+            current.splitlines(keepends=True), text.splitlines(keepends=True),
+            "dvc.yaml (on disk)", "dvc.yaml (from Snakefile)",
+        )
+        sys.stderr.writelines(diff)
+        print("sync_dvc: dvc.yaml is stale: run `make dvc.yaml`", file=sys.stderr)
+        return 1
+    if current != text:
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    else:
+        print("dvc.yaml already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
