@@ -234,11 +234,12 @@ def gather(paths: list[Path]) -> pd.DataFrame:
             "(re-run the saliency stage)"
         )
     k = shards.pop()
-    seen = sorted(m["shard"] for m in metas)
-    if seen != list(range(k)):
-        missing = sorted(set(range(k)) - set(seen))
-        what = f"missing shard(s) {missing}" if missing else "a shard is given twice"
-        raise InputFileError(f"{paths[0].parent}: {what} of {k}")
+    seen = [m["shard"] for m in metas]
+    if len(set(seen)) != len(seen):
+        raise InputFileError(f"{paths[0].parent}: a shard is given twice")
+    missing = sorted(set(range(k)) - set(seen))
+    if missing:
+        raise InputFileError(f"{paths[0].parent}: missing shard(s) {missing} of {k}")
     frames = [pd.read_parquet(p) for p in paths]
     df = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     df = df.sort_values(["tuple_id", "position"], ignore_index=True)

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -162,9 +163,12 @@ def log_run(
     git = git_state(".")
     versions = package_versions()
     table = pd.read_parquet(dataset_path)
-    dataset = mlflow.data.from_pandas(
-        table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
-    )
+    with warnings.catch_warnings():
+        # MLflow hints about ambiguous local sources and integer columns do not apply here.
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(
+            table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
+        )
     tags = {
         "cropaudit.version": versions.get("cropaudit", ""),
         "git.commit": git.commit or "unknown",
