@@ -38,15 +38,14 @@ def _limit_threads(backend: str) -> None:
     n = os.environ.get("OMP_NUM_THREADS", "")
     if backend != "fastgaze" or not n.isdigit() or int(n) < 1:
         return
-    import tensorflow as tf
+    from cropaudit.saliency.fastgaze import import_tensorflow
 
+    tf = import_tensorflow()
     tf.config.threading.set_intra_op_parallelism_threads(int(n))
     tf.config.threading.set_inter_op_parallelism_threads(min(int(n), 2))
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         outcomes = run_shard(pairs, images, model, shard=args.shard, shards=args.shards,
                              composites_dir=composites_dir,
-                             progress=args.progress or sys.stderr.isatty())
+                             progress=True if args.progress else None)
     except BaseException:
         remove_outputs(args.out)
         raise

@@ -17,6 +17,7 @@ drawn from one distribution for every group. The generator is deterministic give
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import string
 import tempfile
@@ -43,6 +44,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 #: The attribute that carries the planted visual difference, and its favoured value.
 PLANTED_ATTRIBUTE, PLANTED_VALUE = "feature", "marked"
 
+#: Every attribute combination ("marked-a", ...), in generation order.
+_CELLS = ["-".join(c) for c in itertools.product(*ATTRIBUTES.values())]
+
 IMAGES_DIR = "images"
 LICENSE = "CC0-1.0"
 ARTIST = "cropaudit demo generator"
@@ -54,12 +58,24 @@ SKIN_TONES = ((255, 224, 196), (234, 192, 160), (198, 148, 110), (160, 110, 75),
 
 
 @dataclass(frozen=True)
-class Portrait:
-    """The drawn attributes of one portrait (kept for documentation and tests)."""
+class Layout:
+    """What image ``i`` of every group shares: size, head geometry, skin tone, badge place.
+
+    Groups are generated in matched sets: image ``i`` of each group has the same layout and
+    differs only in its details (colours, letters; random, one distribution for all groups)
+    and, for ``marked`` groups, the badge. Size and skin tone therefore cannot differ between
+    groups, and the planted badge is the only systematic difference.
+    """
 
     width: int
     height: int
-    marked: bool
+    head_radius: float
+    head_elongation: float
+    head_x: float
+    head_y: float
+    skin: tuple[int, int, int]
+    badge_width: float
+    badge_x: float
 
 
 def _muted(rng: np.random.Generator, low: int = 70, high: int = 190) -> tuple[int, int, int]:
@@ -88,19 +104,29 @@ def _badge(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: tuple[int, 
         draw.text((left + 5, top + 3 + line * line_h), word, fill=(15, 15, 15), font=font)
 
 
-def draw_portrait(rng: np.random.Generator, marked: bool) -> Image.Image:
-    """One synthetic portrait; ``marked`` adds the planted badge, nothing else differs."""
+def draw_layout(rng: np.random.Generator) -> Layout:
     width = int(rng.integers(WIDTH_RANGE[0], WIDTH_RANGE[1] + 1))
     height = int(rng.integers(HEIGHT_RANGE[0], HEIGHT_RANGE[1] + 1))
+    return Layout(
+        width=width,
+        height=height,
+        head_radius=min(width, height * 0.75) * rng.uniform(0.17, 0.24),
+        head_elongation=rng.uniform(1.15, 1.35),
+        head_x=width / 2 + rng.uniform(-0.12, 0.12) * width,
+        head_y=height * rng.uniform(0.30, 0.42),
+        skin=SKIN_TONES[int(rng.integers(0, len(SKIN_TONES)))],
+        badge_width=width * rng.uniform(0.36, 0.44),
+        badge_x=rng.uniform(-0.25, 0.05) * width,
+    )
+
+
+def draw_portrait(layout: Layout, rng: np.random.Generator, marked: bool) -> Image.Image:
+    """One synthetic portrait; ``marked`` adds the planted badge, nothing else differs."""
+    width, height = layout.width, layout.height
     img = _background(rng, width, height)
     draw = ImageDraw.Draw(img)
-
-    # Head: size follows the smaller side, position jitters a little.
-    r = min(width, height * 0.75) * rng.uniform(0.17, 0.24)
-    rx, ry = r, r * rng.uniform(1.15, 1.35)
-    cx = width / 2 + rng.uniform(-0.12, 0.12) * width
-    cy = height * rng.uniform(0.30, 0.42)
-    skin = SKIN_TONES[int(rng.integers(0, len(SKIN_TONES)))]
+    rx, ry = layout.head_radius, layout.head_radius * layout.head_elongation
+    cx, cy, skin = layout.head_x, layout.head_y, layout.skin
 
     # Shoulders and neck below the head.
     shirt = _muted(rng)
@@ -131,13 +157,11 @@ def draw_portrait(rng: np.random.Generator, marked: bool) -> Image.Image:
         start=20, end=160, fill=(150, 60, 60), width=3,
     )
 
-    if marked:
-        badge_w = width * rng.uniform(0.36, 0.44)
+    if marked:  # drawn last, so everything else is identical with and without it
         badge_h = max(22.0, height * 0.11)
-        bx = cx + rng.uniform(-0.25, 0.05) * width
+        bx = float(np.clip(cx + layout.badge_x, 2, width - layout.badge_width - 2))
         by = min(shoulder_top + ry * 0.6, height - badge_h - 4)
-        bx = float(np.clip(bx, 2, width - badge_w - 2))
-        _badge(draw, rng, (int(bx), int(by), int(bx + badge_w), int(by + badge_h)))
+        _badge(draw, rng, (int(bx), int(by), int(bx + layout.badge_width), int(by + badge_h)))
 
     return img.filter(ImageFilter.GaussianBlur(0.6))
 
@@ -170,15 +194,18 @@ def build(params: Params, out_path: str | Path) -> pd.DataFrame:
     tmp_dir = Path(tempfile.mkdtemp(prefix=".images.", dir=root))
     rows = []
     try:
-        for g, combo in enumerate(combos):
-            # One stream per full attribute combination: every group is generated the same
-            # way whatever the grouping, and cohorts share a distribution but not images.
+        layouts = [draw_layout(np.random.default_rng([demo.seed, i]))
+                   for i in range(demo.images_per_group)]
+        for combo in combos:
             cell = "-".join(combo[a] for a in ATTRIBUTES)
-            rng = np.random.default_rng([demo.seed, g])
+            cell_index = _CELLS.index(cell)
             marked = combo[PLANTED_ATTRIBUTE] == PLANTED_VALUE
-            for i in range(demo.images_per_group):
+            for i, layout in enumerate(layouts):
+                # Details get their own stream per (attribute combination, image): the same
+                # however the attributes are grouped, independent between groups.
+                rng = np.random.default_rng([demo.seed, i, 1 + cell_index])
                 image_id = f"demo-{cell}-{i:03d}"
-                img = draw_portrait(rng, marked)
+                img = draw_portrait(layout, rng, marked)
                 name = f"{image_id}.jpg"
                 img.save(tmp_dir / name, quality=demo.jpeg_quality)
                 rows.append(
