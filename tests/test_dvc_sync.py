@@ -1,0 +1,58 @@
+"""dvc.yaml is generated from the Snakefile; a stale dvc.yaml fails here (drift check)."""
+
+from __future__ import annotations
+
+import sys
+
+import yaml
+
+from support.workflow import REPO_ROOT, copy_workflow, run, write_params
+
+SYNC = [sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py")]
+
+
+def stages(root):
+    return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+
+
+def test_checked_in_dvc_yaml_matches_the_snakefile():
+    proc = run([*SYNC, "--check"], cwd=REPO_ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_changed_rule_is_detected_and_regenerated(tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    rules = root / "workflow/rules/saliency.smk"
+    old = '"cropaudit score-crops --params params.yaml'
+    rules.write_text(rules.read_text().replace(old, old.replace("crops --", "crops -v --")))
+    proc = run([*SYNC, "--root", str(root), "--check"], cwd=root, check=False)
+    assert proc.returncode == 1
+    assert "+    cmd: cropaudit score-crops -v" in proc.stderr
+    run([*SYNC, "--root", str(root)], cwd=root)
+    assert stages(root)["score-crops"]["cmd"].startswith("cropaudit score-crops -v --params")
+
+
+def test_stage_mirrors_rule_inputs_outputs_params_and_shards(tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    write_params(root, {"saliency": {"shards": 3}, "model": {"backend": "center"}})
+    run([*SYNC, "--root", str(root)], cwd=root)
+    s = stages(root)
+    assert [n for n in s if n.startswith("saliency-")] == ["saliency-0", "saliency-1",
+                                                            "saliency-2"]
+    assert "fetch-model" not in s  # the center baseline needs no model file
+    assert s["saliency-2"]["cmd"].endswith(
+        "--shard 2 --shards 3 --out results/saliency/shard-2.parquet")
+    assert "--model" not in s["saliency-2"]["cmd"]
+    assert s["gather"]["deps"] == [f"results/saliency/shard-{i}.parquet" for i in range(3)]
+    assert s["sample-pairs"]["params"] == ["seed", "sampling"]
+    assert s["stats"]["metrics"] == [{"results/metrics.json": {"cache": False}}]
+    assert s["report"]["params"] == [{"params.yaml": None}]
+
+
+def test_tracked_key_missing_from_params_file_is_an_error(tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    del params["model"]["url"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run([*SYNC, "--root", str(root)], cwd=root, check=False)
+    assert proc.returncode == 2 and "'model.url'" in proc.stderr
