@@ -10,7 +10,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 EXTRAS ?= cpu,dev
 
-.PHONY: setup run test lint clean-results
+.PHONY: setup run test test-fast lint dvc.yaml check-dvc clean-results
 
 setup: $(VENV)/.installed
 
@@ -26,8 +26,18 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+test-fast: setup   # skips the end-to-end runs of snakemake / dvc / mlflow (marked slow)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# dvc.yaml is generated from the Snakemake rules (the single source of truth).
+dvc.yaml: setup
+	$(BIN)/python workflow/scripts/sync_dvc.py
+
+check-dvc: setup
+	$(BIN)/python workflow/scripts/sync_dvc.py --check
+
 lint: setup
 	$(BIN)/ruff check src tests
 
 clean-results:
-	rm -rf results models/.tmp* .snakemake/log
+	rm -rf results logs models/.tmp* .snakemake/log

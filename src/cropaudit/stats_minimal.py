@@ -152,7 +152,7 @@ def write_plots(stats_dir: Path, out_dir: Path) -> list[Path]:
             ax.barh(list(y), df["delta"], left=df["expected"], color="#4c72b0", alpha=0.8)
             ax.errorbar(df["p"], list(y), xerr=err, fmt="none", ecolor="black", capsize=3)
             for i, r in enumerate(df.itertuples(index=False)):
-                ax.annotate(f"Δ = {r.delta:+.1%}", (r.ci_high, i), xytext=(4, 0),
+                ax.annotate(f"Δ = {r.delta:+.1%}", (min(r.ci_high, 0.82), i), xytext=(4, 0),
                             textcoords="offset points", va="center", fontsize=8)
             ax.set_yticks(list(y), df[label])
             ax.axvline(float(df["expected"].iloc[0]), color="grey", lw=1, ls="--")

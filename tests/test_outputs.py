@@ -1,0 +1,36 @@
+"""Atomic outputs: complete or absent, normal file mode, metadata carried in parquet."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from cropaudit.outputs import atomic_path, read_parquet_metadata, write_parquet, write_text
+
+
+def test_written_file_gets_the_usual_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "b.txt") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_metadata_round_trip(tmp_path):
+    df = pd.DataFrame({"a": [1, 2]})
+    write_parquet(df, tmp_path / "t.parquet", {"shard": 1, "shards": 3})
+    assert read_parquet_metadata(tmp_path / "t.parquet") == {"shard": 1, "shards": 3}
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), df)
+    write_parquet(df, tmp_path / "u.parquet")
+    assert read_parquet_metadata(tmp_path / "u.parquet") == {}
