@@ -40,8 +40,8 @@ def test_stage_mirrors_rule_inputs_outputs_params_and_shards(tmp_path):
     assert [n for n in s if n.startswith("saliency-")] == ["saliency-0", "saliency-1",
                                                             "saliency-2"]
     assert "fetch-model" not in s  # the center baseline needs no model file
-    assert s["saliency-2"]["cmd"].endswith(
-        "--shard 2 --shards 3 --out results/saliency/shard-2.parquet")
+    assert "--shard 2 --shards 3 " in s["saliency-2"]["cmd"]
+    assert s["saliency-2"]["cmd"].endswith("--out results/saliency/shard-2.parquet")
     assert "--model" not in s["saliency-2"]["cmd"]
     assert s["gather"]["deps"] == [f"results/saliency/shard-{i}.parquet" for i in range(3)]
     assert s["sample-pairs"]["params"] == ["seed", "sampling"]
@@ -56,3 +56,12 @@ def test_tracked_key_missing_from_params_file_is_an_error(tmp_path):
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     proc = run([*SYNC, "--root", str(root)], cwd=root, check=False)
     assert proc.returncode == 2 and "'model.url'" in proc.stderr
+
+
+def test_saved_composites_become_stage_outputs(tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    write_params(root, {"saliency": {"save_composites": True}})
+    run([*SYNC, "--root", str(root)], cwd=root)
+    stage = stages(root)["saliency-1"]
+    assert stage["outs"] == ["results/saliency/shard-1.parquet", "results/composites/shard-1"]
+    assert "--composites-dir results/composites/shard-1 " in stage["cmd"]

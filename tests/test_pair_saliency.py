@@ -140,3 +140,15 @@ def test_member_smaller_than_a_grid_cell_gets_no_scores(tmp_path):
     out = run_shard(pairs, images, CenterModel()).set_index("group")
     assert out.at["tiny", "n_cells"] == 0 and np.isnan(out.at["tiny", "score_max"])
     assert out.at["big", "n_cells"] > 0 and bool(out.at["big", "won"])
+
+
+def test_composites_are_saved_on_request(setup, tmp_path):
+    _, _, pairs, images = setup
+    out_dir = tmp_path / "composites"
+    out_dir.mkdir()
+    out = run_shard(pairs, images, CenterModel(), shard=1, shards=2, composites_dir=out_dir)
+    saved = sorted(out_dir.glob("tuple-*.jpg"))
+    assert len(saved) == out["tuple_id"].nunique()
+    first = out[out["tuple_id"] == out["tuple_id"].min()].iloc[0]
+    with Image.open(out_dir / f"tuple-{int(first['tuple_id']):07d}.jpg") as img:
+        assert img.size == (first["composite_width"], first["composite_height"])

@@ -52,5 +52,5 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        + MODEL_ARG + " --out {output}"
+        "{MODEL_ARG} --out {output}"
         " 2> {log}"

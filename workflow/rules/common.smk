@@ -70,6 +70,10 @@ DATASET_IMAGES = f"data/{P.dataset.dataset_name}/images"
 MODEL = P.model.path if P.model.backend == "fastgaze" else None
 PAIRS = "results/pairs.parquet"
 SHARDS = P.saliency.shards
+# Local runs share --cores between the shards; cluster executors give no total (use
+# --set-threads saliency=N there).
+_CORES = workflow.resource_settings.cores
+SALIENCY_THREADS = max(1, _CORES // SHARDS) if _CORES else 2
 SHARD_FILES = expand("results/saliency/shard-{shard}.parquet", shard=range(SHARDS))
 OUTCOMES = "results/saliency.parquet"
 CROPS = "results/crops.parquet"
@@ -79,6 +83,7 @@ FIGURES_DIR = "results/figures"
 REPORT = "results/report.html"
 RUN_RECORD = "results/mlflow-run.json"
 
+# Optional model argument, used as {MODEL_ARG} in shell commands.
 MODEL_ARG = f" --model {MODEL}" if MODEL else ""
 MLFLOW_UI_HINT = f"mlflow ui --backend-store-uri {tracking_uri(P.tracking)}"
 

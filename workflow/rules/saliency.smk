@@ -8,7 +8,8 @@ rule saliency:
         pairs=PAIRS,
         **model_input(),
     output:
-        "results/saliency/shard-{shard}.parquet",
+        shard="results/saliency/shard-{shard}.parquet",
+        # written only with saliency.save_composites (the command ignores the folder otherwise)
         **(
             {"composites": directory("results/composites/shard-{shard}")}
             if P.saliency.save_composites
@@ -16,7 +17,7 @@ rule saliency:
         ),
     params:
         **tracked("model"),
-    threads: max(1, (workflow.cores or 1) // SHARDS)
+    threads: SALIENCY_THREADS
     resources:
         mem_mb=4000,
         runtime=120,
@@ -26,9 +27,8 @@ rule saliency:
         "logs/benchmarks/saliency/shard-{shard}.tsv"
     shell:
         "cropaudit pair-saliency --params params.yaml --dataset {input.dataset}"
-        " --pairs {input.pairs}" + MODEL_ARG + " --shard {wildcards.shard} --shards " + str(SHARDS)
-        + (" --composites-dir {output.composites}" if P.saliency.save_composites else "")
-        + " --out {output[0]}"
+        " --pairs {input.pairs}{MODEL_ARG} --shard {wildcards.shard} --shards {SHARDS}"
+        " --composites-dir results/composites/shard-{wildcards.shard} --out {output.shard}"
         " 2> {log}"
 
 

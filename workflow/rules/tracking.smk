@@ -19,5 +19,5 @@ rule log_run:
     shell:
         "cropaudit log-run --params params.yaml --dataset {input.dataset}"
         " --metrics {input.metrics} --stats-dir {input.stats} --figures-dir {input.figures}"
-        " --report {input.report}" + MODEL_ARG + " --out {output}"
+        " --report {input.report}{MODEL_ARG} --out {output}"
         " 2> {log}"

@@ -21,6 +21,7 @@ import contextlib
 import difflib
 import importlib
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,8 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
     if suffix is None or not shellcmd.endswith(suffix):
         raise DriftError(f"rule {rule}: shell command must end with ' 2> {{log}}': {shellcmd}")
     cmd = shellcmd[: -len(suffix)]
+    if re.search(r"\{[\w.\[\]]+\}", cmd):
+        raise DriftError(f"rule {rule}: unformatted placeholder left in command: {cmd}")
     name = rule.replace("_", "-")
     if multiple:
         if len(job.wildcards_dict) != 1:

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", type=int, default=0, help="which shard (0-based)")
     parser.add_argument("--shards", type=int, default=1, help="number of shards")
     parser.add_argument("--composites-dir", type=Path, default=None,
-                        help="write composites here (with saliency.save_composites)")
+                        help="where composites go when saliency.save_composites is true")
     parser.add_argument("--out", required=True, help="outcomes table of this shard")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
 TABLE_NAME = "images.parquet"
+IMAGES_DIR = "images"
 
 
 def default_table_path(params: Params) -> Path:
@@ -65,5 +66,8 @@ def prepare_dataset(params: Params, out: str | os.PathLike[str]) -> pd.DataFrame
         )
     module = importlib.import_module(SOURCES[source])
     table = check_table(module.build(params, out), params, f"dataset source {source!r}")
+    # The workflow declares the images folder as an output for every source, also for
+    # sources whose table points at images elsewhere.
+    (Path(out).parent / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     write_table(table, out)
     return table
