@@ -36,7 +36,11 @@ class GitState:
 
 
 def git_state(where: str | os.PathLike[str] = ".") -> GitState:
-    """HEAD commit and whether tracked or untracked, non-ignored files differ from it."""
+    """HEAD commit and whether tracked files differ from it (like ``git describe --dirty``).
+
+    Untracked files do not count: a workflow's own bookkeeping (e.g. a new dvc.lock) would
+    otherwise mark every first run dirty.
+    """
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=where, capture_output=True, text=True, check=True, timeout=30
@@ -44,7 +48,7 @@ def git_state(where: str | os.PathLike[str] = ".") -> GitState:
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return GitState(None, None)
     return GitState(commit, dirty)
