@@ -23,6 +23,7 @@ from cropaudit.errors import CropauditError
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
     "fetch-model": "fetch_model",
+    "app": "app",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cropaudit.app.params import AppParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.model_store import ModelParams
@@ -30,6 +31,7 @@ class Params(BaseModel):
     seed: int = Field(20210517, description="master seed: every random choice derives from it")
     model: ModelParams = Field(default_factory=ModelParams)
     dataset: DatasetParams = Field(default_factory=DatasetParams)
+    app: AppParams = Field(default_factory=AppParams)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
