@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
+from scipy.interpolate import RectBivariateSpline
 
 from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
@@ -125,31 +125,29 @@ def top_points(result: SaliencyResult, k: int) -> list[TopPoint]:
     ]
 
 
-def _fractional_index(centres: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Fractional grid index of each pixel position (clamped at the outer cell centres)."""
-    if centres.size == 1:
-        return np.zeros_like(positions)
-    return np.interp(positions, centres, np.arange(centres.size, dtype=np.float64))
-
-
 def upsample_scores(result: SaliencyResult, width: int, height: int) -> np.ndarray:
     """Grid scores interpolated to a ``height`` × ``width`` raster spanning the whole image.
 
-    Cubic-spline interpolation between cell centres (which sit at ``grid_x``/``grid_y``, not
-    at a regular spacing over the image: the last cell is clamped to the edge), constant
-    beyond the outer centres. The result is smooth enough to read as a heat map and exact at
-    each cell centre.
+    A bicubic interpolating spline through the cell centres (which sit at ``grid_x`` /
+    ``grid_y``, not on a regular lattice over the image: the last cell is clamped to the
+    edge), constant beyond the outer centres, clipped to the scores' range. Smooth enough to
+    read as a heat map, exact at every cell centre.
     """
-    xs = (np.arange(width) + 0.5) * (result.width / width)
-    ys = (np.arange(height) + 0.5) * (result.height / height)
-    col = _fractional_index(result.grid_x[0].astype(np.float64), xs)
-    row = _fractional_index(result.grid_y[:, 0].astype(np.float64), ys)
-    rr, cc = np.meshgrid(row, col, indexing="ij")
+    xs = np.clip((np.arange(width) + 0.5) * (result.width / width),
+                 result.grid_x[0, 0], result.grid_x[0, -1])
+    ys = np.clip((np.arange(height) + 0.5) * (result.height / height),
+                 result.grid_y[0, 0], result.grid_y[-1, 0])
+    cx = result.grid_x[0].astype(np.float64)
+    cy = result.grid_y[:, 0].astype(np.float64)
     scores = result.scores.astype(np.float64)
-    order = 3 if min(scores.shape) >= 4 else 1
-    out = ndimage.map_coordinates(scores, [rr, cc], order=order, mode="nearest")
-    lo, hi = float(scores.min()), float(scores.max())
-    return np.clip(out, lo, hi).astype(np.float32)
+    if cx.size == 1:  # one column: repeat it so the spline has an x extent
+        cx, scores = np.array([cx[0], cx[0] + 1.0]), np.repeat(scores, 2, axis=1)
+    if cy.size == 1:
+        cy, scores = np.array([cy[0], cy[0] + 1.0]), np.repeat(scores, 2, axis=0)
+    # first axis = rows (y), second = columns (x); degree drops on grids too small for cubic
+    spline = RectBivariateSpline(cy, cx, scores, kx=min(3, cy.size - 1), ky=min(3, cx.size - 1))
+    out = spline(ys, xs, grid=True)
+    return np.clip(out, scores.min(), scores.max()).astype(np.float32)
 
 
 def normalise(values: np.ndarray) -> np.ndarray:

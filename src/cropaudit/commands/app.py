@@ -25,6 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so the upload folder is removed when a service stops us."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -52,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"cropaudit app: serving the crop explorer on http://{host}:{port}/ (Ctrl+C stops it)",
           flush=True)
+    _exit_on_sigterm()
     try:
         app.dash.run(host=host, port=port, debug=False)
     finally:
