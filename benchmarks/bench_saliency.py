@@ -37,7 +37,9 @@ def original_rate(timings: Path) -> float | None:
     return 2.0 / statistics.mean(secs)
 
 
-def bench_network(model, height: int, width: int, batch: int, seconds: float) -> tuple[float, float]:
+def bench_network(
+    model, height: int, width: int, batch: int, seconds: float
+) -> tuple[float, float]:
     x = np.random.default_rng(0).normal(0, 50, size=(batch, height, width, 3)).astype(np.float32)
     model.network.run_same_size(x)  # trace + warm up
     n, start = 0, time.perf_counter()

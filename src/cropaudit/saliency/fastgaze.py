@@ -218,16 +218,19 @@ class FastGazeModel:
         images: Iterable[ImageInput],
         *,
         sources: Sequence[str] | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> Iterator[SaliencyResult | ImageFailure]:
         """Yield one result or failure per input, in input order.
+
+        ``progress``: True shows a bar on stderr, False hides it, None shows it on a terminal.
 
         Decoding runs in a thread pool ahead of the network (one window of look-ahead), so
         image I/O overlaps with TensorFlow, which releases the GIL while it computes.
         """
         inputs = iter(enumerate(images))
         total = len(images) if hasattr(images, "__len__") else None  # type: ignore[arg-type]
-        bar = tqdm(total=total, desc=f"saliency ({self.device})", unit="img", disable=not progress)
+        bar = tqdm(total=total, desc=f"saliency ({self.device})", unit="img",
+                   disable=None if progress is None else not progress)
 
         def submit(pool: ThreadPoolExecutor) -> list[Future[_Item]]:
             chunk = list(islice(inputs, self.window))
