@@ -191,6 +191,22 @@ def test_results_are_cached_per_image_hash_and_backend(center_analyzer):
     assert center_analyzer.cache.hits == 1 and len(center_analyzer.cache) == 1
 
 
+def test_rotated_jpeg_is_shown_in_the_frame_the_model_reports(center_analyzer):
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    buf = io.BytesIO()
+    Image.fromarray(chelsea()).save(buf, "JPEG", quality=92, exif=exif)
+    rec = center_analyzer.store.add_bytes(buf.getvalue(), "portrait.jpg")
+    assert (rec.width, rec.height) == (300, 451)
+    a = center_analyzer.analyse(rec.key, "center")
+    assert (a.result.width, a.result.height) == (300, 451)
+    assert center_analyzer.store.pixels(rec.key).shape == (451, 300, 3)
+
+
 def test_pair_outcome_is_consistent(center_analyzer):
     store = center_analyzer.store
     keys = [store.add_bytes(encode(chelsea()), "cat.png").key,

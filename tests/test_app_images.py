@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 from cropaudit.app.images import (
     ImageStore,
     data_url_bytes,
-    decode_image,
+    decode_file,
     downscaled_size,
     pixel_hash,
 )
@@ -21,7 +21,17 @@ from support.app_images import astronaut, chelsea, data_url, encode, image_url
 BIG = 10**9
 
 
-def test_png_decodes_to_the_same_pixels():
+@pytest.fixture()
+def decode_image(tmp_path):
+    """decode_file on bytes written to a temp file (as the store does with uploads)."""
+    def decode(payload: bytes, name: str, **limits: int):
+        path = tmp_path / "upload.bin"
+        path.write_bytes(payload)
+        return decode_file(path, name, **limits)
+    return decode
+
+
+def test_png_decodes_to_the_same_pixels(decode_image):
     rgb = chelsea()
     decoded = decode_image(encode(rgb), "cat.png", max_pixels=BIG, hard_limit=BIG)
     assert np.array_equal(decoded.rgb, rgb)
@@ -29,7 +39,7 @@ def test_png_decodes_to_the_same_pixels():
     assert decoded.notice == ""
 
 
-def test_exif_orientation_is_applied_like_pillow():
+def test_jpeg_exif_orientation_is_applied_like_pillow(decode_image):
     rgb = chelsea()
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to view
@@ -42,7 +52,26 @@ def test_exif_orientation_is_applied_like_pillow():
     assert np.array_equal(decoded.rgb, expected)
 
 
-def test_transparent_pixels_become_white():
+def test_png_exif_orientation_is_ignored_like_the_engine(decode_image):
+    """The original reads orientation from JPEG EXIF only; the app shows what it analyses."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(chelsea()).save(buf, "PNG", exif=exif)
+    decoded = decode_image(buf.getvalue(), "rotated.png", max_pixels=BIG, hard_limit=BIG)
+    assert np.array_equal(decoded.rgb, chelsea())
+
+
+def test_sixteen_bit_png_keeps_the_high_byte(decode_image):
+    grey = (np.arange(64 * 32, dtype=np.uint32).reshape(32, 64) * 31).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, "PNG")  # uint16 → mode I;16
+    decoded = decode_image(buf.getvalue(), "deep.png", max_pixels=BIG, hard_limit=BIG)
+    assert np.array_equal(decoded.rgb[..., 0], (grey >> 8).astype(np.uint8))
+    assert (decoded.rgb[..., 0] == decoded.rgb[..., 2]).all()
+
+
+def test_transparent_pixels_become_white(decode_image):
     rgba = np.zeros((20, 30, 4), dtype=np.uint8)
     rgba[..., 0] = 200
     rgba[:, 15:, 3] = 255  # right half opaque red, left half fully transparent
@@ -51,7 +80,7 @@ def test_transparent_pixels_become_white():
     assert (decoded.rgb[:, 15:] == [200, 0, 0]).all()
 
 
-def test_image_over_the_limit_is_downscaled_with_a_notice():
+def test_image_over_the_limit_is_downscaled_with_a_notice(decode_image):
     limit = 50_000
     decoded = decode_image(encode(astronaut()), "big.png", max_pixels=limit, hard_limit=BIG)
     h, w = decoded.rgb.shape[:2]
@@ -61,7 +90,7 @@ def test_image_over_the_limit_is_downscaled_with_a_notice():
     assert "512×512" in decoded.notice and f"{w}×{h}" in decoded.notice
 
 
-def test_downscaled_jpeg_keeps_aspect_and_content():
+def test_downscaled_jpeg_keeps_aspect_and_content(decode_image):
     rgb = chelsea()
     decoded = decode_image(encode(rgb, "JPEG", quality=95), "cat.jpg", max_pixels=30_000,
                            hard_limit=BIG)
@@ -71,7 +100,7 @@ def test_downscaled_jpeg_keeps_aspect_and_content():
     assert np.abs(decoded.rgb.astype(int) - small).mean() < 8  # same picture, not garbage
 
 
-def test_image_over_the_hard_limit_is_refused():
+def test_image_over_the_hard_limit_is_refused(decode_image):
     with pytest.raises(InputFileError, match="exceeds the hard limit"):
         decode_image(encode(astronaut()), "huge.png", max_pixels=1000, hard_limit=100_000)
 
@@ -84,7 +113,7 @@ def test_image_over_the_hard_limit_is_refused():
         (encode(chelsea(), "PNG")[:200], "cannot"),  # truncated PNG
     ],
 )
-def test_bad_files_give_one_line_messages(payload, message):
+def test_bad_files_give_one_line_messages(decode_image, payload, message):
     with pytest.raises(InputFileError, match=message) as info:
         decode_image(payload, "bad.bin", max_pixels=BIG, hard_limit=BIG)
     assert "\n" not in str(info.value)

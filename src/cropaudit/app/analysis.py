@@ -257,7 +257,7 @@ class Analyzer:
         model = self.models.get(backend)
         start = time.perf_counter()
         with self._predict_lock:  # one inference at a time: the CPU is the bottleneck anyway
-            item = next(iter(model.predict([image], sources=[name])))
+            item = next(iter(model.predict([image], sources=[name], progress=False)))
         seconds = time.perf_counter() - start
         if isinstance(item, ImageFailure):
             raise CropauditError(item.message)

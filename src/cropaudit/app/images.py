@@ -7,8 +7,8 @@ app stops: nothing is written anywhere else, nothing survives the session.
 
 The original bytes are kept next to the decoded pixels so that an image within the size limit
 is analysed from its *file*, exactly as ``cropaudit saliency`` and the pipeline would see it
-(same decoder path, same numbers). Only images downscaled for the size limit are analysed from
-their pixels, and the user is told.
+(same decoder path, same numbers), and the pixels shown follow the engine's decoding rules.
+Only images downscaled for the size limit are analysed from their pixels, and the user is told.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import atexit
 import base64
 import binascii
 import hashlib
-import io
 import math
 import shutil
 import tempfile
@@ -30,18 +29,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.source import exif_orientation
-
-#: PIL transposition that undoes each EXIF orientation (the table ImageOps.exif_transpose uses).
-_ORIENTATION_FIX: dict[int, Image.Transpose] = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
+from cropaudit.saliency.preprocess import apply_orientation
+from cropaudit.saliency.preprocess import decode_image as engine_decode
+from cropaudit.saliency.source import exif_orientation, is_jpeg
 
 
 @dataclass(frozen=True)
@@ -105,7 +95,7 @@ def data_url_bytes(contents: str, name: str, max_bytes: int | None = None) -> by
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
-    """RGB uint8 pixels; transparent pixels become white as in the engine's preprocessing."""
+    """RGB uint8 pixels of a Pillow image under the engine's alpha rule (alpha 0 → white)."""
     if img.mode in ("RGBA", "LA", "P", "PA"):
         rgba = np.asarray(img.convert("RGBA")).copy()
         rgba[rgba[..., 3] == 0, :3] = 255
@@ -121,47 +111,68 @@ def downscaled_size(width: int, height: int, max_pixels: int) -> tuple[int, int]
     return max(1, math.floor(width * s)), max(1, math.floor(height * s))
 
 
-def decode_image(data: bytes, name: str, *, max_pixels: int, hard_limit: int) -> DecodedImage:
-    """Decode image bytes into upright RGB, downscaling above ``max_pixels``.
-
-    Images above ``hard_limit`` pixels (the engine's decompression-bomb limit) are refused:
-    decoding them at all could exhaust memory. JPEGs are decoded at a reduced DCT scale when
-    they are downscaled anyway, which keeps a 100-megapixel photo's memory small.
-    """
-    if not data:
+def _open(path: Path, name: str, hard_limit: int) -> Image.Image:
+    """Open (not decode) with messages naming the user's file, not the temp copy."""
+    if path.stat().st_size == 0:
         raise InputFileError(f"{name}: empty file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(path)
     except UnidentifiedImageError:
         raise InputFileError(f"{name}: not a recognised image file") from None
     except Image.DecompressionBombError:
         raise InputFileError(f"{name}: image too large (decompression bomb check)") from None
     except OSError as exc:
         raise InputFileError(f"{name}: cannot open image ({exc})") from None
-    with img:
+    w, h = img.size
+    if w <= 0 or h <= 0:
+        img.close()
+        raise InputFileError(f"{name}: image has zero size ({w}x{h})")
+    if w * h > hard_limit:
+        img.close()
+        raise InputFileError(
+            f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the hard limit of "
+            f"{hard_limit / 1e6:.0f} MP (model.max_pixels)"
+        )
+    return img
+
+
+def decode_file(path: str | Path, name: str, *, max_pixels: int,
+                hard_limit: int) -> DecodedImage:
+    """Upright RGB pixels of an image file, as the engine decodes it, downscaled if huge.
+
+    Within ``max_pixels`` the pixels follow the engine's decoding rules exactly (PNG alpha
+    and 16-bit rules, EXIF orientation from JPEG EXIF only), at full resolution, so what the
+    page shows is what the model was given. Above it, the image is decoded at a reduced JPEG
+    DCT scale where possible, resized with Lanczos and oriented; these pixels are then what
+    the model analyses. Above ``hard_limit`` (the engine's decompression-bomb limit) it is
+    refused.
+    """
+    p = Path(path)
+    with _open(p, name, hard_limit) as img:
         w, h = img.size
-        if w <= 0 or h <= 0:
-            raise InputFileError(f"{name}: image has zero size ({w}x{h})")
-        if w * h > hard_limit:
-            raise InputFileError(
-                f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the hard limit of "
-                f"{hard_limit / 1e6:.0f} MP (model.max_pixels)"
-            )
         orientation = exif_orientation(img)
+        jpeg = is_jpeg(img)
         tw, th = downscaled_size(w, h, max_pixels)
         try:
             if (tw, th) != (w, h):
                 img.draft("RGB", (tw, th))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale
-                img = img.resize((tw, th), Image.Resampling.LANCZOS)
-            else:
+                full = Image.fromarray(_to_rgb(img))  # palette/alpha resolved before filtering
+                rgb = np.asarray(full.resize((tw, th), Image.Resampling.LANCZOS))
+            elif jpeg:
                 img.load()
-            if orientation in _ORIENTATION_FIX:
-                img = img.transpose(_ORIENTATION_FIX[orientation])
-            rgb = _to_rgb(img)
-        except (OSError, ValueError) as exc:
+                rgb = _to_rgb(img)
+            else:
+                rgb = None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise InputFileError(f"{name}: cannot decode image ({exc})") from None
+    if rgb is None:  # PNG, GIF, WebP, ...: the engine's own decoder, nothing to rescale
+        try:
+            rgb = engine_decode(p, hard_limit).pixels
+        except InputFileError as exc:
+            raise InputFileError(str(exc).replace(str(p), name)) from None
+    rgb = apply_orientation(rgb, orientation)
     ow, oh = (h, w) if orientation >= 5 else (w, h)
     notice = ""
     if (tw, th) != (w, h):
@@ -218,7 +229,17 @@ class ImageStore:
             known = self._records.get(sha)
         if known is not None:
             return known
-        decoded = decode_image(data, name, max_pixels=self.max_pixels, hard_limit=self.hard_limit)
+        if not data:
+            raise InputFileError(f"{name}: empty file")
+        self.root.mkdir(parents=True, exist_ok=True)
+        original = self.root / f"{sha}.bin"
+        original.write_bytes(data)
+        try:
+            decoded = decode_file(original, name, max_pixels=self.max_pixels,
+                                  hard_limit=self.hard_limit)
+        except Exception:
+            original.unlink(missing_ok=True)
+            raise
         record = ImageRecord(
             key=sha,
             name=name,
@@ -231,8 +252,6 @@ class ImageStore:
             group=group,
             notice=decoded.notice,
         )
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / f"{sha}.bin").write_bytes(data)
         np.save(self.root / f"{sha}.npy", decoded.rgb)
         with self._lock:
             self._records[sha] = record
