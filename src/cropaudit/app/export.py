@@ -25,10 +25,16 @@ from cropaudit.app.figures import (
     SALIENT_COLOUR,
     WINNER_COLOUR,
     crop_colour,
+    display_rgb,
     heat_rgb,
 )
 from cropaudit.app.images import ImageRecord
 from cropaudit.formats import result_dict
+
+#: Long side of the photo drawn in the PNG (enough for a 12-inch figure at 110 dpi).
+EXPORT_LONG_SIDE = 1400
+#: Long side of each crop thumbnail in the PNG.
+THUMB_LONG_SIDE = 400
 
 
 def _finite(value: float) -> float | None:
@@ -109,7 +115,7 @@ def _draw_overlay(ax: Any, rgb: np.ndarray, analysis: ImageAnalysis | PairAnalys
                   opacity: float) -> None:
     result = analysis.result
     extent = (0, result.width, result.height, 0)
-    ax.imshow(rgb, extent=extent, interpolation="antialiased")
+    ax.imshow(display_rgb(rgb, EXPORT_LONG_SIDE), extent=extent, interpolation="antialiased")
     ax.imshow(heat_rgb(result), extent=extent, alpha=opacity, interpolation="bilinear")
     for p in analysis.top:
         ax.plot(p.x, p.y, "o", ms=6, mfc="white", mec="black")
@@ -155,7 +161,8 @@ def image_png(rgb: np.ndarray, analysis: ImageAnalysis, opacity: float) -> bytes
     fig.colorbar(mesh, ax=sax, shrink=0.7)
     for i, crop in enumerate(analysis.crops):
         tax = fig.add_subplot(grid[1, i])
-        tax.imshow(rgb[crop.top : crop.bottom, crop.left : crop.right])
+        part = rgb[crop.top : crop.bottom, crop.left : crop.right]
+        tax.imshow(display_rgb(part, THUMB_LONG_SIDE))
         tax.set_title(f"{labels[i]}  ({crop.width}×{crop.height})", fontsize=9,
                       color="black")
         for spine in tax.spines.values():

@@ -66,13 +66,27 @@ def _data_url(img: Image.Image, fmt: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def shrink(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Downscale for display: Lanczos after a cheap box pre-reduction (``reducing_gap``).
+
+    A 12-megapixel photo shrinks in tens of milliseconds instead of a second, with no
+    visible difference at display size.
+    """
+    if rgb.shape[1] == width and rgb.shape[0] == height:
+        return np.ascontiguousarray(rgb)
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    return np.asarray(img.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0))
+
+
+def display_rgb(rgb: np.ndarray, long_side: int = DISPLAY_LONG_SIDE) -> np.ndarray:
+    """The image at most ``long_side`` pixels on its long side (never upscaled)."""
+    h, w = rgb.shape[:2]
+    return shrink(rgb, *display_size(w, h, long_side))
+
+
 def photo_url(rgb: np.ndarray, long_side: int = DISPLAY_LONG_SIDE) -> str:
     """The image, downscaled for display, as a JPEG data URL."""
-    h, w = rgb.shape[:2]
-    img = Image.fromarray(np.ascontiguousarray(rgb))
-    if max(w, h) > long_side:
-        img = img.resize(display_size(w, h, long_side), Image.Resampling.LANCZOS)
-    return _data_url(img, "JPEG")
+    return _data_url(Image.fromarray(display_rgb(rgb, long_side)), "JPEG")
 
 
 def heat_rgb(result: SaliencyResult, long_side: int = HEAT_LONG_SIDE) -> np.ndarray:
@@ -88,13 +102,9 @@ def heat_url(result: SaliencyResult) -> str:
 
 def crop_thumbnail_url(rgb: np.ndarray, crop: Crop, height: int = 160) -> str:
     """The crop itself, as the cropper would show it, at a thumbnail height."""
-    part = np.ascontiguousarray(rgb[crop.top : crop.bottom, crop.left : crop.right])
-    img = Image.fromarray(part)
-    scale = height / crop.height
-    img = img.resize(
-        (max(1, round(crop.width * scale)), height), Image.Resampling.LANCZOS
-    ) if crop.height != height else img
-    return _data_url(img, "JPEG")
+    part = rgb[crop.top : crop.bottom, crop.left : crop.right]
+    width = max(1, round(crop.width * height / crop.height))
+    return _data_url(Image.fromarray(shrink(part, width, height)), "JPEG")
 
 
 def _raster_trace(url: str, raster_w: int, raster_h: int, width: int, height: int,
