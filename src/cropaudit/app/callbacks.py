@@ -34,9 +34,9 @@ from cropaudit.app.figures import (
     pair_figure,
     scores_figure,
 )
-from cropaudit.app.images import ImageRecord
+from cropaudit.app.images import ImageRecord, ImageStore
 from cropaudit.app.layout import Ids, notice
-from cropaudit.errors import CropauditError
+from cropaudit.errors import CropauditError, ModelFileError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Explorer:
         self.default_top_k = default_top_k
 
     @property
-    def store(self):  # noqa: ANN201 - ImageStore
+    def store(self) -> ImageStore:
         return self.analyzer.store
 
     # -- images in ------------------------------------------------------------------------------
@@ -358,8 +358,6 @@ def _stem(name: str) -> str:
 
 def _model_hint(exc: CropauditError, backend: str | None) -> str:
     """The error, with what to do about it when the model itself is the problem."""
-    from cropaudit.errors import ModelFileError
-
     if isinstance(exc, ModelFileError):
         return (f"{BACKENDS.get(backend or '', backend)} cannot be used: {exc}. "
                 "Choose the center baseline, or run `cropaudit fetch-model` and try again.")

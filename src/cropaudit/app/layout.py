@@ -118,13 +118,14 @@ def _sidebar(params: AppParams, dataset: DatasetView, models: ModelRegistry,
         ]),
     )
     if dataset.available:
+        options = dataset.options()
         picker: object = html.Div([
-            dcc.Dropdown(id=Ids.DATASET_PICK, options=dataset.options(), multi=True,
+            dcc.Dropdown(id=Ids.DATASET_PICK, options=options, multi=True,
                          placeholder="Pick images from the table…"),
             html.Button("Add", id=Ids.DATASET_ADD, className="button button-secondary",
                         n_clicks=0),
         ], className="dataset-row")
-        hint = f"{len(dataset.options())} images in {dataset.path}"
+        hint = f"{len(options)} images in {dataset.path}"
     else:
         picker = html.Div([
             dcc.Dropdown(id=Ids.DATASET_PICK, options=[], multi=True, disabled=True,
