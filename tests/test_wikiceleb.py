@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -414,3 +415,14 @@ def test_resume_after_kill_downloads_nothing_twice(fake: FakeWikimedia, tmp_path
     fake.reset_log()
     reference = build(fake, tmp_path / "straight")
     pd.testing.assert_frame_equal(resumed, reference)
+
+
+def test_title_batches_bound_count_and_url_length() -> None:
+    names = [f"N{i}.jpg" for i in range(120)]
+    assert [len(b) for b in wikiceleb.title_batches(names, 50)] == [50, 50, 20]
+    long = ["Портрет_" + "я" * 100 + f"_{i}.jpg" for i in range(30)]
+    batches = list(wikiceleb.title_batches(long, 50))
+    assert sum(batches, []) == long
+    encoded = [sum(len(quote(f"File:{n}|")) for n in b) for b in batches]
+    assert max(encoded) <= 6000
+    assert len(batches) > 1

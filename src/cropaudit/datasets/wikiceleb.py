@@ -59,6 +59,8 @@ IMAGES_DIR = "images"
 MAPPING_COLUMNS = ("variable", "qid", "attribute", "value", "label")
 #: File types that can be a photograph of a person (P18 sometimes holds a PDF or a video).
 PHOTO_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".webp"})
+#: Longest URL-encoded ``titles`` value per API request (URLs over ~8 kB are refused).
+MAX_TITLES_CHARS = 6000
 EXTMETADATA_FIELDS = ("LicenseShortName", "LicenseUrl", "Artist", "Attribution", "Credit")
 _QID = re.compile(r"^Q[1-9][0-9]*$")
 
@@ -353,6 +355,24 @@ def _metadata_batch(
     return out
 
 
+def title_batches(
+    names: Sequence[str], max_count: int, max_chars: int = MAX_TITLES_CHARS
+) -> Iterable[list[str]]:
+    """Consecutive batches of at most ``max_count`` names whose encoded ``titles`` parameter
+    stays short enough for a GET URL (long non-Latin file names triple in length)."""
+    batch: list[str] = []
+    size = 0
+    for n in names:
+        cost = len(quote(f"File:{n}|"))
+        if batch and (len(batch) == max_count or size + cost > max_chars):
+            yield batch
+            batch, size = [], 0
+        batch.append(n)
+        size += cost
+    if batch:
+        yield batch
+
+
 def commons_metadata(
     client: PoliteClient, wp: WikicelebSourceParams, names: Iterable[str], out_dir: Path
 ) -> dict[str, dict[str, Any]]:
@@ -368,8 +388,8 @@ def commons_metadata(
     if todo:
         from tqdm import tqdm
 
-        batches = [todo[i: i + wp.metadata_batch] for i in range(0, len(todo), wp.metadata_batch)]
-        for batch in tqdm(batches, desc="licences", unit="batch", disable=None):
+        for batch in tqdm(list(title_batches(todo, wp.metadata_batch)), desc="licences",
+                          unit="batch", disable=None):
             cache.update(_metadata_batch(client, wp, batch))
         write_json(path, cache)
     return cache
