@@ -94,8 +94,8 @@ def resolve(params: Params) -> ManifestSpec:
         )
     values = {k: dict(v) for k, v in preset.get("values", {}).items()}
     values.update({k: dict(v) for k, v in (mp.values or {}).items()})
-    csv_path = Path(mp.csv) if mp.csv else None
-    root = Path(mp.root) if mp.root else (csv_path.parent if csv_path else None)
+    csv_path = Path(mp.csv).expanduser() if mp.csv else None
+    root = Path(mp.root).expanduser() if mp.root else (csv_path.parent if csv_path else None)
     if kind == "csv" and csv_path is None:
         raise ConfigError("dataset.manifest.csv: required when dataset.source is csv")
     if kind == "folder" and root is None:
