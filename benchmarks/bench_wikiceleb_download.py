@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cropaudit.config import parse_params  # noqa: E402
 from cropaudit.datasets import wikiceleb  # noqa: E402
-from fake_wikimedia import FILEPATH_PREFIX, FakeWikimedia  # noqa: E402
+from support.wikimedia import FILEPATH_PREFIX, FakeWikimedia  # noqa: E402
 
 
 def portrait(seed: int, width: int = 960, height: int = 1280) -> bytes:

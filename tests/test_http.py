@@ -13,7 +13,7 @@ import pytest
 from cropaudit.datasets.http import DownloadJob, PoliteClient, parse_retry_after
 from cropaudit.datasets.params import HttpParams
 from cropaudit.errors import DownloadError
-from fake_wikimedia import UPLOAD_PREFIX, FakeWikimedia
+from support.wikimedia import UPLOAD_PREFIX, FakeWikimedia
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from cropaudit.datasets import SOURCES, wikiceleb
 from cropaudit.datasets.http import ENV_CONTACT
 from cropaudit.datasets.table import BASE_COLUMNS, read_table
 from cropaudit.errors import ConfigError, DatasetError, InputFileError
-from fake_wikimedia import (
+from support.wikimedia import (
     FILEPATH_PREFIX,
     SPARQL_PATH,
     UPLOAD_PREFIX,

@@ -39,7 +39,8 @@ EXCLUDED_COLUMNS = ("image_id", "path", "reason")
 #: File extension written for each decoded format (downloads are named after what they are,
 #: not after what the server or the original file name claimed).
 FORMAT_EXTENSIONS = {
-    "JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp",
+    "JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif",
+    "BMP": ".bmp",
 }
 
 #: A group value may not contain the comparison separator used by later stages.
