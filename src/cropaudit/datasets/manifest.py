@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -220,7 +220,7 @@ def _inside(image_id: str) -> PurePosixPath:
     return PurePosixPath(*parts) if parts else PurePosixPath("image")
 
 
-def placer(mode: str, out_dir: Path):
+def placer(mode: str, out_dir: Path) -> Callable[[Candidate, ImageInfo], Path]:
     """How an accepted file enters the dataset folder (``reference``: it does not)."""
 
     def place(cand: Candidate, info: ImageInfo) -> Path:

@@ -18,7 +18,7 @@ import logging
 import os
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import resources
@@ -432,7 +432,9 @@ def image_stem(qid: str, url: str) -> str:
     return f"{qid}_{hashlib.sha256(url.encode()).hexdigest()[:10]}"
 
 
-def _verifier(max_pixels: int):
+def _verifier(max_pixels: int) -> Callable[[Path], tuple[str, ImageInfo]]:
+    """Accept a downloaded file only if it fully decodes; name it after its real format."""
+
     def verify(path: Path) -> tuple[str, ImageInfo]:
         try:
             info = inspect_image(path, max_pixels)
