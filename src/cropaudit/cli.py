@@ -22,6 +22,7 @@ from cropaudit.errors import CropauditError
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
     "fetch-model": "fetch_model",
+    "paper-figure": "paper_figure",
 }
 
 
