@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "saliency": "saliency",
     "fetch-model": "fetch_model",
     "paper-figure": "paper_figure",
+    "stats": "stats",
+    "plots": "plots",
+    "power": "power",
 }
 
 

@@ -88,30 +88,23 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
 
 
 def _legend(counts) -> str:
-    from cropaudit.stats.groups import short_labels
+    from cropaudit.stats.groups import abbreviation_legend
 
     groups = {}
     for c in counts:
         groups[c.group_a.label] = c.group_a
         groups[c.group_b.label] = c.group_b
-    short = short_labels(list(groups.values()))
-    if any(" " in s for s in short.values()):
-        return ""
-    by_attribute: dict[str, list[str]] = {}
-    for g in groups.values():
-        for name, v in g.attributes:
-            by_attribute.setdefault(name, [])
-            if v not in by_attribute[name]:
-                by_attribute[name].append(v)
-    values = [v for vs in by_attribute.values() for v in sorted(vs)]
-    return ", ".join(f"{v[0].upper()}={v.capitalize()}" for v in values)
+    return abbreviation_legend(list(groups.values()))
 
 
 def _format_table(table, stats) -> str:
+    from cropaudit.stats.proportions import INTERVAL_NAMES
+
     level = round(100 * (1 - stats.alpha))
+    method = INTERVAL_NAMES[stats.interval]
     head = (
         f"{'comparison':<28} {'panel':<10} {'pooling':<17} {'n':>7} {'p(first)':>9} "
-        f"{'Δ':>8} {'Δ%':>5}  {'p ± 2·SE':<17} {stats.interval + f' {level}%':<17} {'p-value':>9}"
+        f"{'Δ':>8} {'Δ%':>5}  {'p ± 2·SE':<17} {f'{method} {level}%':<17} {'p-value':>9}"
     )
     lines = [head, "-" * len(head)]
     for r in table.itertuples():

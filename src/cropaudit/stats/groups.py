@@ -84,6 +84,21 @@ def short_labels(groups: Sequence[Group]) -> dict[str, str]:
     return out
 
 
+def abbreviation_legend(groups: Sequence[Group]) -> str:
+    """``B=Black, W=White, F=Female, M=Male`` for figure titles ('' when labels are not short)."""
+    if any(" " in s for s in short_labels(groups).values()):
+        return ""
+    by_attribute: dict[str, list[str]] = {}
+    for g in groups:
+        for name, v in g.attributes:
+            values = by_attribute.setdefault(name, [])
+            if v not in values:
+                values.append(v)
+    return ", ".join(
+        f"{v[0].upper()}={v.capitalize()}" for vs in by_attribute.values() for v in sorted(vs)
+    )
+
+
 def value_abbreviation(values: Sequence[str]) -> dict[str, str]:
     """Initials of attribute values when unambiguous (aggregate labels ``B↔W``), else values."""
     initials = {v[:1].upper() for v in values}

@@ -14,6 +14,15 @@ from typing import Literal
 import numpy as np
 
 PARITY = 0.5
+#: how each interval method is named in tables, figures and the report
+INTERVAL_NAMES = {
+    "wilson": "Wilson",
+    "beta": "Clopper–Pearson",
+    "agresti_coull": "Agresti–Coull",
+    "jeffreys": "Jeffreys",
+    "normal": "Wald",
+}
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
 
 
 @dataclass(frozen=True)
