@@ -56,7 +56,16 @@ class AuditResult:
 
     @property
     def settings(self) -> list[str]:
-        return sorted(self.comparisons["setting"].unique()) if len(self.comparisons) else []
+        """Settings with any result (pairs or together tuples)."""
+        found: set[str] = set()
+        for table in (self.comparisons, self.together):
+            if len(table):
+                found |= set(table["setting"].unique())
+        return sorted(found)
+
+    def comparisons_of(self, setting: str) -> pd.DataFrame:
+        c = self.comparisons
+        return c[c["setting"] == setting] if len(c) else c
 
     def position_flags(self) -> dict[str, bool]:
         """setting -> whether the left/right preference itself is significant."""

@@ -43,15 +43,16 @@ def metrics(result: AuditResult) -> dict[str, object]:
     per_setting = {}
     flags = result.position_flags()
     for setting in result.settings or [""]:
-        c = result.comparisons
-        c = c[c["setting"] == setting] if len(c) else c
-        out: dict[str, object] = {"tuples": int(c.loc[c["kind"] == "pair", "n"].sum())}
+        c = result.comparisons_of(setting)
+        out: dict[str, object] = {
+            "pair_tuples": int(c.loc[c["kind"] == "pair", "n"].sum()) if len(c) else 0
+        }
         for section, kind in (("comparisons", "pair"), ("aggregates", "aggregate")):
             out[section] = {
                 _metric_key(r): {k: _clean(getattr(r, k)) for k in METRIC_COLUMNS}
-                for r in c[c["kind"] == kind].itertuples()
+                for r in (c[c["kind"] == kind].itertuples() if len(c) else [])
             }
-        verdicts = c.loc[c["primary"], "verdict"].value_counts()
+        verdicts = c.loc[c["primary"], "verdict"].value_counts() if len(c) else {}
         out["verdicts"] = {v: int(verdicts.get(v, 0))
                            for v in ("equivalent", "differs", "inconclusive")}
         out["position"] = _position_metrics(result, setting, flags.get(setting, False))
@@ -108,17 +109,19 @@ def summary_markdown(result: AuditResult) -> str:
         f"the run; equivalence = TOST within ±{p.equivalence_margin:g} of parity."
     )
     lines.append("")
-    c = result.comparisons
-    if c.empty:
-        lines.append("No pair comparisons in this run.")
+    if not result.settings:
+        lines.append("No tuples in this run.")
     for setting in result.settings:
-        cs = c[c["setting"] == setting]
+        cs = result.comparisons_of(setting)
         if len(result.settings) > 1 or setting:
             lines += [f"### {setting or 'run'}", ""]
-        lines += _table(cs, level)
-        lines += [""] + _verdicts(cs) + [""]
-        lines += _pooling(cs)
-        lines += _position(result, setting)
+        if cs.empty:
+            lines += ["No pair comparisons in this setting.", ""]
+        else:
+            lines += _table(cs, level)
+            lines += [""] + _verdicts(cs) + [""]
+            lines += _pooling(cs)
+            lines += _position(result, setting)
         lines += _together(result, setting)
     return "\n".join(lines).rstrip() + "\n"
 
