@@ -30,7 +30,7 @@ def results_txt(shared_dir: Path) -> Path:
 def headline(results_txt: Path):
     counts = pair_counts(select(parse_results(results_txt), "wiki_no_scaling_intersect", 10000))
     primary, alternative = aggregates_both_modes(counts, StatsParams().aggregates, "consistent")
-    return counts, proportion_table(counts, primary, alternative)
+    return counts, proportion_table(counts, [*primary, *alternative])
 
 
 def test_headline_deltas_match_the_paper(headline) -> None:

@@ -59,7 +59,7 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
 
     primary, alternative = aggregates_both_modes(counts, stats.aggregates, pooling)
     table = proportion_table(
-        counts, primary, alternative, alpha=stats.alpha, method=stats.interval
+        counts, [*primary, *alternative], alpha=stats.alpha, method=stats.interval
     )
     table["delta_percent"] = (100 * table["delta"]).round().astype(int)
     print(_format_table(table, stats))

@@ -38,13 +38,14 @@ def run(args: argparse.Namespace) -> int:
     check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(args.outcomes)
     result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
-    paths = [args.out_dir / f"{name}.csv" for name in TABLES]
-    paths += [args.out_dir / "summary.md", args.metrics]
+    tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
+    summary = args.out_dir / "summary.md"
+    paths = [*tables, summary, args.metrics]
     try:
-        for name, path in zip(TABLES, paths, strict=False):
+        for path, table in tables.items():
             with atomic_path(path) as tmp:
-                getattr(result, name).to_csv(tmp, index=False)
-        write_text(args.out_dir / "summary.md", summary_markdown(result))
+                table.to_csv(tmp, index=False)
+        write_text(summary, summary_markdown(result))
         write_json(args.metrics, metrics(result))
     except BaseException:
         remove_outputs(*paths)

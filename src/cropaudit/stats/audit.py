@@ -28,7 +28,7 @@ from cropaudit.stats.clustered import robust_logit
 from cropaudit.stats.counts import ComparisonCounts, aggregates_both_modes, proportion_table
 from cropaudit.stats.distributions import distribution_table
 from cropaudit.stats.equivalence import tost_p_value, verdict
-from cropaudit.stats.groups import parse_group, split_comparison
+from cropaudit.stats.groups import PoolMember, parse_group, split_comparison
 from cropaudit.stats.multinomial import together_table
 from cropaudit.stats.outcomes import image_scores, pair_tuples, together_counts
 from cropaudit.stats.params import StatsParams
@@ -123,8 +123,10 @@ def _setting_comparisons(
                              int(t["a_won"].sum()), len(t))
         )
     primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
-    table = proportion_table(counts, primary, alternative, alpha=params.alpha,
-                             method=params.interval)
+    aggregates = [*primary, *alternative]
+    table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
+    members = {c.comparison: (PoolMember(c.comparison, False),) for c in counts}
+    members.update({a.comparison: a.members for a in aggregates})
     table.insert(0, "setting", setting)
 
     # pair-level data of every row (aggregates: member comparisons, oriented first-vs-second)
@@ -137,11 +139,11 @@ def _setting_comparisons(
     image_group = pd.factorize(group_of)[0]
     by_cmp = {c: t for c, t in tuples.groupby("comparison")}
     units, extra = [], []
-    for agg_row in table.itertuples():
+    for name in table["comparison"]:
         parts = []
-        for member in agg_row.members.split(";"):
-            flipped = member.endswith(" (reversed)")
-            t = by_cmp[member.removesuffix(" (reversed)")]
+        for member in members[name]:
+            t = by_cmp[member.comparison]
+            flipped = member.flipped
             a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
             y = (1 - t["a_won"]) if flipped else t["a_won"]
             parts.append((images.get_indexer(a), images.get_indexer(b), y.to_numpy(),

@@ -8,7 +8,7 @@ stats stage cannot disagree about what Δ or an aggregate means).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -52,10 +52,13 @@ class AggregateCounts:
     count: int
     n: int
     members: tuple[PoolMember, ...] = field(default=())
+    primary: bool = True  # False: the other pooling mode, shown for reference only
 
     @property
     def comparison(self) -> str:
-        return f"{self.name}:{self.first}~{self.second}"
+        """Row name: ``gender:female~male``, with ``[mode]`` appended when not primary."""
+        name = f"{self.name}:{self.first}~{self.second}"
+        return name if self.primary else f"{name}[{self.pooling}]"
 
 
 def aggregate(
@@ -94,14 +97,13 @@ def aggregates_both_modes(
         alt = aggregate(comparisons, spec, other)
         differs = main is None or alt is None or alt.members != main.members
         if alt is not None and len(alt.members) >= 2 and differs:
-            alternative.append(alt)
+            alternative.append(replace(alt, primary=False))
     return primary, alternative
 
 
 def proportion_table(
     comparisons: Sequence[ComparisonCounts],
     aggregates: Sequence[AggregateCounts] = (),
-    alternative: Sequence[AggregateCounts] = (),
     *,
     alpha: float = 0.05,
     method: str = "wilson",
@@ -111,9 +113,9 @@ def proportion_table(
     Rows are ordered by panel as in the paper: one panel per attribute in attribute order
     (Race, Gender), then Cross, then Aggregate; input order within a panel.
 
-    Aggregates of the other pooling mode are named ``name:first~second[mode]``.
     Columns: comparison, kind (pair | aggregate), pooling, primary (False for the other
-    pooling mode's aggregates, shown for reference), members, group_a, group_b, label, panel,
+    pooling mode's aggregates, shown for reference), members, n_members, group_a, group_b,
+    label, panel,
     count_a, count_b, n, p, delta, se, ci_method, ci_low, ci_high, wald_low, wald_high, p_value.
     """
     groups: dict[str, Group] = {}
@@ -131,6 +133,7 @@ def proportion_table(
                 "pooling": "",
                 "primary": True,
                 "members": c.comparison,
+                "n_members": 1,
                 "group_a": c.group_a.label,
                 "group_b": c.group_b.label,
                 "label": f"{short[c.group_a.label]} {ARROW} {short[c.group_b.label]}",
@@ -138,20 +141,21 @@ def proportion_table(
                 **_prop_columns(prop),
             }
         )
-    for agg, primary in [(a, True) for a in aggregates] + [(a, False) for a in alternative]:
+    for agg in aggregates:
         prop = proportion(agg.count, agg.n, alpha, method)
         abbr = value_abbreviation([agg.first, agg.second])
         label = f"{abbr[agg.first]} {ARROW} {abbr[agg.second]}"
         rows.append(
             {
-                "comparison": agg.comparison if primary else f"{agg.comparison}[{agg.pooling}]",
+                "comparison": agg.comparison,
                 "kind": "aggregate",
                 "pooling": agg.pooling,
-                "primary": primary,
+                "primary": agg.primary,
                 "members": describe_members(agg.members),
+                "n_members": len(agg.members),
                 "group_a": agg.first,
                 "group_b": agg.second,
-                "label": label if primary else f"{label} ({agg.pooling})",
+                "label": label if agg.primary else f"{label} ({agg.pooling})",
                 "panel": AGGREGATE_PANEL,
                 **_prop_columns(prop),
             }

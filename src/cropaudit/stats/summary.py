@@ -177,9 +177,10 @@ def _pooling(cs: pd.DataFrame) -> list[str]:
             continue
         m = main.iloc[0]
         out.append(
-            f"- Aggregate **{r.label.split(' (')[0]}**: pooled `{m.pooling}` "
-            f"({len(m.members.split(';'))} comparisons) p = {m.p:.3f} (Δ {_pct(m.delta)}); "
-            f"pooled `{r.pooling}` ({len(r.members.split(';'))} comparisons, as in the paper) "
+            f"- Aggregate **{m.label}**: pooled `{m.pooling}` "
+            f"({m.n_members} comparisons) p = {m.p:.3f} (Δ {_pct(m.delta)}); "
+            f"pooled `{r.pooling}` ({r.n_members} comparisons"
+            f"{', as in the paper' if r.pooling == 'paper-compatible' else ''}) "
             f"p = {r.p:.3f} (Δ {_pct(r.delta)}); difference {100 * (m.p - r.p):+.1f} pp."
         )
     return out + ([""] if out else [])
