@@ -88,6 +88,12 @@ def test_every_setting_is_readable(results_txt: Path) -> None:
                 table = proportion_table(pair_counts(selected))
                 assert len(table) == len(selected)
                 assert table["p"].between(0, 1).all()
+    # wiki_no_scaling n=2000 stores a gender-only female~male run beside the intersectional
+    # ones: it is a comparison of its own, never pooled into the aggregates
+    mixed = pair_counts(select(entries, "wiki_no_scaling", 2000))
+    assert "female~male" in {c.comparison for c in mixed}
+    gender = aggregate(mixed, StatsParams().aggregates[1], "consistent")
+    assert "female~male" not in {m.comparison for m in gender.members} and gender.n == 8000
     fixed = {e.comparison: e for e in select(entries, "wiki_fixed_height_intersect", 5000)}
     assert fixed["white_female~white_male"].counts == (3068, 1932)
 

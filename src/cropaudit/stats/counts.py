@@ -64,9 +64,20 @@ class AggregateCounts:
 def aggregate(
     comparisons: Sequence[ComparisonCounts], spec: AggregateParams, mode: PoolingMode
 ) -> AggregateCounts | None:
-    """Pool the comparisons an aggregate takes (None when it would take none)."""
+    """Pool the comparisons an aggregate takes (None when it would take none).
+
+    Only comparisons between the most detailed groups are pooled (the paper's aggregates pool
+    its intersectional comparisons; a coarser female~male run stored beside them is another
+    experiment and stays out).
+    """
     by_name = {c.comparison: c for c in comparisons}
-    members = pool_members([(c.comparison, c.group_a, c.group_b) for c in comparisons], spec, mode)
+    detail = max((len(c.group_a.attributes) for c in comparisons), default=0)
+    eligible = [
+        (c.comparison, c.group_a, c.group_b)
+        for c in comparisons
+        if len(c.group_a.attributes) == len(c.group_b.attributes) == detail
+    ]
+    members = pool_members(eligible, spec, mode)
     if not members:
         return None
     count = sum(
