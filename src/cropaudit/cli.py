@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one sub-command; user errors become one line on stderr."""
+    # TensorFlow's C++ logging (oneDNN notices, CUDA probing) is noise for users; must be set
+    # before TensorFlow is first imported.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -51,7 +51,7 @@ def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
 
 
 def load_params(path: str | os.PathLike[str] | None = None) -> Params:
-    """Read and validate params.yaml; a missing file means all defaults only if no path was given."""
+    """Read and validate params.yaml (a missing default file means all defaults)."""
     explicit = path is not None
     p = Path(path if path is not None else DEFAULT_PARAMS_FILE)
     if not p.exists():

@@ -83,7 +83,7 @@ def image_aspect_ratio(width: int, height: int) -> float:
 
 
 def default_aspect_ratios(width: int, height: int) -> list[float]:
-    """The ratios the original uses when none are given: 0.56, 1.0, 1.14, 2.0 and the image's own."""
+    """Ratios used when none are given: 0.56, 1.0, 1.14, 2.0 and the image's own."""
     return [*DEFAULT_ASPECT_RATIOS, image_aspect_ratio(width, height)]
 
 

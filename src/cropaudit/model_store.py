@@ -33,7 +33,7 @@ ENV_LOCAL_MODEL = "CROPAUDIT_FASTGAZE"
 
 
 class ModelParams(BaseModel):
-    """``model:`` section of params.yaml: which saliency backend, and where its weights come from."""
+    """``model:`` section of params.yaml: which backend, and where its weights come from."""
 
     model_config = ConfigDict(extra="forbid")
 

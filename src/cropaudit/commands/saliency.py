@@ -44,7 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", help="params file (default: params.yaml if present)")
     parser.add_argument("--batch-size", type=int, help="override model.batch_size")
     parser.add_argument("--max-pixels", type=int, help="override model.max_pixels")
-    parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bar on stderr (default: only on a terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -58,9 +58,10 @@ class CenterModel:
         images: Iterable[ImageInput],
         *,
         sources: Sequence[str] | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> Iterator[SaliencyResult | ImageFailure]:
-        for i, image in enumerate(tqdm(images, desc="center", unit="img", disable=not progress)):
+        disable = None if progress is None else not progress
+        for i, image in enumerate(tqdm(images, desc="center", unit="img", disable=disable)):
             source = sources[i] if sources is not None else _describe(image, i)
             try:
                 w, h = self._size_of(image)

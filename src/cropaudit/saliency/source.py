@@ -46,10 +46,25 @@ def open_image(path: str | os.PathLike[str], max_pixels: int) -> Image.Image:
     return img
 
 
+def is_jpeg(img: Image.Image) -> bool:
+    """JPEG files, including camera files Pillow reports as MPO (multi-picture JPEG)."""
+    return img.format in ("JPEG", "MPO")
+
+
 def exif_orientation(img: Image.Image) -> int:
-    """EXIF orientation 1..8 (1 when absent or invalid)."""
+    """EXIF orientation 1..8 as the original applies it (1 when absent or invalid).
+
+    Only JPEG EXIF blocks count: the original reads the orientation from a JPEG's APP1 EXIF
+    segment and nowhere else, so PNG eXIf chunks and XMP ``tiff:Orientation`` (which Pillow's
+    ``getexif`` falls back to) are ignored.
+    """
+    raw = img.info.get("exif") if is_jpeg(img) else None
+    if not raw:
+        return 1
     try:
-        value = int(img.getexif().get(EXIF_ORIENTATION, 1))
+        exif = Image.Exif()
+        exif.load(raw)
+        value = int(exif.get(EXIF_ORIENTATION, 1))
     except Exception:  # malformed EXIF must not stop the audit; the original ignores it too
         return 1
     return value if 1 <= value <= 8 else 1

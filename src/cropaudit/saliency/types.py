@@ -74,7 +74,8 @@ class SaliencyModel(Protocol):
         images: Iterable[ImageInput],
         *,
         sources: Sequence[str] | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
     ) -> Iterator[SaliencyResult | ImageFailure]:
-        """Yield one item per input, in order. ``sources`` names array inputs in messages."""
+        """Yield one item per input, in order. ``sources`` names inputs in messages;
+        ``progress`` None shows a progress bar only on a terminal."""
         ...

@@ -1,0 +1,221 @@
+"""Bit-exact image resampling of the original ``candidate_crops`` program (pure NumPy).
+
+The program fits every image into 320 pixels with the "high quality" path of Twitter's image
+library before the network sees it. The network is sensitive to single grey levels, so
+reproducing its salient points needs the same pixels, not merely similar ones: Pillow's own
+LANCZOS is off by up to 88 levels. This module follows the behaviour documented in the
+reference README (``shared/reference/README.md``, section "Resize path"):
+
+- :func:`halve`: 2×2 box, ``(a+b+c+d) >> 2`` (truncating), odd last row/column dropped;
+- :func:`downsample_12tap`: the adaptive Lanczos-3 filter, weights computed in float32 exactly
+  as the C code does, applied in 16.16 fixed point with bias 32767, horizontal pass first;
+- :func:`upsample_4tap`: the fixed 4-tap Lanczos-2 up-sampler with its two-stage shifts;
+- :func:`resize_high_quality`: the choice between copy, up-sampling and halving + 12-tap.
+
+Weight tables depend only on (in, out) sizes and are cached, since composites repeat sizes.
+Each pass is one gather of whole rows and one integer ``einsum`` over the taps (≤ 12), in
+int32: every sum fits (|Σ W·p| < 2·65536·255), so the result is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+_F = np.float32
+#: Taps of the "high quality" down-sampling kernel (Lanczos-3 over a 12-sample window).
+KERNEL_SIZE = 12
+#: 16.16 fixed point of the filter weights.
+_ONE = 65536
+#: Rounding bias of the 12-tap filter: 32767, not 32768 (checked against the original).
+_BIAS_12TAP = 32767
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _sinc(x: np.float32) -> np.float32:
+    """sin(πx)/(πx) in double from a float32 argument, rounded to float32; sinc(0) = 1.
+
+    ``math.sin`` (the C library's) rather than ``np.sin``: NumPy may use SIMD approximations
+    whose last-bit differences can flip a 16.16 weight.
+    """
+    if x == 0:
+        return _F(1.0)
+    xpi = float(x) * math.pi
+    return _F(math.sin(xpi) / xpi)
+
+
+def _lanczos2_fixed(x: np.float32) -> np.float32:
+    """The up-sampler's kernel sin(πx)·sin(πx/2)/(πx)², πx floored at 1e-6 (so K(0) = 0.5)."""
+    px = max(math.pi * float(x), 0.000001)
+    return _F(math.sin(px) * math.sin(px * 0.5) / (px * px))
+
+
+@lru_cache(maxsize=256)
+def downsample_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices and 16.16 weights of the 12-tap filter, both of shape (out_size, taps).
+
+    Indices are already clamped to ``[0, in_size)`` (borders repeat the edge pixel); unused
+    taps have weight 0. Arithmetic is float32 step by step, as in the original C code.
+    """
+    if in_size <= 0 or out_size <= 0:
+        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
+    ratio = _F(out_size) / _F(in_size)
+    inv_ratio = _F(in_size) / _F(out_size)
+    # (kernelSize * 0.5) - 0.00001f is computed in double, then stored as float.
+    max_window = _F(KERNEL_SIZE * 0.5 - float(_F(0.00001)))
+    window = min(max_window, _F(_F(KERNEL_SIZE) * _F(0.25)) * inv_ratio)
+    inv_filter_scale = _F(1.0) / _F(_F(KERNEL_SIZE) * _F(0.25))
+    half, eps = _F(0.5), _F(0.00001)
+
+    rows: list[tuple[int, list[np.float32]]] = []
+    for i in range(out_size):
+        sample = (_F(i) + half) * inv_ratio - eps
+        start = int(sample - window + half)  # int() truncates toward zero, like the C cast
+        end = int(sample + window + half)
+        weights = []
+        total = _F(0.0)
+        for k in range(end - start):
+            pos = ratio * ((_F(start + k) - sample) + half)
+            w = _sinc(pos) * _sinc(pos * inv_filter_scale)
+            weights.append(w)
+            total = _F(total + w)
+        inv_sum = _F(1.0) / total
+        rows.append((start, [_F(w * inv_sum) for w in weights]))
+
+    taps = max(len(w) for _, w in rows)
+    index = np.zeros((out_size, taps), dtype=np.intp)
+    fixed = np.zeros((out_size, taps), dtype=np.int32)
+    for i, (start, weights) in enumerate(rows):
+        n = len(weights)
+        index[i, :n] = np.clip(np.arange(start, start + n), 0, in_size - 1)
+        index[i, n:] = index[i, n - 1] if n else 0
+        # (int)(w * 65536.0f): the product is exact (power of two), the cast truncates.
+        fixed[i, :n] = np.trunc(np.asarray(weights, dtype=np.float32) * _F(_ONE)).astype(np.int32)
+    index.setflags(write=False)
+    fixed.setflags(write=False)
+    return index, fixed
+
+
+@lru_cache(maxsize=256)
+def upsample_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices (start−1 … start+2, clamped) and 16.16 weights of the 4-tap up-sampler."""
+    if in_size <= 0 or out_size <= 0:
+        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
+    ratio = _F(in_size) / _F(out_size)
+    half, one, two = _F(0.5), _F(1.0), _F(2.0)
+    index = np.zeros((out_size, 4), dtype=np.intp)
+    fixed = np.zeros((out_size, 4), dtype=np.int32)
+    for i in range(out_size):
+        in_pos = max(_F(0.0), (_F(i) + half) * ratio - half)
+        start = math.floor(in_pos)
+        frac = in_pos - _F(start)
+        a = _lanczos2_fixed(frac + one)
+        b = _lanczos2_fixed(frac)
+        c = _lanczos2_fixed(one - frac)
+        d = _lanczos2_fixed(two - frac)
+        scale = one / (((a + b) + c) + d)
+        w = np.array([a * scale, b * scale, c * scale, d * scale], dtype=np.float32)
+        fixed[i] = np.trunc(w * _F(_ONE)).astype(np.int32)
+        index[i] = np.clip(np.arange(start - 1, start + 3), 0, in_size - 1)
+    index.setflags(write=False)
+    fixed.setflags(write=False)
+    return index, fixed
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+
+def _filter_axis0(src: np.ndarray, index: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Σ_k fixed[i, k] · src[index[i, k]] along axis 0, as int32 of shape (out, *src.shape[1:]).
+
+    One gather of whole rows (out × taps × rest, the source's small dtype) and one integer
+    ``einsum``: exact, and several times faster than a multiply-add per tap.
+    """
+    return np.einsum("ot...,ot->o...", src[index], fixed, dtype=np.int32)
+
+
+def _require_image(image: np.ndarray) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(
+            f"expected a non-empty uint8 H×W×C image, got {image.dtype} {image.shape}"
+        )
+
+
+def halve(image: np.ndarray) -> np.ndarray:
+    """2×2 box reduction ``(a+b+c+d) >> 2``; size floor(W/2)×floor(H/2), odd edge dropped."""
+    _require_image(image)
+    h, w = image.shape[0] // 2, image.shape[1] // 2
+    if h == 0 or w == 0:
+        raise ValueError(f"cannot halve an image of {image.shape[1]}x{image.shape[0]}")
+    s = image[: 2 * h, : 2 * w].astype(np.uint16)
+    total = s[0::2, 0::2] + s[0::2, 1::2] + s[1::2, 0::2] + s[1::2, 1::2]
+    return (total >> 2).astype(np.uint8)
+
+
+def downsample_12tap(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """The 12-tap Lanczos-3 filter: horizontal pass into 8 bits, then vertical.
+
+    Each pass: ``clamp((Σ W·p + 32767) >> 16, 0, 255)`` with edge-repeating borders.
+    """
+    _require_image(image)
+    h, w = image.shape[:2]
+    # Horizontal: filter along axis 1 by working on the transposed image (rows gather fast).
+    index, fixed = downsample_weights(w, out_w)
+    acc = _filter_axis0(np.ascontiguousarray(image.swapaxes(0, 1)), index, fixed)
+    across = _shift_clamp(acc, 16, _BIAS_12TAP)  # (out_w, h, C)
+    index, fixed = downsample_weights(h, out_h)
+    acc = _filter_axis0(np.ascontiguousarray(across.swapaxes(0, 1)), index, fixed)
+    return _shift_clamp(acc, 16, _BIAS_12TAP)
+
+
+def upsample_4tap(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """The 4-tap Lanczos-2 up-sampler on both axes.
+
+    Rows first: r = (Σ Wx·p) >> 10 (kept as int, not clamped); then
+    ``clamp((Σ Wy·r + 2²¹ − 1) >> 22, 0, 255)``.
+    """
+    _require_image(image)
+    h, w = image.shape[:2]
+    index, fixed = upsample_weights(w, out_w)
+    rows = _filter_axis0(np.ascontiguousarray(image.swapaxes(0, 1)), index, fixed) >> 10
+    index, fixed = upsample_weights(h, out_h)
+    acc = _filter_axis0(np.ascontiguousarray(rows.swapaxes(0, 1)), index, fixed)
+    return _shift_clamp(acc, 22, (1 << 21) - 1)
+
+
+def _shift_clamp(acc: np.ndarray, shift: int, bias: int) -> np.ndarray:
+    acc += bias
+    acc >>= shift  # arithmetic shift on int32, as in C
+    np.clip(acc, 0, 255, out=acc)
+    return acc.astype(np.uint8)
+
+
+def resize_high_quality(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """The original's "high quality" resize of an 8-bit image to ``out_w`` × ``out_h``.
+
+    Equal size: copy. Either side growing: the 4-tap up-sampler on both axes. Otherwise halve
+    while both halves still cover the target (stopping if that hits it exactly), then the
+    12-tap filter from the size reached.
+    """
+    _require_image(image)
+    if out_w <= 0 or out_h <= 0:
+        raise ValueError(f"target size must be positive, got {out_w}x{out_h}")
+    h, w = image.shape[:2]
+    if (w, h) == (out_w, out_h):
+        return image.copy()
+    if out_w > w or out_h > h:
+        return upsample_4tap(image, out_w, out_h)
+    current = image
+    while current.shape[1] // 2 >= out_w and current.shape[0] // 2 >= out_h:
+        current = halve(current)
+        if current.shape[1] == out_w and current.shape[0] == out_h:
+            return current
+    return downsample_12tap(current, out_w, out_h)
