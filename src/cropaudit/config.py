@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.model_store import ModelParams
+from cropaudit.stats.params import StatsParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -30,6 +31,7 @@ class Params(BaseModel):
     seed: int = Field(20210517, description="master seed: every random choice derives from it")
     model: ModelParams = Field(default_factory=ModelParams)
     dataset: DatasetParams = Field(default_factory=DatasetParams)
+    stats: StatsParams = Field(default_factory=StatsParams)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
