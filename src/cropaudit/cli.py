@@ -23,6 +23,10 @@ from cropaudit.errors import CropauditError
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
     "fetch-model": "fetch_model",
+    "paper-figure": "paper_figure",
+    "stats": "stats",
+    "plots": "plots",
+    "power": "power",
     "app": "app",
 }
 

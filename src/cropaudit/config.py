@@ -19,6 +19,7 @@ from cropaudit.app.params import AppParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.model_store import ModelParams
+from cropaudit.stats.params import StatsParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
@@ -31,6 +32,7 @@ class Params(BaseModel):
     seed: int = Field(20210517, description="master seed: every random choice derives from it")
     model: ModelParams = Field(default_factory=ModelParams)
     dataset: DatasetParams = Field(default_factory=DatasetParams)
+    stats: StatsParams = Field(default_factory=StatsParams)
     app: AppParams = Field(default_factory=AppParams)
 
 
