@@ -95,3 +95,11 @@ def test_unknown_group_names_the_field():
 def test_n_must_be_positive():
     with pytest.raises(ValueError, match="greater than 0"):
         SamplingParams(n=0)
+
+
+def test_order_zero_is_the_canonical_order_and_one_reverses_it():
+    pairs = sample_pairs(dataset(), SamplingParams(n=4, both_orders=True), seed=9)
+    for r in pairs.itertuples():
+        groups = r.comparison.split("~")
+        expected = groups[r.position] if r.order == 0 else groups[r.k - 1 - r.position]
+        assert r.group == expected

@@ -28,10 +28,13 @@ COMMANDS: dict[str, str] = {
     "pair-saliency": "pair_saliency",
     "gather": "gather",
     "score-crops": "score_crops",
-    "stats": "stats_minimal",  # minimal stand-in; issue 4's "stats" module replaces it
-    "plots": "plots_minimal",  # minimal stand-in; issue 4's "plots" module replaces it
+    "stats": "stats",
+    "plots": "plots",
     "report": "report",
     "log-run": "log_run",
+    "paper-figure": "paper_figure",
+    "power": "power",
+    "app": "app",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cropaudit.app.params import AppParams
 from cropaudit.crop_scoring import CropsParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
@@ -22,7 +23,7 @@ from cropaudit.model_store import ModelParams
 from cropaudit.pair_saliency import SaliencyParams
 from cropaudit.report import ReportParams
 from cropaudit.sampling import SamplingParams
-from cropaudit.stats_minimal import StatsParams  # issue 4 replaces with its StatsParams
+from cropaudit.stats.params import StatsParams
 from cropaudit.tracking import TrackingParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"
@@ -42,6 +43,7 @@ class Params(BaseModel):
     stats: StatsParams = Field(default_factory=StatsParams)
     report: ReportParams = Field(default_factory=ReportParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
+    app: AppParams = Field(default_factory=AppParams)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

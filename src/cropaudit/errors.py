@@ -29,3 +29,7 @@ class ModelFileError(CropauditError):
 
 class DownloadError(CropauditError):
     """A download failed after retries, or its content did not verify."""
+
+
+class DatasetError(CropauditError):
+    """A dataset source produced no usable table (all images excluded, no group left, ...)."""

@@ -5,9 +5,10 @@ random image per group, with replacement across tuples, like the paper. Each com
 from its own random stream derived from the master seed and the comparison's name, so adding
 or removing a comparison leaves the others' tuples unchanged.
 
-Position matters to a saliency model (the original audit always put group 1 on the left), so
-members are shuffled within each tuple, and with ``both_orders`` every tuple is also shown in
-reverse order: each group then appears equally often in each position of a pair.
+Members are placed in the comparison's canonical order (first group left or top), as the
+original audit did. Position matters to a saliency model, so with ``both_orders`` every tuple
+is also shown in reverse order: each group of a pair then appears equally often on each side,
+and the statistics can separate a position effect from a group effect.
 
 The result is the pairs table of docs/data-contracts.md: one row per member, with the
 composite geometry from :mod:`cropaudit.composition`.
@@ -161,8 +162,7 @@ def sample_pairs(table: pd.DataFrame, params: SamplingParams, seed: int) -> pd.D
                 (g, *by_group[g][int(rng.integers(0, len(by_group[g])))])
                 for g in comparison.groups
             ]
-            drawn = [members[i] for i in rng.permutation(k)]
-            orders = [drawn, drawn[::-1]] if params.both_orders else [drawn]
+            orders = [members, members[::-1]] if params.both_orders else [members]
             for order, sequence in enumerate(orders):
                 geometry = compose(
                     [(int(w), int(h)) for _, _, w, h in sequence],

@@ -10,4 +10,7 @@ from __future__ import annotations
 
 SOURCES: dict[str, str] = {
     "demo": "cropaudit.datasets.demo",
+    "wikiceleb": "cropaudit.datasets.wikiceleb",
+    "folder": "cropaudit.datasets.manifest",
+    "csv": "cropaudit.datasets.manifest",
 }

@@ -1,0 +1,320 @@
+"""What the app computes: saliency per image or composite, cached, plus what is drawn from it.
+
+Models load lazily (TensorFlow only when FastGaze is first used) and a failure to load is an
+ordinary, one-line :class:`~cropaudit.errors.CropauditError` the page shows, never a crash.
+Results are cached in memory per (backend, image hash), bounded, so moving sliders or switching
+tabs never reruns the network.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import RectBivariateSpline
+
+from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
+from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
+from cropaudit.crops import DEFAULT_ASPECT_RATIOS, Crop
+from cropaudit.errors import CropauditError
+from cropaudit.model_store import ModelParams, resolve_model_path
+from cropaudit.saliency import ImageFailure, ImageInput, SaliencyModel, SaliencyResult, load_model
+
+#: Backends offered in the app, with the label shown next to each.
+BACKENDS: dict[str, str] = {
+    "fastgaze": "FastGaze (Twitter's model)",
+    "center": "Center baseline (no model)",
+}
+
+
+class ModelRegistry:
+    """Backends built on first use and kept; a failed load is retried next time.
+
+    Retrying lets a user fix the problem (``cropaudit fetch-model`` in another terminal)
+    without restarting the app.
+    """
+
+    def __init__(
+        self, params: ModelParams, model_path: str | os.PathLike[str] | None = None
+    ) -> None:
+        self.params = params
+        self.model_path = model_path
+        self._models: dict[str, SaliencyModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, backend: str) -> SaliencyModel:
+        if backend not in BACKENDS:
+            raise CropauditError(f"unknown saliency backend {backend!r}")
+        with self._lock:
+            if backend not in self._models:
+                params = self.params.model_copy(update={"backend": backend})
+                self._models[backend] = load_model(params, self.model_path)
+            return self._models[backend]
+
+    def status(self, backend: str) -> tuple[bool, str]:
+        """(usable, one line) without loading the model: is its file where it should be?"""
+        if backend == "center":
+            return True, "no model file needed"
+        try:
+            path = resolve_model_path(self.params, self.model_path)
+        except CropauditError as exc:
+            return False, str(exc)
+        return True, f"model file {path}"
+
+
+class ResultCache:
+    """Bounded least-recently-used map (backend, image hash) -> SaliencyResult."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], SaliencyResult] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str]) -> SaliencyResult | None:
+        with self._lock:
+            result = self._items.get(key)
+            if result is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return result
+
+    def put(self, key: tuple[str, str], result: SaliencyResult) -> None:
+        with self._lock:
+            self._items[key] = result
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+# -- what is drawn from a result ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopPoint:
+    """One of the k highest-scoring grid cells, in image pixels."""
+
+    rank: int
+    x: float
+    y: float
+    score: float
+
+
+def top_points(result: SaliencyResult, k: int) -> list[TopPoint]:
+    """The k grid cells with the highest scores, best first (ties in row-major order)."""
+    flat = result.scores.ravel()
+    k = max(0, min(k, flat.size))
+    order = np.argsort(-flat, kind="stable")[:k]
+    return [
+        TopPoint(i + 1, float(result.grid_x.flat[j]), float(result.grid_y.flat[j]), float(flat[j]))
+        for i, j in enumerate(order)
+    ]
+
+
+def upsample_scores(result: SaliencyResult, width: int, height: int) -> np.ndarray:
+    """Grid scores interpolated to a ``height`` × ``width`` raster spanning the whole image.
+
+    A bicubic interpolating spline through the cell centres (which sit at ``grid_x`` /
+    ``grid_y``, not on a regular lattice over the image: the last cell is clamped to the
+    edge), constant beyond the outer centres, clipped to the scores' range. Smooth enough to
+    read as a heat map, exact at every cell centre.
+    """
+    xs = np.clip((np.arange(width) + 0.5) * (result.width / width),
+                 result.grid_x[0, 0], result.grid_x[0, -1])
+    ys = np.clip((np.arange(height) + 0.5) * (result.height / height),
+                 result.grid_y[0, 0], result.grid_y[-1, 0])
+    cx = result.grid_x[0].astype(np.float64)
+    cy = result.grid_y[:, 0].astype(np.float64)
+    scores = result.scores.astype(np.float64)
+    if cx.size == 1:  # one column: repeat it so the spline has an x extent
+        cx, scores = np.array([cx[0], cx[0] + 1.0]), np.repeat(scores, 2, axis=1)
+    if cy.size == 1:
+        cy, scores = np.array([cy[0], cy[0] + 1.0]), np.repeat(scores, 2, axis=0)
+    # first axis = rows (y), second = columns (x); degree drops on grids too small for cubic
+    spline = RectBivariateSpline(cy, cx, scores, kx=min(3, cy.size - 1), ky=min(3, cx.size - 1))
+    out = spline(ys, xs, grid=True)
+    return np.clip(out, scores.min(), scores.max()).astype(np.float32)
+
+
+def normalise(values: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] (all zeros when flat), for colouring."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if hi <= lo:
+        return np.zeros_like(values, dtype=np.float32)
+    return ((values - lo) / (hi - lo)).astype(np.float32)
+
+
+def crop_labels(crops: Sequence[Crop]) -> list[str]:
+    """``0.56``, ``1``, ... for the configured ratios and ``own 0.667`` for the image's own.
+
+    Crops come from :meth:`SaliencyResult.crops` with the default ratios, so the image's own
+    ratio is the one after the configured ones (it may equal one of them, e.g. a square).
+    """
+    n = len(DEFAULT_ASPECT_RATIOS)
+    return [
+        f"own {c.aspect_ratio:.3g}" if i == n else f"{c.aspect_ratio:g}"
+        for i, c in enumerate(crops)
+    ]
+
+
+# -- analyses ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """Saliency of one stored image with everything the page draws from it."""
+
+    record: ImageRecord
+    result: SaliencyResult
+    crops: list[Crop]
+    top: list[TopPoint]
+    seconds: float
+    cached: bool
+
+
+@dataclass(frozen=True)
+class MemberOutcome:
+    """One member of a composite: where it sits and the scores inside it."""
+
+    record: ImageRecord
+    position: int
+    x: int
+    y: int
+    width: int
+    height: int
+    scale: float
+    score_max: float
+    score_mean: float
+    won: bool
+
+
+@dataclass(frozen=True)
+class PairAnalysis:
+    """Saliency of a composite of two or more stored images: who wins, by how much."""
+
+    members: list[MemberOutcome]
+    geometry: CompositeGeometry
+    composite: np.ndarray = field(repr=False)
+    result: SaliencyResult = field(repr=False)
+    crops: list[Crop] = field(repr=False)
+    top: list[TopPoint] = field(repr=False)
+    layout: str = "horizontal"
+    scaling: str = "none"
+    scaling_size: int = 0
+    padding: int = 0
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def winner(self) -> MemberOutcome:
+        return next(m for m in self.members if m.won)
+
+    @property
+    def margin(self) -> float:
+        """Winner's max score minus the best other member's max (how clearly it won)."""
+        others = [m.score_max for m in self.members if not m.won and np.isfinite(m.score_max)]
+        if not others or not np.isfinite(self.winner.score_max):
+            return float("nan")
+        return self.winner.score_max - max(others)
+
+
+def _box_stats(result: SaliencyResult, p: object) -> tuple[float, float]:
+    inside = result.scores_in_box(p.x, p.y, p.width, p.height)  # type: ignore[attr-defined]
+    if inside.size == 0:  # a member too small to hold any cell centre
+        return float("nan"), float("nan")
+    return float(inside.max()), float(inside.mean())
+
+
+class Analyzer:
+    """The app's computation service: stored images + models + the result cache."""
+
+    def __init__(self, store: ImageStore, models: ModelRegistry, cache: ResultCache) -> None:
+        self.store = store
+        self.models = models
+        self.cache = cache
+        self._predict_lock = threading.Lock()
+
+    def _saliency(
+        self, backend: str, key: str, image: ImageInput, name: str
+    ) -> tuple[SaliencyResult, float, bool]:
+        cached = self.cache.get((backend, key))
+        if cached is not None:
+            return cached, 0.0, True
+        model = self.models.get(backend)
+        start = time.perf_counter()
+        with self._predict_lock:  # one inference at a time: the CPU is the bottleneck anyway
+            item = next(iter(model.predict([image], sources=[name], progress=False)))
+        seconds = time.perf_counter() - start
+        if isinstance(item, ImageFailure):
+            raise CropauditError(item.message)
+        self.cache.put((backend, key), item)
+        return item, seconds, False
+
+    def analyse(self, key: str, backend: str, top_k: int = 5) -> ImageAnalysis:
+        """Saliency of a stored image: from its file unless it was downscaled."""
+        record = self.store.record(key)
+        image: ImageInput = (
+            np.ascontiguousarray(self.store.pixels(key))
+            if record.downscaled
+            else self.store.file_path(key)
+        )
+        result, seconds, cached = self._saliency(backend, key, image, record.name)
+        if (result.width, result.height) != (record.width, record.height):
+            raise CropauditError(
+                f"{record.name}: model saw {result.width}x{result.height}, "
+                f"app decoded {record.width}x{record.height}"
+            )
+        return ImageAnalysis(record, result, result.crops(), top_points(result, top_k), seconds,
+                             cached)
+
+    def analyse_pair(
+        self,
+        keys: Sequence[str],
+        backend: str,
+        *,
+        layout: Layout = "horizontal",
+        scaling: Scaling = "none",
+        scaling_size: int = 0,
+        padding: int = 0,
+        top_k: int = 5,
+    ) -> PairAnalysis:
+        """Join stored images into one composite, run saliency on it, score each member."""
+        if len(keys) < 2:
+            raise CropauditError("pair mode needs at least two images")
+        records = [self.store.record(k) for k in keys]
+        geometry = compose(
+            [(r.width, r.height) for r in records],
+            layout=layout, scaling=scaling, scaling_size=scaling_size, padding=padding,
+        )
+        composite = render_composite([self.store.pixels(k) for k in keys], geometry)
+        name = " + ".join(r.name for r in records)
+        result, seconds, cached = self._saliency(
+            backend, pixel_hash(composite), composite, f"composite of {name}"
+        )
+        winner = geometry.member_at(*result.salient_point)
+        members = []
+        for i, (record, p) in enumerate(zip(records, geometry.placements, strict=True)):
+            smax, smean = _box_stats(result, p)
+            members.append(
+                MemberOutcome(record, i, p.x, p.y, p.width, p.height, p.scale, smax, smean,
+                              i == winner)
+            )
+        return PairAnalysis(
+            members, geometry, composite, result, result.crops(), top_points(result, top_k),
+            layout, scaling, scaling_size, padding, seconds, cached,
+        )
+

@@ -1,0 +1,26 @@
+"""``app:`` section of params.yaml: how the crop explorer is served and what it accepts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AppParams(BaseModel):
+    """Settings of ``cropaudit app`` (command-line flags override host and port)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="interface to serve on (local only by default)")
+    port: int = Field(8050, ge=1, le=65535, description="TCP port")
+    max_upload_pixels: int = Field(
+        40_000_000,
+        gt=0,
+        description="images with more pixels are downscaled to this for analysis (with a notice)",
+    )
+    max_upload_mb: float = Field(
+        50.0, gt=0, description="largest image file accepted, in megabytes"
+    )
+    cache_size: int = Field(
+        256, ge=1, description="saliency results kept in memory (per image hash and model)"
+    )
+    top_k: int = Field(5, ge=0, le=100, description="grid cells marked as top-k points by default")

@@ -1,0 +1,147 @@
+"""Redraw the paper's figures from its own raw counts (results.txt) and print the table of Δ.
+
+For a pairwise setting (e.g. wiki_no_scaling_intersect) this writes the headline grouped-bar
+figure (p(left)/p(right) per comparison with Δ₀.₅ annotations and ±2·SE bars, as in the paper),
+one figure per panel, and a CSV of every number; the table printed shows both aggregate pooling
+modes (the paper pooled only comparisons stored female-first; the default pools all female–male
+comparisons with consistent orientation). For a "together" setting (k groups per composite) it
+prints and draws the shares with chi-square test and simultaneous intervals, one line per entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "reproduce the paper's figures and Δ table from its raw counts (results.txt)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, type=Path, help="the paper's results.txt")
+    parser.add_argument("--setting", default="wiki_no_scaling_intersect", help="setting name")
+    parser.add_argument("--n", type=int, help="num_iterations to use (default: the largest)")
+    parser.add_argument(
+        "--pooling", choices=["consistent", "paper-compatible"],
+        help="aggregate pooling drawn in the figure (default: stats.pooling from params)",
+    )
+    parser.add_argument("--params", help="params file (default: params.yaml if present)")
+    parser.add_argument("--out-dir", type=Path, default=Path("results/paper"), help="output dir")
+    parser.add_argument("--list", action="store_true", help="list settings and sample sizes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit import paper
+    from cropaudit.config import load_params
+
+    entries = paper.parse_results(args.results)
+    if args.list:
+        for setting, ns in paper.available(entries).items():
+            print(f"{setting}: n = {', '.join(str(n) for n in ns)}")
+        return 0
+    params = load_params(args.params)
+    pooling = args.pooling or params.stats.pooling
+    selected = paper.select(entries, args.setting, args.n)
+    n = selected[0].n
+    stem = f"paper_{args.setting}_n{n}"
+    if any(e.kind == "pair" for e in selected):
+        _pairs(paper.pair_counts(selected), args, params.stats, pooling, n, stem)
+    together = [e for e in selected if e.kind == "together"]
+    if together:
+        _together(together, args, params.stats, stem)
+    return 0
+
+
+def _pairs(counts, args, stats, pooling, n, stem) -> None:
+    from cropaudit.figures import save_png
+    from cropaudit.figures.bars import grouped_bars, panel_order
+    from cropaudit.outputs import atomic_path
+    from cropaudit.stats.counts import aggregates_both_modes, proportion_table
+
+    primary, alternative = aggregates_both_modes(counts, stats.aggregates, pooling)
+    table = proportion_table(
+        counts, [*primary, *alternative], alpha=stats.alpha, method=stats.interval
+    )
+    table["delta_percent"] = (100 * table["delta"]).round().astype(int)
+    print(_format_table(table, stats))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(args.out_dir / f"{stem}.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    drawn = table[table["primary"]].rename(columns={"wald_low": "err_low", "wald_high": "err_high"})
+    legend = _legend(counts)
+    title = f"n={n:,} samples; $\\Delta_{{0.5}} = p_{{left}} - 0.5$; {legend}"
+    fig = grouped_bars(drawn, title=title)
+    alt = table[~table["primary"]]
+    if len(alt):
+        note = "; ".join(
+            f"{r.label}: p = {r.p:.3f}, Δ = {r.delta_percent:+d}%" for r in alt.itertuples()
+        )
+        fig.text(0.01, 0.005, f"aggregates pooled '{pooling}'. Other pooling: {note}",
+                 fontsize=7, ha="left", va="bottom")
+    written = [args.out_dir / f"{stem}.png"]
+    save_png(fig, written[0])
+    for panel in panel_order(drawn["panel"].tolist()):
+        path = args.out_dir / f"{stem}_{panel.lower()}.png"
+        save_png(grouped_bars(drawn, title=f"{panel} (n={n:,})", panels=[panel]), path)
+        written.append(path)
+    for path in written:
+        print(f"wrote {path}")
+
+
+def _legend(counts) -> str:
+    from cropaudit.stats.groups import abbreviation_legend
+
+    groups = {}
+    for c in counts:
+        groups[c.group_a.label] = c.group_a
+        groups[c.group_b.label] = c.group_b
+    return abbreviation_legend(list(groups.values()))
+
+
+def _format_table(table, stats) -> str:
+    from cropaudit.stats.proportions import INTERVAL_NAMES
+
+    level = round(100 * (1 - stats.alpha))
+    method = INTERVAL_NAMES[stats.interval]
+    head = (
+        f"{'comparison':<28} {'panel':<10} {'pooling':<17} {'n':>7} {'p(first)':>9} "
+        f"{'Δ':>8} {'Δ%':>5}  {'p ± 2·SE':<17} {f'{method} {level}%':<17} {'p-value':>9}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in table.itertuples():
+        lines.append(
+            f"{r.label:<28} {r.panel:<10} {r.pooling or '-':<17} {r.n:>7} {r.p:>9.4f} "
+            f"{r.delta:>+8.4f} {r.delta_percent:>+4d}%  "
+            f"[{r.wald_low:.4f}, {r.wald_high:.4f}] [{r.ci_low:.4f}, {r.ci_high:.4f}] "
+            f"{r.p_value:>9.2g}"
+        )
+    return "\n".join(lines)
+
+
+def _together(entries, args, stats, stem) -> None:
+    import pandas as pd
+
+    from cropaudit.figures import save_png
+    from cropaudit.figures.together import together_bars
+    from cropaudit.outputs import atomic_path
+    from cropaudit.stats.multinomial import together_table
+
+    tables = []
+    for i, e in enumerate(entries, start=1):
+        t = together_table(
+            e.comparison, [g.label for g in e.groups], e.counts,
+            alpha=stats.alpha, method=stats.interval,
+        )
+        t.insert(0, "entry", i)
+        t.insert(1, "line", e.line)
+        tables.append(t)
+        print(f"entry {i} (line {e.line}, n={e.n}): chi2 = {t['chi2'].iloc[0]:.2f}, "
+              f"df = {t['chi2_df'].iloc[0]}, p = {t['chi2_p_value'].iloc[0]:.3g}")
+        for r in t.itertuples():
+            print(f"  {r.group:<16} {r.count:>6} share {r.share:.3f} (Δ {r.delta:+.3f}) "
+                  f"simultaneous CI [{r.ci_low:.3f}, {r.ci_high:.3f}]")
+        path = args.out_dir / f"{stem}_entry{i}.png"
+        title = f"{e.setting}, n={e.n} (line {e.line}): χ² p = {t['chi2_p_value'].iloc[0]:.3g}"
+        save_png(together_bars(t, title=title), path)
+        print(f"wrote {path}")
+    with atomic_path(args.out_dir / f"{stem}_together.csv") as tmp:
+        pd.concat(tables).to_csv(tmp, index=False)

@@ -1,0 +1,126 @@
+"""Draw a run's figures (PNG) from the stats stage's tables and the outcomes table.
+
+Writes under --out-dir: bars.png (the paper's grouped bars, p(first)/p(second) per comparison
+with Δ annotations and the run's own intervals), bars_<panel>.png (one per panel), forest.png
+(Δ with intervals, bootstrap intervals, equivalence band and verdicts), ecdf.png (per-group
+ECDFs of the per-image saliency scores) and, when the run has them, together.png (k-way
+shares). With several settings in one run, each file name gets a _<n> suffix per setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "figures of a run (grouped bars, forest plot, score ECDFs) as PNG"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", help="params file (default: params.yaml if present)")
+    parser.add_argument("--stats-dir", required=True, type=Path, help="e.g. results/stats")
+    parser.add_argument("--outcomes", required=True, type=Path, help="results/saliency.parquet")
+    parser.add_argument("--out-dir", required=True, type=Path, help="e.g. results/figures")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit.config import load_params
+    from cropaudit.stats.outcomes import SCORES, image_scores
+    from cropaudit.stats_io import read_outcomes, read_table
+
+    params = load_params(args.params)
+    comparisons = read_table(args.stats_dir / "comparisons.csv")
+    together = read_table(args.stats_dir / "together.csv", required=False)
+    outcomes = read_outcomes(args.outcomes)
+    scores = image_scores(outcomes)
+    settings = sorted(comparisons["setting"].fillna("").unique()) if len(comparisons) else []
+    if not settings and len(together):
+        settings = sorted(together["setting"].fillna("").unique())
+    written: list[Path] = []
+    for i, setting in enumerate(settings):
+        suffix = f"_{i + 1}" if len(settings) > 1 else ""
+        c = comparisons[comparisons["setting"].fillna("") == setting] if len(comparisons) else None
+        if c is not None and len(c):
+            written += _bars(c, params, args.out_dir, suffix, setting)
+            written += _forest(c, params, args.out_dir, suffix, setting)
+        s = scores[scores["setting"] == setting] if "setting" in scores else scores
+        columns = [col for col in SCORES if col in s.columns]
+        if len(s) and columns:
+            written += _ecdf(s, columns, args.out_dir, suffix, setting)
+        if len(together):
+            t = together[together["setting"].fillna("") == setting]
+            written += _together(t, args.out_dir, suffix)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
+    from cropaudit.figures import save_png
+    from cropaudit.figures.bars import grouped_bars, panel_order
+    from cropaudit.stats.groups import abbreviation_legend, parse_group
+    from cropaudit.stats.proportions import INTERVAL_NAMES
+
+    drawn = c[c["primary"].astype(bool)].rename(columns={"ci_low": "err_low",
+                                                         "ci_high": "err_high"})
+    attributes = params.dataset.groups.attributes
+    labels = sorted(set(c.loc[c["kind"] == "pair", "group_a"]) | set(c.loc[c["kind"] == "pair",
+                                                                           "group_b"]))
+    legend = abbreviation_legend([parse_group(g, attributes) for g in labels])
+    pairs = c[c["kind"] == "pair"]
+    n_text = (f"n={int(pairs['n'].iloc[0]):,} tuples per comparison"
+              if len(pairs) and pairs["n"].nunique() == 1 else "n varies by comparison")
+    level = round(100 * (1 - params.stats.alpha))
+    method = INTERVAL_NAMES.get(drawn["ci_method"].iloc[0], drawn["ci_method"].iloc[0])
+    ylabel = f"$p(x)$, {level}% {method} CI"
+    title = "; ".join(x for x in (n_text, "$\\Delta_{0.5} = p_{first} - 0.5$", legend) if x)
+    out = [out_dir / f"bars{suffix}.png"]
+    fig = grouped_bars(drawn, title=title, ylabel=ylabel)
+    if setting:
+        fig.text(0.01, 0.005, setting, fontsize=7, ha="left", va="bottom")
+    save_png(fig, out[0])
+    for panel in panel_order(drawn["panel"].tolist()):
+        path = out_dir / f"bars_{panel.lower()}{suffix}.png"
+        save_png(grouped_bars(drawn, title=panel, ylabel=ylabel, panels=[panel]), path)
+        out.append(path)
+    return out
+
+
+def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
+    from cropaudit.figures import save_png
+    from cropaudit.figures.forest import forest
+    from cropaudit.stats.proportions import INTERVAL_NAMES
+
+    rows = c[c["primary"].astype(bool)]
+    level = round(100 * (1 - params.stats.alpha))
+    method = rows["ci_method"].iloc[0]
+    name = f"{level}% {INTERVAL_NAMES.get(method, method)} CI"
+    path = out_dir / f"forest{suffix}.png"
+    margin = float(rows["equivalence_margin"].iloc[0])
+    title = f"Δ per comparison ({setting})" if setting else "Δ per comparison"
+    save_png(forest(rows, margin=margin, title=title, ci_name=name), path)
+    return [path]
+
+
+def _ecdf(scores, columns, out_dir: Path, suffix: str, setting: str) -> list[Path]:
+    from cropaudit.figures import save_png
+    from cropaudit.figures.ecdf import score_ecdfs
+
+    path = out_dir / f"ecdf{suffix}.png"
+    title = "Per-image saliency scores by group" + (f" ({setting})" if setting else "")
+    save_png(score_ecdfs(scores, columns, title=title), path)
+    return [path]
+
+
+def _together(t, out_dir: Path, suffix: str) -> list[Path]:
+    from cropaudit.figures import save_png
+    from cropaudit.figures.together import together_bars
+
+    out = []
+    for j, (_, d) in enumerate(t.groupby("comparison", sort=True)):
+        extra = f"_{j + 1}" if t["comparison"].nunique() > 1 else ""
+        path = out_dir / f"together{extra}{suffix}.png"
+        title = (f"All {int(d['k'].iloc[0])} groups at once (n={int(d['n'].iloc[0]):,}): "
+                 f"χ² p = {d['chi2_p_value'].iloc[0]:.3g}")
+        save_png(together_bars(d.reset_index(drop=True), title=title), path)
+        out.append(path)
+    return out

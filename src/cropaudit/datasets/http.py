@@ -1,0 +1,366 @@
+"""Polite, resumable HTTP for fetching a dataset from a public service.
+
+Wikimedia (and most public archives) ask scripts to name themselves with a contact in the
+User-Agent, to keep concurrency and bandwidth low, to wait as long as ``Retry-After`` says on
+429/503, and to back off exponentially on errors. A download is only trusted once its body has
+the announced length and decodes (an HTML error page served with status 200 is not an image).
+A file appears under its final name only when complete (temporary ``.part`` sibling, then an
+atomic rename), so an interrupted run leaves nothing that looks done, and a rerun verifies the
+files already present instead of fetching them again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from cropaudit import __version__
+from cropaudit.datasets.params import HttpParams
+from cropaudit.errors import ConfigError, DownloadError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ENV_CONTACT = "CROPAUDIT_CONTACT"
+#: Answers worth another try (server busy or failing); everything else 4xx is final.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Answers that mean "the whole client is too fast": every worker pauses, not just this one.
+PAUSE_STATUSES = frozenset({429, 503})
+PART_SUFFIX = ".part"
+#: How much unused bandwidth budget may be saved up for a burst (seconds at the cap).
+THROTTLE_WINDOW_S = 10.0
+
+
+class RetryLater(Exception):
+    """This attempt failed for a reason that may pass; ``wait`` is the server's Retry-After."""
+
+    def __init__(self, reason: str, wait: float | None = None, *, pause_all: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.pause_all = pause_all
+
+
+class Rejected(Exception):
+    """This request (or its content) failed for good; ``reason`` says why in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def user_agent(params: HttpParams) -> str:
+    """``cropaudit/0.1.0 (contact) python-requests/2.x``, as Wikimedia's User-Agent policy asks."""
+    if params.user_agent:
+        return params.user_agent
+    contact = params.contact.strip() or os.environ.get(ENV_CONTACT, "").strip()
+    if not contact:
+        raise ConfigError(
+            "dataset.wikiceleb.http.contact: set an e-mail or URL to put in the User-Agent "
+            f"(Wikimedia's User-Agent policy requires one), or set {ENV_CONTACT}"
+        )
+    return f"cropaudit/{__version__} ({contact}) python-requests/{requests.__version__}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True)
+class DownloadJob:
+    """One file to fetch: ``key`` identifies it to the caller, ``stem`` names it on disk."""
+
+    key: str
+    url: str
+    stem: str
+
+
+@dataclass(frozen=True)
+class Downloaded(Generic[T]):
+    """A verified file on disk; ``fetched`` is False when it was already there (resume)."""
+
+    key: str
+    path: Path
+    payload: T
+    fetched: bool
+
+
+@dataclass
+class DownloadReport(Generic[T]):
+    """Outcome of a batch: verified files by key, and failure reasons by key."""
+
+    done: dict[str, Downloaded[T]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def downloaded(self) -> int:
+        return sum(d.fetched for d in self.done.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(not d.fetched for d in self.done.values())
+
+    def summary(self) -> str:
+        reasons = Counter(r.split(" (after", 1)[0] for r in self.failed.values())
+        why = ", ".join(f"{k}: {v}" for k, v in reasons.most_common())
+        return (
+            f"downloaded {self.downloaded}, skipped {self.skipped} (already present), "
+            f"failed {len(self.failed)}" + (f" ({why})" if why else "")
+        )
+
+
+Verify = Callable[[Path], tuple[str, T]]
+"""Checks a complete temporary file; returns (file suffix, payload) or raises :class:`Rejected`."""
+
+
+class PoliteClient:
+    """A ``requests`` session with Wikimedia-style etiquette, shared by worker threads."""
+
+    def __init__(self, params: HttpParams) -> None:
+        self.params = params
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent(params)
+        adapter = HTTPAdapter(
+            pool_connections=params.concurrency, pool_maxsize=params.concurrency
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self._pause_until = 0.0
+        self._bytes = 0
+        self._t0: float | None = None
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- etiquette ------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        p = self.params
+        return min(p.backoff_max_s, p.backoff_initial_s * 2 ** (attempt - 1))
+
+    def _wait_for_pause(self) -> None:
+        while True:
+            with self._lock:
+                delay = self._pause_until - time.monotonic()
+            if delay <= 0:
+                return
+            time.sleep(delay)
+
+    def _pause_all(self, seconds: float) -> None:
+        with self._lock:
+            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    def _throttle(self, nbytes: int) -> None:
+        """Keep the total rate of all workers under ``max_mbps``."""
+        if self.params.max_mbps is None:
+            return
+        rate = self.params.max_mbps * 1e6 / 8  # bytes per second
+        with self._lock:
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now
+            self._bytes += nbytes
+            ahead = self._bytes / rate - (now - self._t0)
+            if ahead < -THROTTLE_WINDOW_S:  # idle for long: don't save up an unbounded burst
+                self._t0, self._bytes = now, 0
+        if ahead > 0:
+            time.sleep(ahead)
+
+    def _check_status(self, r: requests.Response) -> None:
+        code = r.status_code
+        if code == 200:
+            return
+        if code in RETRY_STATUSES:
+            wait = parse_retry_after(r.headers.get("Retry-After"))
+            raise RetryLater(f"HTTP {code}", wait, pause_all=code in PAUSE_STATUSES)
+        raise Rejected(f"HTTP {code}")
+
+    def _with_retries(self, what: str, attempt_fn: Callable[[], T]) -> T:
+        """Run ``attempt_fn`` until it succeeds, fails for good, or attempts run out."""
+        p = self.params
+        last = ""
+        for attempt in range(1, p.max_attempts + 1):
+            self._wait_for_pause()
+            try:
+                return attempt_fn()
+            except RetryLater as exc:
+                last, wait, pause_all = exc.reason, exc.wait, exc.pause_all
+            except requests.exceptions.ChunkedEncodingError:
+                last, wait, pause_all = "truncated body", None, False
+            except requests.exceptions.Timeout:
+                last, wait, pause_all = "timeout", None, False
+            except requests.exceptions.ConnectionError:
+                last, wait, pause_all = "connection error", None, False
+            except requests.exceptions.RequestException as exc:  # bad URL, redirect loop, ...
+                raise Rejected(type(exc).__name__) from None
+            if attempt == p.max_attempts:
+                break
+            if wait is None:
+                wait = self._backoff(attempt)
+            elif wait > p.retry_after_max_s:
+                raise Rejected(f"{last}: Retry-After {wait:.0f} s exceeds retry_after_max_s")
+            if pause_all:
+                self._pause_all(wait)
+            log.debug("%s: %s; retry %d in %.1f s", what, last, attempt + 1, wait)
+            time.sleep(wait)
+        raise Rejected(f"{last} (after {p.max_attempts} attempts)")
+
+    # -- small documents ------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: Callable[[requests.Response, bytes], None] | None = None,
+    ) -> bytes:
+        """GET a small document (JSON from an API) with retries; one-line error on failure.
+
+        ``check`` may inspect the answer and raise :class:`RetryLater` (e.g. MediaWiki's
+        ``maxlag`` error, which comes with status 200) or :class:`Rejected`.
+        """
+
+        def attempt() -> bytes:
+            with self.session.get(
+                url, params=params, headers=headers, timeout=timeout or self.params.timeout_s
+            ) as r:
+                self._check_status(r)
+                body = r.content
+                expected = r.headers.get("Content-Length")
+                if expected and not r.headers.get("Content-Encoding"):
+                    if len(body) != int(expected):
+                        raise RetryLater(f"truncated body ({len(body)} of {expected} bytes)")
+                if check is not None:
+                    check(r, body)
+                return body
+
+        try:
+            return self._with_retries(url, attempt)
+        except Rejected as exc:
+            raise DownloadError(f"{url}: {exc.reason}") from None
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _download_once(
+        self, job: DownloadJob, dest_dir: Path, verify: Verify[T], accept: str
+    ) -> Downloaded[T]:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{job.stem}.", suffix=PART_SUFFIX, dir=dest_dir)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f, self.session.get(
+                job.url, stream=True, timeout=self.params.timeout_s
+            ) as r:
+                self._check_status(r)
+                ctype = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if not ctype.startswith(accept):
+                    raise Rejected(f"not an image: Content-Type {ctype or 'missing'}")
+                length = r.headers.get("Content-Length")
+                expected = int(length) if length and not r.headers.get("Content-Encoding") else None
+                received = 0
+                for chunk in r.iter_content(1 << 16):
+                    f.write(chunk)
+                    received += len(chunk)
+                    self._throttle(len(chunk))
+            if expected is not None and received != expected:
+                raise RetryLater(f"truncated body ({received} of {expected} bytes)")
+            suffix, payload = verify(tmp)
+            final = dest_dir / f"{job.stem}{suffix}"
+            os.replace(tmp, final)
+            return Downloaded(job.key, final, payload, fetched=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _one(
+        self, job: DownloadJob, dest_dir: Path, present: Sequence[Path], verify: Verify[T],
+        accept: str,
+    ) -> Downloaded[T]:
+        for path in present:  # resume: a complete file is verified, not fetched again
+            try:
+                _, payload = verify(path)
+                return Downloaded(job.key, path, payload, fetched=False)
+            except Rejected as exc:
+                log.warning("%s: %s; fetching it again", path, exc.reason)
+                path.unlink(missing_ok=True)
+        return self._with_retries(
+            job.url, lambda: self._download_once(job, dest_dir, verify, accept)
+        )
+
+    def download_many(
+        self,
+        jobs: Sequence[DownloadJob],
+        dest_dir: str | os.PathLike[str],
+        verify: Verify[T],
+        *,
+        accept: str = "image/",
+        desc: str = "downloading",
+    ) -> DownloadReport[T]:
+        """Fetch ``jobs`` into ``dest_dir`` with bounded concurrency; never raises per file.
+
+        Files named ``<stem>.*`` already in ``dest_dir`` are verified and kept (resume).
+        Leftover ``.part`` files of an interrupted run are removed first.
+        """
+        from tqdm import tqdm
+
+        dest = Path(dest_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        present: dict[str, list[Path]] = {}
+        for p in sorted(dest.iterdir()):
+            if p.name.startswith(".") and p.name.endswith(PART_SUFFIX):
+                p.unlink(missing_ok=True)
+            elif p.is_file() and not p.name.startswith("."):
+                present.setdefault(p.stem, []).append(p)
+
+        report: DownloadReport[T] = DownloadReport()
+        with ThreadPoolExecutor(max_workers=self.params.concurrency) as pool, tqdm(
+            total=len(jobs), desc=desc, unit="file", disable=None
+        ) as bar:
+            futures = {
+                pool.submit(self._one, job, dest, present.get(job.stem, []), verify, accept): job
+                for job in jobs
+            }
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    report.done[job.key] = fut.result()
+                except Rejected as exc:
+                    report.failed[job.key] = exc.reason
+                    log.debug("%s: %s", job.url, exc.reason)
+                bar.update(1)
+                bar.set_postfix(failed=len(report.failed), refresh=False)
+        log.info("%s: %s", desc, report.summary())
+        return report

@@ -1,0 +1,47 @@
+"""Forest plot of Δ per comparison: the interval that ignores image reuse beside those that don't.
+
+Each row shows Δ = p − 0.5 with the chosen interval (thick), the cluster bootstrap interval
+(thin) and the equivalence band ±margin (shaded), so a reader sees at once which comparisons
+differ from parity, which are within tolerance and which are simply too noisy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from cropaudit.figures.bars import FIRST_COLOUR
+
+VERDICT_COLOURS = {"differs": FIRST_COLOUR, "equivalent": "tab:green", "inconclusive": "grey"}
+
+
+def forest(rows: pd.DataFrame, *, margin: float, title: str = "", ci_name: str = "CI") -> Figure:
+    """``rows``: label, delta, ci_low, ci_high, boot_low, boot_high, verdict (p-scale bounds)."""
+    n = len(rows)
+    fig = Figure(figsize=(7.0, 0.42 * n + 1.4))
+    ax = fig.add_subplot()
+    y = np.arange(n)[::-1]
+    ax.axvspan(-100 * margin, 100 * margin, color="tab:green", alpha=0.12, lw=0,
+               label=f"equivalence ±{100 * margin:g} pp")
+    ax.axvline(0, color="black", lw=0.6, ls=":")
+    for yi, r in zip(y, rows.itertuples(), strict=True):
+        colour = VERDICT_COLOURS.get(str(r.verdict), "grey")
+        if pd.notna(r.boot_low):
+            ax.plot([100 * (r.boot_low - 0.5), 100 * (r.boot_high - 0.5)], [yi - 0.18] * 2,
+                    color=colour, lw=1.0, alpha=0.7)
+        ax.plot([100 * (r.ci_low - 0.5), 100 * (r.ci_high - 0.5)], [yi, yi], color=colour, lw=3)
+        ax.plot(100 * r.delta, yi, "o", color="black", ms=4, zorder=3)
+    ax.set_yticks(y, rows["label"].tolist())
+    ax.set_xlabel("Δ = p(first) − 0.5 (percentage points)")
+    # legend entries only (empty lines carry the labels)
+    ax.plot([], [], color="black", lw=3, label=ci_name)
+    ax.plot([], [], color="black", lw=1, label="cluster bootstrap")
+    for verdict, colour in VERDICT_COLOURS.items():
+        ax.plot([], [], color=colour, lw=3, label=verdict)
+    ax.legend(fontsize=7, loc="best", frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,234 @@
+"""All statistics of one run, as tidy tables: the core of the ``stats`` stage (no file I/O).
+
+``audit(outcomes, params)`` turns the saliency outcomes table into
+
+* ``comparisons``: one row per comparison and aggregate with every number (counts, p, Δ,
+  Wilson and Wald intervals, exact test, cluster bootstrap, cluster-robust logit, design
+  effect, adjusted p-values, TOST, verdict, minimum detectable Δ),
+* ``together``: k-way tuples as multinomial shares,
+* ``position`` / ``position_model``: left/right bias (McNemar, position logit),
+* ``distributions``: saliency-score comparisons between groups,
+
+in the spirit of fairlearn's MetricFrame: one shape, easy to plot, log and test.
+
+Tests and verdicts account for image reuse: the design effect (bootstrap, else the robust
+logit) shrinks n to Kish's effective sample size before the exact binomial test and TOST
+(``*_clustered`` columns); the naive p-values stay beside them for comparison with the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cropaudit.stats.bootstrap import BootstrapUnit, cluster_bootstrap
+from cropaudit.stats.clustered import robust_logit
+from cropaudit.stats.counts import ComparisonCounts, aggregates_both_modes, proportion_table
+from cropaudit.stats.distributions import distribution_table
+from cropaudit.stats.equivalence import tost_p_value, verdict
+from cropaudit.stats.groups import PoolMember, parse_group, split_comparison
+from cropaudit.stats.multinomial import together_table
+from cropaudit.stats.outcomes import image_scores, pair_tuples, together_counts
+from cropaudit.stats.params import StatsParams
+from cropaudit.stats.position import (
+    POSITION_TERM,
+    mcnemar_table,
+    position_model,
+)
+from cropaudit.stats.power import min_detectable_delta
+from cropaudit.stats.proportions import adjust, binomial_test
+
+
+@dataclass
+class AuditResult:
+    """Every table of a run; ``params`` says how they were computed."""
+
+    params: StatsParams
+    seed: int
+    comparisons: pd.DataFrame
+    together: pd.DataFrame = field(default_factory=pd.DataFrame)
+    position: pd.DataFrame = field(default_factory=pd.DataFrame)
+    position_model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    distributions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_tuples: int = 0
+
+    @property
+    def settings(self) -> list[str]:
+        """Settings with any result (pairs or together tuples)."""
+        found: set[str] = set()
+        for table in (self.comparisons, self.together):
+            if len(table):
+                found |= set(table["setting"].unique())
+        return sorted(found)
+
+    def comparisons_of(self, setting: str) -> pd.DataFrame:
+        c = self.comparisons
+        return c[c["setting"] == setting] if len(c) else c
+
+    def position_flags(self) -> dict[str, bool]:
+        """setting -> whether the left/right preference itself is significant."""
+        out = {}
+        pm = self.position_model
+        for setting in self.settings:
+            rows = pm[(pm["setting"] == setting) & (pm["term"] == POSITION_TERM)] if len(pm) else pm
+            out[setting] = bool(len(rows)) and bool(rows["p_value"].iloc[0] < self.params.alpha)
+        return out
+
+
+def audit(
+    outcomes: pd.DataFrame,
+    params: StatsParams,
+    attributes: list[str],
+    seed: int,
+    source: str = "outcomes",
+) -> AuditResult:
+    """Compute every statistic of the run (see the module docstring)."""
+    tuples = pair_tuples(outcomes, source)
+    tables, models = [], []
+    for setting, t in tuples.groupby("setting", sort=True):
+        tables.append(_setting_comparisons(t, setting, params, attributes, seed))
+        model = position_model(t, params.alpha)
+        if model is not None:
+            models.append(model.terms.assign(setting=setting, reference_group=model.reference_group,
+                                             tuples=model.n))
+    comparisons = _adjust_and_judge(
+        pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(), params
+    )
+    result = AuditResult(params=params, seed=seed, comparisons=comparisons,
+                         n_tuples=int(outcomes["tuple_id"].nunique()) if len(outcomes) else 0)
+    if len(tuples):
+        result.position = mcnemar_table(tuples)
+    if models:
+        pm = pd.concat(models, ignore_index=True)
+        result.position_model = pm[["setting", *[c for c in pm.columns if c != "setting"]]]
+    result.together = _together(together_counts(outcomes, source), params)
+    if len(comparisons):
+        pairs = comparisons[comparisons["kind"] == "pair"]
+        scores = image_scores(outcomes)
+        if len(scores.columns) > 3:
+            result.distributions = distribution_table(scores, pairs, params.alpha)
+    return result
+
+
+def _setting_comparisons(
+    tuples: pd.DataFrame, setting: str, params: StatsParams, attributes: list[str], seed: int
+) -> pd.DataFrame:
+    counts = []
+    for comparison, t in tuples.groupby("comparison", sort=True):
+        ga, gb = split_comparison(comparison)
+        counts.append(
+            ComparisonCounts(comparison, parse_group(ga, attributes), parse_group(gb, attributes),
+                             int(t["a_won"].sum()), len(t))
+        )
+    primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
+    aggregates = [*primary, *alternative]
+    table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
+    members = {c.comparison: (PoolMember(c.comparison, False),) for c in counts}
+    members.update({a.comparison: a.members for a in aggregates})
+    table.insert(0, "setting", setting)
+
+    # pair-level data of every row (aggregates: member comparisons, oriented first-vs-second)
+    images = pd.Index(pd.unique(pd.concat([tuples["image_a"], tuples["image_b"]])))
+    group_of = pd.concat(
+        [pd.Series(tuples["group_a"].to_numpy(), index=tuples["image_a"]),
+         pd.Series(tuples["group_b"].to_numpy(), index=tuples["image_b"])]
+    )
+    group_of = group_of[~group_of.index.duplicated()].reindex(images)
+    image_group = pd.factorize(group_of)[0]
+    by_cmp = {c: t for c, t in tuples.groupby("comparison")}
+    units, extra = [], []
+    for name in table["comparison"]:
+        parts = []
+        for member in members[name]:
+            t = by_cmp[member.comparison]
+            flipped = member.flipped
+            a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
+            y = (1 - t["a_won"]) if flipped else t["a_won"]
+            parts.append((images.get_indexer(a), images.get_indexer(b), y.to_numpy(),
+                          t["order"].to_numpy(), t["left_won"].to_numpy()))
+        ia, ib, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
+        units.append(BootstrapUnit(ia, ib, y))
+        robust = robust_logit(y, ia, ib, params.alpha)
+        extra.append(
+            {
+                "counterbalanced": bool({0, 1} <= set(np.unique(order))),
+                "n_order_reversed": int((order == 1).sum()),
+                "p_left": float(left.mean()),
+                "n_images_a": len(np.unique(ia)),
+                "n_images_b": len(np.unique(ib)),
+                "robust_p": robust.p,
+                "robust_se": robust.se,
+                "robust_low": robust.low,
+                "robust_high": robust.high,
+                "robust_p_value": robust.p_value,
+            }
+        )
+    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
+    if params.bootstrap_resamples >= 2:
+        boot = cluster_bootstrap(units, image_group, resamples=params.bootstrap_resamples,
+                                 alpha=params.alpha, seed=seed)
+        table["boot_se"] = [b.se for b in boot]
+        table["boot_low"] = [b.low for b in boot]
+        table["boot_high"] = [b.high for b in boot]
+        table["design_effect"] = [b.design_effect for b in boot]
+        table["design_effect_source"] = "bootstrap"
+    else:
+        for c in ("boot_se", "boot_low", "boot_high"):
+            table[c] = np.nan
+        table["design_effect"] = (table["robust_se"] / table["se"]) ** 2
+        table["design_effect_source"] = "robust logit"
+    table["boot_resamples"] = params.bootstrap_resamples
+    return table
+
+
+def _adjust_and_judge(table: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
+    """Clustered tests, TOST, corrections across the run's primary rows, verdicts, MDΔ."""
+    if table.empty:
+        return table
+    deff = table["design_effect"].where(table["design_effect"] > 1, 1.0).fillna(1.0)
+    n_eff = np.maximum(np.round(table["n"] / deff), 1).astype(int)
+    count_eff = np.round(table["p"] * n_eff).astype(int)
+    table["n_effective"] = n_eff
+    table["p_value_clustered"] = [
+        binomial_test(c, n) for c, n in zip(count_eff, n_eff, strict=True)
+    ]
+    margin = params.equivalence_margin
+    table["equivalence_margin"] = margin
+    table["tost_p_value"] = [tost_p_value(c, n, margin)
+                             for c, n in zip(table["count_a"], table["n"], strict=True)]
+    table["tost_p_value_clustered"] = [tost_p_value(c, n, margin)
+                                       for c, n in zip(count_eff, n_eff, strict=True)]
+    family = table["primary"].to_numpy(dtype=bool)
+    table["correction"] = params.correction
+    for col in ("p_value", "p_value_clustered", "tost_p_value_clustered"):
+        values = table[col].where(family)
+        table[f"{col}_adjusted"] = adjust(values.to_numpy(), params.correction)
+    table["significant"] = table["p_value_clustered_adjusted"] < params.alpha
+    table["equivalent"] = table["tost_p_value_clustered_adjusted"] < params.alpha
+    table["verdict"] = [
+        verdict(e, d, params.alpha) if fam else ""
+        for e, d, fam in zip(table["tost_p_value_clustered_adjusted"],
+                             table["p_value_clustered_adjusted"], family, strict=True)
+    ]
+    table["power"] = params.power
+    table["min_detectable_delta"] = [min_detectable_delta(n, params.alpha, params.power)
+                                     for n in table["n"]]
+    table["min_detectable_delta_clustered"] = [
+        min_detectable_delta(n, params.alpha, params.power, d)
+        for n, d in zip(table["n"], deff, strict=True)
+    ]
+    return table
+
+
+def _together(counts: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
+    if counts.empty:
+        return pd.DataFrame()
+    parts = []
+    for (setting, comparison), d in counts.groupby(["setting", "comparison"], sort=True):
+        t = together_table(comparison, d["group"].tolist(), d["count"].tolist(),
+                           alpha=params.alpha, method=params.interval)
+        parts.append(t.assign(setting=setting))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["setting", *[c for c in out.columns if c != "setting"]]]

@@ -1,0 +1,198 @@
+"""Win counts per comparison and per aggregate, and their proportions as one tidy table.
+
+This is the part of the analysis that needs nothing but counts, so the paper's published
+counts and a pipeline run go through exactly the same code (the paper-figure command and the
+stats stage cannot disagree about what Δ or an aggregate means).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from cropaudit.stats.groups import (
+    AGGREGATE_PANEL,
+    CROSS_PANEL,
+    Group,
+    PoolMember,
+    describe_members,
+    panel_of,
+    pool_members,
+    short_labels,
+    value_abbreviation,
+)
+from cropaudit.stats.params import AggregateParams, PoolingMode
+from cropaudit.stats.proportions import proportion
+
+ARROW = "↔"
+
+
+@dataclass(frozen=True)
+class ComparisonCounts:
+    """``count`` of ``n`` tuples in which ``group_a`` (listed first) held the salient point."""
+
+    comparison: str
+    group_a: Group
+    group_b: Group
+    count: int
+    n: int
+
+
+@dataclass(frozen=True)
+class AggregateCounts:
+    """An aggregate: pooled counts of its member comparisons, oriented first-vs-second."""
+
+    name: str
+    pooling: PoolingMode
+    attribute: str
+    first: str
+    second: str
+    count: int
+    n: int
+    members: tuple[PoolMember, ...] = field(default=())
+    primary: bool = True  # False: the other pooling mode, shown for reference only
+
+    @property
+    def comparison(self) -> str:
+        """Row name: ``gender:female~male``, with ``[mode]`` appended when not primary."""
+        name = f"{self.name}:{self.first}~{self.second}"
+        return name if self.primary else f"{name}[{self.pooling}]"
+
+
+def aggregate(
+    comparisons: Sequence[ComparisonCounts], spec: AggregateParams, mode: PoolingMode
+) -> AggregateCounts | None:
+    """Pool the comparisons an aggregate takes (None when it would take none).
+
+    Only comparisons between the most detailed groups are pooled (the paper's aggregates pool
+    its intersectional comparisons; a coarser female~male run stored beside them is another
+    experiment and stays out).
+    """
+    by_name = {c.comparison: c for c in comparisons}
+    detail = max((len(c.group_a.attributes) for c in comparisons), default=0)
+    eligible = [
+        (c.comparison, c.group_a, c.group_b)
+        for c in comparisons
+        if len(c.group_a.attributes) == len(c.group_b.attributes) == detail
+    ]
+    members = pool_members(eligible, spec, mode)
+    if not members:
+        return None
+    count = sum(
+        (by_name[m.comparison].n - by_name[m.comparison].count)
+        if m.flipped
+        else by_name[m.comparison].count
+        for m in members
+    )
+    n = sum(by_name[m.comparison].n for m in members)
+    return AggregateCounts(
+        spec.name, mode, spec.attribute, spec.first, spec.second, count, n, tuple(members)
+    )
+
+
+def aggregates_both_modes(
+    comparisons: Sequence[ComparisonCounts], specs: Sequence[AggregateParams], mode: PoolingMode
+) -> tuple[list[AggregateCounts], list[AggregateCounts]]:
+    """(aggregates in ``mode``, aggregates of the other mode that pool something different).
+
+    An aggregate pooling a single comparison repeats that comparison and is left out.
+    """
+    other: PoolingMode = "paper-compatible" if mode == "consistent" else "consistent"
+    primary, alternative = [], []
+    for spec in specs:
+        main = aggregate(comparisons, spec, mode)
+        if main is not None and len(main.members) >= 2:
+            primary.append(main)
+        alt = aggregate(comparisons, spec, other)
+        differs = main is None or alt is None or alt.members != main.members
+        if alt is not None and len(alt.members) >= 2 and differs:
+            alternative.append(replace(alt, primary=False))
+    return primary, alternative
+
+
+def proportion_table(
+    comparisons: Sequence[ComparisonCounts],
+    aggregates: Sequence[AggregateCounts] = (),
+    *,
+    alpha: float = 0.05,
+    method: str = "wilson",
+) -> pd.DataFrame:
+    """One row per comparison, then per aggregate, with every count-based number.
+
+    Rows are ordered by panel as in the paper: one panel per attribute in attribute order
+    (Race, Gender), then Cross, then Aggregate; input order within a panel.
+
+    Columns: comparison, kind (pair | aggregate), pooling, primary (False for the other
+    pooling mode's aggregates, shown for reference), members, n_members, group_a, group_b,
+    label, panel,
+    count_a, count_b, n, p, delta, se, ci_method, ci_low, ci_high, wald_low, wald_high, p_value.
+    """
+    groups: dict[str, Group] = {}
+    for c in comparisons:
+        groups.setdefault(c.group_a.label, c.group_a)
+        groups.setdefault(c.group_b.label, c.group_b)
+    short = short_labels(list(groups.values()))
+    rows = []
+    for c in comparisons:
+        prop = proportion(c.count, c.n, alpha, method)
+        rows.append(
+            {
+                "comparison": c.comparison,
+                "kind": "pair",
+                "pooling": "",
+                "primary": True,
+                "members": c.comparison,
+                "n_members": 1,
+                "group_a": c.group_a.label,
+                "group_b": c.group_b.label,
+                "label": f"{short[c.group_a.label]} {ARROW} {short[c.group_b.label]}",
+                "panel": panel_of(c.group_a, c.group_b),
+                **_prop_columns(prop),
+            }
+        )
+    for agg in aggregates:
+        prop = proportion(agg.count, agg.n, alpha, method)
+        abbr = value_abbreviation([agg.first, agg.second])
+        label = f"{abbr[agg.first]} {ARROW} {abbr[agg.second]}"
+        rows.append(
+            {
+                "comparison": agg.comparison,
+                "kind": "aggregate",
+                "pooling": agg.pooling,
+                "primary": agg.primary,
+                "members": describe_members(agg.members),
+                "n_members": len(agg.members),
+                "group_a": agg.first,
+                "group_b": agg.second,
+                "label": label if agg.primary else f"{label} ({agg.pooling})",
+                "panel": AGGREGATE_PANEL,
+                **_prop_columns(prop),
+            }
+        )
+    table = pd.DataFrame(rows)
+    attribute_panels = [
+        name.capitalize() for g in groups.values() for name, _ in g.attributes
+    ]
+    ranks = {p: i for i, p in enumerate(dict.fromkeys(attribute_panels))}
+    ranks.update({CROSS_PANEL: len(ranks), AGGREGATE_PANEL: len(ranks) + 1})
+    rank = table["panel"].map(ranks)
+    return table.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+
+
+def _prop_columns(prop) -> dict[str, object]:
+    return {
+        "count_a": prop.count,
+        "count_b": prop.count_second,
+        "n": prop.n,
+        "p": prop.p,
+        "delta": prop.delta,
+        "se": prop.se,
+        "ci_method": prop.ci_method,
+        "ci_low": prop.ci_low,
+        "ci_high": prop.ci_high,
+        "wald_low": prop.wald_low,
+        "wald_high": prop.wald_high,
+        "p_value": prop.p_value,
+    }

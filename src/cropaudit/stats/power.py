@@ -1,0 +1,54 @@
+"""How many pairs a comparison needs, and the smallest Δ a given number of pairs can detect.
+
+A comparison is a one-sample test of p = 0.5 (two-sided). statsmodels' ``NormalIndPower``
+with ``ratio=0`` solves it on Cohen's effect size h = 2·asin√p − 2·asin√0.5
+(``proportion_effectsize``). Repeated images inflate the variance by the design effect, so
+``design_effect`` multiplies the pairs needed (Kish's effective sample size).
+"""
+
+from __future__ import annotations
+
+import math
+
+PARITY = 0.5
+
+
+def effect_size(delta: float) -> float:
+    """Cohen's h of p = 0.5 + delta against 0.5."""
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    return float(proportion_effectsize(PARITY + delta, PARITY))
+
+
+def pairs_needed(
+    delta: float, alpha: float = 0.05, power: float = 0.8, design_effect: float = 1.0
+) -> float:
+    """Pairs (tuples) needed to detect |Δ| = delta with the given power (not rounded)."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if not 0 < abs(delta) < PARITY:
+        raise ValueError("delta must be between 0 and 0.5 in absolute value")
+    n = NormalIndPower().solve_power(
+        effect_size=abs(effect_size(delta)), alpha=alpha, power=power, ratio=0,
+        alternative="two-sided",
+    )
+    return float(n) * max(design_effect, 1.0)
+
+
+def min_detectable_delta(
+    n: float, alpha: float = 0.05, power: float = 0.8, design_effect: float = 1.0
+) -> float:
+    """Smallest Δ > 0 detected with the given power from n pairs (NaN if n is too small)."""
+    from statsmodels.stats.power import NormalIndPower
+
+    n_eff = n / max(design_effect, 1.0) if design_effect == design_effect else n
+    if not n_eff > 1:
+        return float("nan")
+    h = NormalIndPower().solve_power(
+        nobs1=n_eff, alpha=alpha, power=power, ratio=0, alternative="two-sided"
+    )
+    # invert h = 2·asin√p − 2·asin√0.5 for p > 0.5
+    angle = float(h) / 2 + math.asin(math.sqrt(PARITY))
+    if angle >= math.pi / 2:
+        return float("nan")
+    return math.sin(angle) ** 2 - PARITY

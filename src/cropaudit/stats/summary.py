@@ -1,0 +1,237 @@
+"""What a run's statistics say, as DVC metrics (flat-ish JSON) and a Markdown findings section.
+
+Both are derived from the tidy tables of :class:`cropaudit.stats.audit.AuditResult` only, so
+the report, ``dvc metrics`` and MLflow all show the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from cropaudit.stats.audit import AuditResult
+from cropaudit.stats.position import POSITION_TERM
+from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
+
+#: comparison-table columns copied into metrics.json per comparison
+METRIC_COLUMNS = (
+    "n", "p", "delta", "ci_low", "ci_high", "boot_low", "boot_high", "design_effect",
+    "p_value_adjusted", "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
+    "significant", "equivalent", "min_detectable_delta", "min_detectable_delta_clustered",
+)
+
+
+def _clean(value):
+    """JSON-safe scalars: numpy -> Python, NaN/inf -> None (DVC and json reject NaN)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _metric_key(row) -> str:
+    if row.kind == "aggregate":
+        name = row.comparison.split(":")[0]
+        return name if row.primary else f"{name}_{row.pooling.replace('-', '_')}"
+    return row.comparison
+
+
+def metrics(result: AuditResult) -> dict[str, object]:
+    """Nested dict for ``metrics.json``; settings nest only when a run has several."""
+    per_setting = {}
+    flags = result.position_flags()
+    for setting in result.settings or [""]:
+        c = result.comparisons_of(setting)
+        out: dict[str, object] = {
+            "pair_tuples": int(c.loc[c["kind"] == "pair", "n"].sum()) if len(c) else 0
+        }
+        for section, kind in (("comparisons", "pair"), ("aggregates", "aggregate")):
+            out[section] = {
+                _metric_key(r): {k: _clean(getattr(r, k)) for k in METRIC_COLUMNS}
+                for r in (c[c["kind"] == kind].itertuples() if len(c) else [])
+            }
+        verdicts = c.loc[c["primary"], "verdict"].value_counts() if len(c) else {}
+        out["verdicts"] = {v: int(verdicts.get(v, 0))
+                           for v in ("equivalent", "differs", "inconclusive")}
+        out["position"] = _position_metrics(result, setting, flags.get(setting, False))
+        t = result.together
+        if len(t):
+            t = t[t["setting"] == setting]
+            out["together"] = {
+                comparison: {"chi2_p_value": _clean(d["chi2_p_value"].iloc[0]),
+                             **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
+                                                                        strict=True)}}
+                for comparison, d in t.groupby("comparison")
+            }
+        per_setting[setting] = out
+    if len(per_setting) == 1:
+        return next(iter(per_setting.values()))
+    return {"settings": per_setting}
+
+
+def _position_metrics(result: AuditResult, setting: str, flag: bool) -> dict[str, object]:
+    pos = result.position
+    out: dict[str, object] = {"significant": flag}
+    if len(pos):
+        row = pos[(pos["setting"] == setting) & (pos["comparison"] == "all")]
+        if len(row):
+            out["p_left"] = _clean(row["p_left"].iloc[0])
+            out["mcnemar_p_value"] = _clean(row["mcnemar_p_value"].iloc[0])
+    pm = result.position_model
+    if len(pm):
+        row = pm[(pm["setting"] == setting) & (pm["term"] == POSITION_TERM)]
+        if len(row):
+            r = row.iloc[0]
+            out.update(log_odds=_clean(r["coef"]), log_odds_low=_clean(r["low"]),
+                       log_odds_high=_clean(r["high"]), p_value=_clean(r["p_value"]),
+                       p_left_equal_groups=_clean(r["p_left_equal_groups"]))
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f} pp"
+
+
+def summary_markdown(result: AuditResult) -> str:
+    """The findings section the report embeds (Markdown)."""
+    p = result.params
+    level = round(100 * (1 - p.alpha))
+    lines = ["## Bias statistics", ""]
+    lines.append(
+        f"p = P(first listed group's image holds the salient point), Δ = p − 0.5. "
+        f"{INTERVAL_NAMES[p.interval]} {level}% intervals (the paper's p ± 2·SE in the CSV); "
+        f"two-way cluster bootstrap over source images ({p.bootstrap_resamples} resamples, "
+        f"seed {result.seed}) and a cluster-robust logit for image reuse; tests use Kish's "
+        f"effective n (n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted "
+        f"across "
+        f"the run; equivalence = TOST within ±{p.equivalence_margin:g} of parity."
+    )
+    lines.append("")
+    if not result.settings:
+        lines.append("No tuples in this run.")
+    for setting in result.settings:
+        cs = result.comparisons_of(setting)
+        if len(result.settings) > 1 or setting:
+            lines += [f"### {setting or 'run'}", ""]
+        if cs.empty:
+            lines += ["No pair comparisons in this setting.", ""]
+        else:
+            lines += _table(cs, level)
+            lines += [""] + _verdicts(cs) + [""]
+            lines += _pooling(cs)
+            lines += _position(result, setting)
+        lines += _together(result, setting)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _table(cs: pd.DataFrame, level: int) -> list[str]:
+    out = [
+        f"| comparison | n | p [{level}% CI] | Δ | bootstrap CI | design effect | adj. p "
+        "| verdict |",
+        "|---|---:|---|---:|---|---:|---:|---|",
+    ]
+    for r in cs[cs["primary"]].itertuples():
+        name = r.label if r.kind == "pair" else f"{r.label} ({r.pooling})"
+        boot = (f"[{r.boot_low:.3f}, {r.boot_high:.3f}]" if pd.notna(r.boot_low) else "–")
+        out.append(
+            f"| {name} | {r.n} | {r.p:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_pct(r.delta)} "
+            f"| {boot} | {r.design_effect:.2f} | {r.p_value_clustered_adjusted:.3g} "
+            f"| {r.verdict} |"
+        )
+    return out
+
+
+def _verdicts(cs: pd.DataFrame) -> list[str]:
+    prim = cs[cs["primary"]]
+    out = []
+    for v, text in (("differs", "**Differ from parity**"),
+                    ("equivalent", "**Equivalent to parity**"),
+                    ("inconclusive", "**Inconclusive**")):
+        rows = prim[prim["verdict"] == v]
+        if rows.empty:
+            out.append(f"- {text}: none.")
+            continue
+        if v == "inconclusive":
+            items = ", ".join(
+                f"{r.label} (Δ {_pct(r.delta)}; detectable with 80% power: "
+                f"±{100 * r.min_detectable_delta_clustered:.1f} pp)"
+                if pd.notna(r.min_detectable_delta_clustered) else r.label
+                for r in rows.itertuples()
+            )
+        else:
+            items = ", ".join(f"{r.label} (Δ {_pct(r.delta)})" for r in rows.itertuples())
+        out.append(f"- {text}: {items}.")
+    return out
+
+
+def _pooling(cs: pd.DataFrame) -> list[str]:
+    alt = cs[(cs["kind"] == "aggregate") & ~cs["primary"]]
+    out = []
+    for r in alt.itertuples():
+        name = r.comparison.split(":")[0]
+        main = cs[(cs["kind"] == "aggregate") & cs["primary"]
+                  & cs["comparison"].str.startswith(f"{name}:")]
+        if main.empty:
+            continue
+        m = main.iloc[0]
+        out.append(
+            f"- Aggregate **{m.label}**: pooled `{m.pooling}` "
+            f"({m.n_members} comparisons) p = {m.p:.3f} (Δ {_pct(m.delta)}); "
+            f"pooled `{r.pooling}` ({r.n_members} comparisons"
+            f"{', as in the paper' if r.pooling == 'paper-compatible' else ''}) "
+            f"p = {r.p:.3f} (Δ {_pct(r.delta)}); difference {100 * (m.p - r.p):+.1f} pp."
+        )
+    return out + ([""] if out else [])
+
+
+def _position(result: AuditResult, setting: str) -> list[str]:
+    pos = result.position
+    all_row = pos[(pos["setting"] == setting) & (pos["comparison"] == "all")] if len(pos) else pos
+    pm = result.position_model
+    model = pm[(pm["setting"] == setting) & (pm["term"] == POSITION_TERM)] if len(pm) else pm
+    if model.empty:
+        return ["- **Position bias**: not estimable: every tuple was shown in one order only "
+                "(set `sampling.both_orders: true` to counterbalance); group differences "
+                "above may include a left/right preference.", ""]
+    r = model.iloc[0]
+    mc = all_row.iloc[0] if len(all_row) else None
+    flag = result.position_flags().get(setting, False)
+    head = "⚠ **Position bias detected**" if flag else "**Position bias**: not significant"
+    text = (
+        f"- {head}: the left image held the salient point in "
+        f"{100 * mc['p_left']:.1f}% of tuples; between equal groups P(left) = "
+        f"{r['p_left_equal_groups']:.3f} [{r['p_left_low']:.3f}, {r['p_left_high']:.3f}] "
+        f"(position log-odds {r['coef']:+.3f}, p = {r['p_value']:.3g})"
+        if mc is not None else f"- {head}"
+    )
+    if mc is not None:
+        text += (
+            f"; McNemar on {int(mc['base_tuples'])} mirrored tuples: first group won only on "
+            f"the left {int(mc['first_won_left_only'])}×, only on the right "
+            f"{int(mc['first_won_right_only'])}× (p = {mc['mcnemar_p_value']:.3g})."
+        )
+    if flag:
+        text += (" Group comparisons are counterbalanced, so p and Δ above are free of it, "
+                 "but a single-order audit (like the paper's) would confound the two.")
+    return [text, ""]
+
+
+def _together(result: AuditResult, setting: str) -> list[str]:
+    t = result.together
+    if t.empty:
+        return []
+    t = t[t["setting"] == setting]
+    out = []
+    for _, d in t.groupby("comparison"):
+        shares = ", ".join(
+            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+            for g, s, lo, hi in zip(d["group"], d["share"], d["ci_low"], d["ci_high"], strict=True)
+        )
+        out.append(
+            f"- **All {int(d['k'].iloc[0])} groups at once** (n = {int(d['n'].iloc[0])}): "
+            f"χ² = {d['chi2'].iloc[0]:.1f}, p = {d['chi2_p_value'].iloc[0]:.3g}; shares "
+            f"(parity {100 / int(d['k'].iloc[0]):.1f}%, simultaneous intervals): {shares}."
+        )
+    return out + [""]

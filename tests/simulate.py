@@ -1,0 +1,95 @@
+"""Seeded simulation of saliency outcome tables (docs/data-contracts.md), for tests.
+
+Who holds the salient point follows a Bradley–Terry model with a position term:
+logit P(left wins) = position_effect + (s[left group] + u[left image]) − (s[right] + u[right]),
+where u ~ N(0, image_sd²) is a per-image effect (what makes image reuse matter). Saliency
+scores are the image's latent strength plus noise, so score distributions differ by group too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+GROUPS = ("black_female", "black_male", "white_female", "white_male")
+
+
+def simulate_outcomes(
+    seed: int,
+    *,
+    groups: Sequence[str] = GROUPS,
+    strength: Mapping[str, float] | None = None,
+    images_per_group: int = 40,
+    bases_per_comparison: int = 400,
+    both_orders: bool = True,
+    position_effect: float = 0.0,
+    image_sd: float = 0.0,
+    together_tuples: int = 0,
+    model: str = "fastgaze",
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    strength = dict(strength or {})
+    s = {g: strength.get(g, 0.0) for g in groups}
+    images = {g: [f"{g}-{i:04d}" for i in range(images_per_group)] for g in groups}
+    u = {g: rng.normal(0, image_sd, images_per_group) if image_sd else np.zeros(images_per_group)
+         for g in groups}
+    rows: list[pd.DataFrame] = []
+    tuple_id = 0
+    base_id = 0
+    for ga, gb in combinations(groups, 2):
+        comparison = f"{ga}~{gb}"
+        ia = rng.integers(0, images_per_group, bases_per_comparison)
+        ib = rng.integers(0, images_per_group, bases_per_comparison)
+        bases = np.arange(base_id, base_id + bases_per_comparison)
+        base_id += bases_per_comparison
+        for order in (0, 1) if both_orders else (0,):
+            ids = np.arange(tuple_id, tuple_id + bases_per_comparison)
+            tuple_id += bases_per_comparison
+            strength_a = s[ga] + u[ga][ia]
+            strength_b = s[gb] + u[gb][ib]
+            left_minus_right = strength_a - strength_b if order == 0 else strength_b - strength_a
+            p_left = 1 / (1 + np.exp(-(position_effect + left_minus_right)))
+            left_won = rng.random(bases_per_comparison) < p_left
+            a_pos = 0 if order == 0 else 1
+            for member, (g, idx, st) in enumerate(((ga, ia, strength_a), (gb, ib, strength_b))):
+                pos = a_pos if member == 0 else 1 - a_pos
+                won = left_won if pos == 0 else ~left_won
+                rows.append(_members(ids, bases, order, comparison, "pair", 2, pos,
+                                     [images[g][i] for i in idx], g, won, st, rng, model))
+    if together_tuples:
+        comparison = "~".join(groups)
+        k = len(groups)
+        idx = rng.integers(0, images_per_group, (together_tuples, k))
+        st = np.column_stack([s[g] + u[g][idx[:, j]] for j, g in enumerate(groups)])
+        prob = np.exp(st) / np.exp(st).sum(axis=1, keepdims=True)
+        winner = (prob.cumsum(axis=1) < rng.random((together_tuples, 1))).sum(axis=1)
+        ids = np.arange(tuple_id, tuple_id + together_tuples)
+        bases = np.arange(base_id, base_id + together_tuples)
+        for j, g in enumerate(groups):
+            rows.append(_members(ids, bases, 0, comparison, "together", k, j,
+                                 [images[g][i] for i in idx[:, j]], g, winner == j, st[:, j],
+                                 rng, model))
+    return pd.concat(rows, ignore_index=True).sort_values(["tuple_id", "position"],
+                                                          ignore_index=True)
+
+
+def _members(ids, bases, order, comparison, kind, k, position, image_ids, group, won, latent,
+             rng, model) -> pd.DataFrame:
+    n = len(ids)
+    size = 256
+    score = 0.5 + 0.1 * latent + rng.normal(0, 0.05, n)
+    return pd.DataFrame(
+        {
+            "tuple_id": ids, "base_id": bases, "order": order, "comparison": comparison,
+            "kind": kind, "k": k, "layout": "horizontal", "scaling": "none", "scaling_size": 0,
+            "padding": 0, "composite_width": size * k, "composite_height": size,
+            "position": position, "image_id": image_ids, "group": group,
+            "x": position * size, "y": 0, "width": size, "height": size, "scale": 1.0,
+            "model": model, "salient_x": 0, "salient_y": 0, "won": np.asarray(won, dtype=bool),
+            "score_max": score + 0.3, "score_p95": score + 0.2, "score_p50": score,
+            "score_mean": score - 0.05,
+        }
+    )
