@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{setting}: n = {', '.join(str(n) for n in ns)}")
         return 0
     params = load_params(args.params)
+    params.stats = paper_stats(params.stats)
     pooling = args.pooling or params.stats.pooling
     selected = paper.select(entries, args.setting, args.n)
     n = selected[0].n
@@ -49,6 +50,21 @@ def run(args: argparse.Namespace) -> int:
     if together:
         _together(together, args, params.stats, stem)
     return 0
+
+
+def paper_stats(stats):  # noqa: ANN001, ANN201 - StatsParams in, StatsParams out
+    """The stats settings with aggregates over the paper's attributes (race, gender) only.
+
+    params.yaml describes the project's own dataset (the demo's attributes are feature and
+    cohort); its aggregates over other attributes mean nothing for the paper's counts, so
+    the paper's B↔W / F↔M defaults are used when none of them applies.
+    """
+    from cropaudit import paper
+    from cropaudit.stats.params import StatsParams
+
+    attributes = set(paper.PAPER_ATTRIBUTES.values())
+    usable = [a for a in stats.aggregates if a.attribute in attributes]
+    return stats.model_copy(update={"aggregates": usable or StatsParams().aggregates})
 
 
 def _pairs(counts, args, stats, pooling, n, stem) -> None:
