@@ -11,7 +11,6 @@ from cropaudit.app.analysis import (
     ResultCache,
     crop_labels,
     top_points,
-    upsample_scores,
 )
 from cropaudit.app.composite import compose, render_composite
 from cropaudit.app.images import ImageStore
@@ -19,6 +18,7 @@ from cropaudit.errors import CropauditError, ModelFileError
 from cropaudit.model_store import ModelParams
 from cropaudit.saliency import SaliencyResult, load_model
 from cropaudit.saliency.center import CenterModel
+from cropaudit.saliency.maps import upsample_scores
 from support.app_images import astronaut, chelsea, coffee, encode
 
 BIG = 10**9

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.interpolate import RectBivariateSpline
 
 from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
@@ -123,39 +122,6 @@ def top_points(result: SaliencyResult, k: int) -> list[TopPoint]:
         TopPoint(i + 1, float(result.grid_x.flat[j]), float(result.grid_y.flat[j]), float(flat[j]))
         for i, j in enumerate(order)
     ]
-
-
-def upsample_scores(result: SaliencyResult, width: int, height: int) -> np.ndarray:
-    """Grid scores interpolated to a ``height`` × ``width`` raster spanning the whole image.
-
-    A bicubic interpolating spline through the cell centres (which sit at ``grid_x`` /
-    ``grid_y``, not on a regular lattice over the image: the last cell is clamped to the
-    edge), constant beyond the outer centres, clipped to the scores' range. Smooth enough to
-    read as a heat map, exact at every cell centre.
-    """
-    xs = np.clip((np.arange(width) + 0.5) * (result.width / width),
-                 result.grid_x[0, 0], result.grid_x[0, -1])
-    ys = np.clip((np.arange(height) + 0.5) * (result.height / height),
-                 result.grid_y[0, 0], result.grid_y[-1, 0])
-    cx = result.grid_x[0].astype(np.float64)
-    cy = result.grid_y[:, 0].astype(np.float64)
-    scores = result.scores.astype(np.float64)
-    if cx.size == 1:  # one column: repeat it so the spline has an x extent
-        cx, scores = np.array([cx[0], cx[0] + 1.0]), np.repeat(scores, 2, axis=1)
-    if cy.size == 1:
-        cy, scores = np.array([cy[0], cy[0] + 1.0]), np.repeat(scores, 2, axis=0)
-    # first axis = rows (y), second = columns (x); degree drops on grids too small for cubic
-    spline = RectBivariateSpline(cy, cx, scores, kx=min(3, cy.size - 1), ky=min(3, cx.size - 1))
-    out = spline(ys, xs, grid=True)
-    return np.clip(out, scores.min(), scores.max()).astype(np.float32)
-
-
-def normalise(values: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] (all zeros when flat), for colouring."""
-    lo, hi = float(np.min(values)), float(np.max(values))
-    if hi <= lo:
-        return np.zeros_like(values, dtype=np.float32)
-    return ((values - lo) / (hi - lo)).astype(np.float32)
 
 
 def crop_labels(crops: Sequence[Crop]) -> list[str]:

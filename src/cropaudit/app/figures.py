@@ -22,11 +22,10 @@ from cropaudit.app.analysis import (
     PairAnalysis,
     TopPoint,
     crop_labels,
-    normalise,
-    upsample_scores,
 )
 from cropaudit.crops import Crop
 from cropaudit.saliency import SaliencyResult
+from cropaudit.saliency.maps import normalise, upsample_scores
 
 #: Longest side of the photo sent to the browser.
 DISPLAY_LONG_SIDE = 1024

@@ -17,21 +17,16 @@ import atexit
 import base64
 import binascii
 import hashlib
-import math
 import shutil
 import tempfile
 import threading
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.preprocess import apply_orientation
-from cropaudit.saliency.preprocess import decode_image as engine_decode
-from cropaudit.saliency.source import exif_orientation, is_jpeg
+from cropaudit.saliency.upright import decode_upright
 
 
 @dataclass(frozen=True)
@@ -65,16 +60,6 @@ class ImageRecord:
         return cls(**data)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class DecodedImage:
-    """Upright RGB pixels of one image, possibly downscaled, and what happened to it."""
-
-    rgb: np.ndarray
-    original_width: int
-    original_height: int
-    notice: str = ""
-
-
 def data_url_bytes(contents: str, name: str, max_bytes: int | None = None) -> bytes:
     """The raw bytes of a ``data:...;base64,...`` URL as ``dcc.Upload`` delivers it.
 
@@ -92,95 +77,6 @@ def data_url_bytes(contents: str, name: str, max_bytes: int | None = None) -> by
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise InputFileError(f"{name}: upload is corrupt (invalid base64)") from None
-
-
-def _to_rgb(img: Image.Image) -> np.ndarray:
-    """RGB uint8 pixels of a Pillow image under the engine's alpha rule (alpha 0 → white)."""
-    if img.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = np.asarray(img.convert("RGBA")).copy()
-        rgba[rgba[..., 3] == 0, :3] = 255
-        return np.ascontiguousarray(rgba[..., :3])
-    return np.ascontiguousarray(np.asarray(img.convert("RGB")))
-
-
-def downscaled_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
-    """Largest size of the same aspect whose pixel count is at most ``max_pixels``."""
-    if width * height <= max_pixels:
-        return width, height
-    s = math.sqrt(max_pixels / (width * height))
-    return max(1, math.floor(width * s)), max(1, math.floor(height * s))
-
-
-def _open(path: Path, name: str, hard_limit: int) -> Image.Image:
-    """Open (not decode) with messages naming the user's file, not the temp copy."""
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{name}: empty file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-    except UnidentifiedImageError:
-        raise InputFileError(f"{name}: not a recognised image file") from None
-    except Image.DecompressionBombError:
-        raise InputFileError(f"{name}: image too large (decompression bomb check)") from None
-    except OSError as exc:
-        raise InputFileError(f"{name}: cannot open image ({exc})") from None
-    w, h = img.size
-    if w <= 0 or h <= 0:
-        img.close()
-        raise InputFileError(f"{name}: image has zero size ({w}x{h})")
-    if w * h > hard_limit:
-        img.close()
-        raise InputFileError(
-            f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the hard limit of "
-            f"{hard_limit / 1e6:.0f} MP (model.max_pixels)"
-        )
-    return img
-
-
-def decode_file(path: str | Path, name: str, *, max_pixels: int,
-                hard_limit: int) -> DecodedImage:
-    """Upright RGB pixels of an image file, as the engine decodes it, downscaled if huge.
-
-    Within ``max_pixels`` the pixels follow the engine's decoding rules exactly (PNG alpha
-    and 16-bit rules, EXIF orientation from JPEG EXIF only), at full resolution, so what the
-    page shows is what the model was given. Above it, the image is decoded at a reduced JPEG
-    DCT scale where possible, resized with Lanczos and oriented; these pixels are then what
-    the model analyses. Above ``hard_limit`` (the engine's decompression-bomb limit) it is
-    refused.
-    """
-    p = Path(path)
-    with _open(p, name, hard_limit) as img:
-        w, h = img.size
-        orientation = exif_orientation(img)
-        jpeg = is_jpeg(img)
-        tw, th = downscaled_size(w, h, max_pixels)
-        try:
-            if (tw, th) != (w, h):
-                img.draft("RGB", (tw, th))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale
-                full = Image.fromarray(_to_rgb(img))  # palette/alpha resolved before filtering
-                rgb = np.asarray(full.resize((tw, th), Image.Resampling.LANCZOS))
-            elif jpeg:
-                img.load()
-                rgb = _to_rgb(img)
-            else:
-                rgb = None
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            raise InputFileError(f"{name}: cannot decode image ({exc})") from None
-    if rgb is None:  # PNG, GIF, WebP, ...: the engine's own decoder, nothing to rescale
-        try:
-            rgb = engine_decode(p, hard_limit).pixels
-        except InputFileError as exc:
-            raise InputFileError(str(exc).replace(str(p), name)) from None
-    rgb = apply_orientation(rgb, orientation)
-    ow, oh = (h, w) if orientation >= 5 else (w, h)
-    notice = ""
-    if (tw, th) != (w, h):
-        notice = (
-            f"{name}: {ow}×{oh} ({ow * oh / 1e6:.1f} MP) is over the app's limit of "
-            f"{max_pixels / 1e6:.1f} MP; analysed downscaled to {rgb.shape[1]}×{rgb.shape[0]}"
-        )
-    return DecodedImage(rgb, ow, oh, notice)
 
 
 def pixel_hash(rgb: np.ndarray) -> str:
@@ -235,7 +131,7 @@ class ImageStore:
         original = self.root / f"{sha}.bin"
         original.write_bytes(data)
         try:
-            decoded = decode_file(original, name, max_pixels=self.max_pixels,
+            decoded = decode_upright(original, name, max_pixels=self.max_pixels,
                                   hard_limit=self.hard_limit)
         except Exception:
             original.unlink(missing_ok=True)
