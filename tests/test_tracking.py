@@ -40,3 +40,24 @@ def test_params_are_flattened_with_json_values():
                         "tracking": {"uri": None}})
     assert flat == {"seed": "1", "sampling.n": "5", "sampling.pairs": '["a~b"]',
                     "sampling.groups": "[]", "tracking.uri": "null"}
+
+
+def test_several_metrics_files_are_merged_and_clashes_refused(tmp_path):
+    import json
+
+    import pytest
+
+    from cropaudit.errors import InputFileError
+    from cropaudit.tracking import read_metrics
+
+    stats, gaze = tmp_path / "metrics.json", tmp_path / "gaze-metrics.json"
+    stats.write_text(json.dumps({"pair_tuples": 10, "faces": {"detection_rate": 0.9}}))
+    gaze.write_text(json.dumps({"gaze": {"selected": 4}}))
+    merged = read_metrics([stats, gaze])
+    assert flat_metrics(merged) == {"pair_tuples": 10.0, "faces.detection_rate": 0.9,
+                                    "gaze.selected": 4.0}
+    gaze.write_text(json.dumps({"faces": {"x": 1}}))
+    with pytest.raises(InputFileError, match="'faces' is also in another metrics file"):
+        read_metrics([stats, gaze])
+    with pytest.raises(InputFileError, match="metrics file not found"):
+        read_metrics([tmp_path / "missing.json"])

@@ -19,6 +19,8 @@ from cropaudit.app.params import AppParams
 from cropaudit.crop_scoring import CropsParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
+from cropaudit.faces import FacesParams
+from cropaudit.gaze import GazeParams
 from cropaudit.model_store import ModelParams
 from cropaudit.pair_saliency import SaliencyParams
 from cropaudit.report import ReportParams
@@ -40,6 +42,8 @@ class Params(BaseModel):
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     saliency: SaliencyParams = Field(default_factory=SaliencyParams)
     crops: CropsParams = Field(default_factory=CropsParams)
+    faces: FacesParams = Field(default_factory=FacesParams)
+    gaze: GazeParams = Field(default_factory=GazeParams)
     stats: StatsParams = Field(default_factory=StatsParams)
     report: ReportParams = Field(default_factory=ReportParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)

@@ -3,7 +3,10 @@
 Figures are embedded as data URIs and the style is inline, so the single file can be mailed,
 attached to a paper's supplement or opened offline years later. It shows the statistics'
 summary, every figure, every table of the stats stage, crop retention, the exact parameters
-and the provenance of the run (commit, model and dataset digests, package versions).
+and the provenance of the run (commit, model and dataset digests, package versions), and,
+when the face stages ran, a section on faces (detector, salient point on the face, face kept
+by the crop, per group and attribute value) and one on the gaze analysis (selection, rates,
+sample review sheets and how to review by hand).
 """
 
 from __future__ import annotations
@@ -66,12 +69,82 @@ def _table_html(df: pd.DataFrame, max_rows: int) -> str:
 def _tables(stats_dir: Path, max_rows: int) -> list[Table]:
     out = []
     for p in sorted(stats_dir.glob("*.csv")):
-        try:
-            df = pd.read_csv(p)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-            raise InputFileError(f"{p}: not a readable CSV table") from None
+        df = _read_csv(p)
         out.append(Table(p.stem, _table_html(df, max_rows), len(df)))
     return out
+
+
+SOURCE_TITLES = {
+    "single": "Single images (each dataset image cropped on its own)",
+    "pair": "Pairs (members of two-image composites)",
+    "together": "All groups at once (members of k-way composites)",
+}
+#: Review sheets embedded in the report as examples.
+SAMPLE_SHEETS = 2
+
+
+def _read_csv(path: Path, *, optional: bool = False) -> pd.DataFrame:
+    """A CSV table; with ``optional``, a missing or empty file is an empty table."""
+    if optional and (not path.is_file() or path.stat().st_size == 0):
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        if optional:
+            return pd.DataFrame()
+        raise InputFileError(f"{path}: not a readable CSV table") from None
+    except (pd.errors.ParserError, UnicodeDecodeError):
+        raise InputFileError(f"{path}: not a readable CSV table") from None
+
+
+def _faces_section(stats_dir: Path, max_rows: int) -> dict[str, object] | None:
+    """Face rates per source and the notable differences, from the stats stage's tables."""
+    from cropaudit.face_rates import notable_differences, wide_rates
+
+    rates_path = stats_dir / "face_rates.csv"
+    if not rates_path.is_file():
+        return None
+    rates = _read_csv(rates_path)
+    comparisons = _read_csv(stats_dir / "face_comparisons.csv", optional=True)
+    sources = [
+        {"title": title, "html": _table_html(wide_rates(rates, source), max_rows)}
+        for source, title in SOURCE_TITLES.items() if (rates["source"] == source).any()
+    ]
+    notable = notable_differences(comparisons) if len(comparisons) else pd.DataFrame()
+    return {"sources": sources,
+            "differences": _table_html(notable, max_rows) if len(notable) else ""}
+
+
+def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | None:
+    """Selection counts, rates, differences and a few review sheets of the gaze stage."""
+    from cropaudit.face_rates import notable_differences, wide_rates
+
+    if gaze_dir is None or not (gaze_dir / "selection.csv").is_file():
+        return None
+    selection = _read_csv(gaze_dir / "selection.csv")
+    labels = _read_csv(gaze_dir / "labels.csv", optional=True)
+    rates = _read_csv(gaze_dir / "rates.csv", optional=True)
+    comparisons = _read_csv(gaze_dir / "comparisons.csv", optional=True)
+    sheets = []
+    if "sheet" in labels.columns:
+        for name in labels["sheet"].dropna().astype(str):
+            path = gaze_dir / name
+            if name and path.is_file() and len(sheets) < SAMPLE_SHEETS:
+                b64 = base64.b64encode(path.read_bytes()).decode("ascii")
+                sheets.append(Figure(name, f"data:image/png;base64,{b64}"))
+    wide = wide_rates(rates.assign(source="gaze"), "gaze") if len(rates) else pd.DataFrame()
+    notable = (notable_differences(comparisons.assign(source="gaze")) if len(comparisons)
+               else pd.DataFrame())
+    return {
+        "images": len(selection), "tall": int(selection["tall"].sum()) if len(selection) else 0,
+        "selected": int(selection["selected"].sum()) if len(selection) else 0,
+        "with_face": int(labels["has_face"].sum()) if "has_face" in labels.columns else 0,
+        "sheets_total": int((labels["sheet"].fillna("") != "").sum())
+        if "sheet" in labels.columns else 0,
+        "dir": str(gaze_dir), "rates": _table_html(wide, max_rows) if len(wide) else "",
+        "differences": _table_html(notable, max_rows) if len(notable) else "",
+        "sheets": sheets,
+    }
 
 
 def render_report(
@@ -85,6 +158,7 @@ def render_report(
     dataset_path: Path | None = None,
     model_path: Path | None = None,
     model_backend: str = "",
+    gaze_dir: Path | None = None,
 ) -> str:
     """The report's HTML text."""
     import jinja2
@@ -125,6 +199,8 @@ def render_report(
         tables=_tables(stats_dir, max_table_rows),
         max_rows=max_table_rows,
         retention=retention,
+        faces=_faces_section(stats_dir, max_table_rows),
+        gaze=_gaze_section(gaze_dir, max_table_rows),
         params_text=params_path.read_text(encoding="utf-8") if params_path.is_file() else "",
         params_path=str(params_path),
         git=git,

@@ -31,6 +31,28 @@ CROP_COLUMNS: tuple[str, ...] = (
     "tuple_id", "comparison", "kind", "position", "image_id", "group", "won",
     "aspect_ratio", "crop_left", "crop_top", "crop_width", "crop_height", "retention",
 )
+#: Columns ``score-crops`` adds to the crops table when a faces table is given.
+CROP_FACE_COLUMNS: tuple[str, ...] = (
+    "has_face", "face_left", "face_top", "face_width", "face_height", "salient_in_face",
+    "face_retention", "face_kept",
+)
+#: Faces table (``faces``): one row per detected face, or one row for an image without any.
+FACE_COLUMNS: tuple[str, ...] = (
+    "image_id", "group", "image_width", "image_height", "n_faces", "face_index", "primary",
+    "x", "y", "width", "height", "confidence",
+    "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y", "nose_x", "nose_y",
+    "mouth_left_x", "mouth_left_y", "mouth_right_x", "mouth_right_y",
+)
+#: Single-image saliency (``image-saliency``): one row per dataset image, with its grid.
+IMAGE_SALIENCY_COLUMNS: tuple[str, ...] = (
+    "image_id", "group", "width", "height", "model", "salient_x", "salient_y", "symmetric",
+    "grid_rows", "grid_cols", "grid_x", "grid_y", "scores",
+)
+#: Single-image crops (``score-crops``): one row per dataset image and aspect ratio.
+IMAGE_CROP_COLUMNS: tuple[str, ...] = (
+    "image_id", "group", "width", "height", "salient_x", "salient_y", "aspect_ratio",
+    "crop_left", "crop_top", "crop_width", "crop_height", *CROP_FACE_COLUMNS,
+)
 
 
 def read_stage_table(

@@ -20,7 +20,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -126,31 +126,52 @@ def ensure_experiment(client: Any, name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
+def read_metrics(paths: Sequence[Path]) -> dict[str, Any]:
+    """The metrics files of a run merged into one mapping (their top-level keys must differ)."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputFileError(f"{path}: metrics file not found")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InputFileError(f"{path}: invalid JSON (line {exc.lineno})") from None
+        if not isinstance(data, dict):
+            raise InputFileError(f"{path}: metrics must be a JSON object")
+        clash = sorted(set(data) & set(merged))
+        if clash:
+            raise InputFileError(f"{path}: metric {clash[0]!r} is also in another metrics file")
+        merged.update(data)
+    return merged
+
+
 def log_run(
     *,
     params: Any,
     params_path: Path,
-    metrics_path: Path,
+    metrics_path: Path | Sequence[Path],
     dataset_path: Path,
     stats_dir: Path | None = None,
     figures_dir: Path | None = None,
     report_path: Path | None = None,
     model_path: Path | None = None,
+    artifact_dirs: Sequence[Path] = (),
 ) -> RunRecord:
-    """Log one complete audit run; returns where to find it."""
+    """Log one complete audit run; returns where to find it.
+
+    ``metrics_path`` may list several metrics files (e.g. the stats stage's and the gaze
+    stage's); ``artifact_dirs`` are further folders logged under their own names.
+    """
     import mlflow
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
     from cropaudit.provenance import file_digest, git_state, package_versions
 
-    for path, what in ((metrics_path, "metrics file"), (dataset_path, "dataset table")):
-        if not path.is_file():
-            raise InputFileError(f"{path}: {what} not found")
-    try:
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputFileError(f"{metrics_path}: invalid JSON (line {exc.lineno})") from None
+    metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
+    if not dataset_path.is_file():
+        raise InputFileError(f"{dataset_path}: dataset table not found")
+    metrics = read_metrics(metrics_paths)
 
     tp: TrackingParams = params.tracking
     uri = tracking_uri(tp)
@@ -193,8 +214,11 @@ def log_run(
         mlflow.log_input(dataset, context="audit")
         mlflow.log_dict(versions, "environment/versions.json")
         mlflow.log_artifact(str(params_path), "config")
-        mlflow.log_artifact(str(metrics_path), "metrics")
-        for directory, dest in ((stats_dir, "tables"), (figures_dir, "figures")):
+        for path in metrics_paths:
+            mlflow.log_artifact(str(path), "metrics")
+        dirs = [(stats_dir, "tables"), (figures_dir, "figures"),
+                *((d, d.name) for d in artifact_dirs)]
+        for directory, dest in dirs:
             if directory is not None and directory.is_dir():
                 mlflow.log_artifacts(str(directory), dest)
         if report_path is not None and report_path.is_file():

@@ -1,9 +1,13 @@
-# Statistics, figures and the report.
+# Statistics (bias, face rates), the gaze analysis, figures and the report.
 
 
 rule stats:
     input:
         outcomes=OUTCOMES,
+        faces=FACES,
+        dataset=DATASET,
+        crops=CROPS,
+        image_crops=IMAGE_CROPS,
     output:
         tables=directory(STATS_DIR),
         metrics=METRICS,
@@ -15,7 +19,32 @@ rule stats:
         benchmark_of("stats")
     shell:
         "cropaudit stats --params params.yaml --outcomes {input.outcomes}"
+        " --faces {input.faces} --dataset {input.dataset} --crops {input.crops}"
+        " --image-crops {input.image_crops}"
         " --out-dir {output.tables} --metrics {output.metrics}"
+        " 2> {log}"
+
+
+rule gaze:
+    input:
+        dataset=DATASET,
+        images=DATASET_IMAGES,
+        image_saliency=IMAGE_SALIENCY,
+        image_crops=IMAGE_CROPS,
+    output:
+        folder=directory(GAZE_DIR),
+        metrics=GAZE_METRICS,
+    params:
+        # review sheets are sampled with the master seed; rates use the stats settings
+        **tracked("seed", "gaze", "crops", "stats.alpha", "stats.interval", "stats.correction"),
+    log:
+        log_of("gaze"),
+    benchmark:
+        benchmark_of("gaze")
+    shell:
+        "cropaudit gaze --params params.yaml --dataset {input.dataset}"
+        " --image-saliency {input.image_saliency} --image-crops {input.image_crops}"
+        " --out-dir {output.folder} --metrics {output.metrics}"
         " 2> {log}"
 
 
@@ -41,6 +70,7 @@ rule report:
         figures=FIGURES_DIR,
         crops=CROPS,
         dataset=DATASET,
+        gaze=GAZE_DIR,
         **model_input(),
     output:
         REPORT,
@@ -52,5 +82,5 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        "{MODEL_ARG} --out {output}"
+        " --gaze-dir {input.gaze}{MODEL_ARG} --out {output}"
         " 2> {log}"

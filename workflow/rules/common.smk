@@ -77,6 +77,11 @@ SALIENCY_THREADS = max(1, _CORES // SHARDS) if _CORES else 2
 SHARD_FILES = expand("results/saliency/shard-{shard}.parquet", shard=range(SHARDS))
 OUTCOMES = "results/saliency.parquet"
 CROPS = "results/crops.parquet"
+FACES = f"data/{P.dataset.dataset_name}/faces.parquet"
+IMAGE_SALIENCY = "results/image-saliency.parquet"
+IMAGE_CROPS = "results/image-crops.parquet"
+GAZE_DIR = "results/gaze"
+GAZE_METRICS = "results/gaze-metrics.json"
 STATS_DIR = "results/stats"
 METRICS = "results/metrics.json"
 FIGURES_DIR = "results/figures"

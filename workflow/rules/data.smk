@@ -1,4 +1,4 @@
-# The model file, the dataset table, and the sampled tuples.
+# The model file, the dataset table, its faces, and the sampled tuples.
 
 
 rule fetch_model:
@@ -24,6 +24,23 @@ rule prepare_data:
         benchmark_of("prepare_data")
     shell:
         "cropaudit prepare-data --params params.yaml --out {output.table}" " 2> {log}"
+
+
+rule faces:
+    input:
+        dataset=DATASET,
+        images=DATASET_IMAGES,
+    output:
+        FACES,
+    params:
+        **tracked("faces"),
+    log:
+        log_of("faces"),
+    benchmark:
+        benchmark_of("faces")
+    shell:
+        "cropaudit faces --params params.yaml --dataset {input.dataset} --out {output}"
+        " 2> {log}"
 
 
 rule sample_pairs:

@@ -1,4 +1,5 @@
-# Saliency of every composite, scattered over `saliency.shards` jobs and gathered; then crops.
+# Saliency of every composite, scattered over `saliency.shards` jobs and gathered; saliency of
+# every dataset image alone; then crops (with face scores) of both.
 
 
 rule saliency:
@@ -43,11 +44,35 @@ rule gather:
         "cropaudit gather --out {output} {input}" " 2> {log}"
 
 
+rule image_saliency:
+    input:
+        dataset=DATASET,
+        images=DATASET_IMAGES,
+        **model_input(),
+    output:
+        IMAGE_SALIENCY,
+    params:
+        **tracked("model"),
+    threads: 2
+    log:
+        log_of("image_saliency"),
+    benchmark:
+        benchmark_of("image_saliency")
+    shell:
+        "cropaudit image-saliency --params params.yaml --dataset {input.dataset}{MODEL_ARG}"
+        " --out {output}"
+        " 2> {log}"
+
+
 rule score_crops:
     input:
         outcomes=OUTCOMES,
+        dataset=DATASET,
+        faces=FACES,
+        image_saliency=IMAGE_SALIENCY,
     output:
-        CROPS,
+        crops=CROPS,
+        image_crops=IMAGE_CROPS,
     params:
         **tracked("crops"),
     log:
@@ -55,5 +80,8 @@ rule score_crops:
     benchmark:
         benchmark_of("score_crops")
     shell:
-        "cropaudit score-crops --params params.yaml --outcomes {input.outcomes} --out {output}"
+        "cropaudit score-crops --params params.yaml --outcomes {input.outcomes}"
+        " --dataset {input.dataset} --faces {input.faces}"
+        " --image-saliency {input.image_saliency}"
+        " --out {output.crops} --image-crops-out {output.image_crops}"
         " 2> {log}"

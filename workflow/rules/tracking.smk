@@ -5,7 +5,9 @@ rule log_run:
     input:
         dataset=DATASET,
         metrics=METRICS,
+        gaze_metrics=GAZE_METRICS,
         stats=STATS_DIR,
+        gaze=GAZE_DIR,
         figures=FIGURES_DIR,
         report=REPORT,
         **model_input(),
@@ -18,6 +20,7 @@ rule log_run:
         log_of("log_run"),
     shell:
         "cropaudit log-run --params params.yaml --dataset {input.dataset}"
-        " --metrics {input.metrics} --stats-dir {input.stats} --figures-dir {input.figures}"
+        " --metrics {input.metrics} {input.gaze_metrics} --stats-dir {input.stats}"
+        " --figures-dir {input.figures} --artifacts {input.gaze}"
         " --report {input.report}{MODEL_ARG} --out {output}"
         " 2> {log}"

@@ -37,7 +37,7 @@ HEADER = (
     "# params (saliency.shards, dataset, model.backend); tests fail if this file is stale.\n"
 )
 #: Outputs DVC shows as metrics / plots rather than caching as data.
-METRICS = {"results/metrics.json"}
+METRICS = {"results/metrics.json", "results/gaze-metrics.json"}
 PLOTS = {"results/figures"}
 #: Small bookkeeping outputs that are not worth caching.
 UNCACHED = {"results/mlflow-run.json"}
@@ -151,7 +151,7 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
 
 
 def artifacts(stages: list[Stage], dataset_name: str) -> dict[str, Any]:
-    """DVC artifacts: the dataset table and, when a model file is used, the model."""
+    """DVC artifacts: the dataset table, its faces and, when a model file is used, the model."""
     outs = {o for s in stages for o in s.outs if isinstance(o, str)}
     found: dict[str, Any] = {}
     table = f"data/{dataset_name}/images.parquet"
@@ -161,6 +161,14 @@ def artifacts(stages: list[Stage], dataset_name: str) -> dict[str, Any]:
             "type": "dataset",
             "desc": f"dataset table of the {dataset_name!r} images (cropaudit prepare-data)",
             "labels": ["cropaudit", "images", dataset_name],
+        }
+    faces = f"data/{dataset_name}/faces.parquet"
+    if faces in outs:
+        found[f"{dataset_name}-faces".lower().replace("_", "-")] = {
+            "path": faces,
+            "type": "dataset",
+            "desc": f"face boxes and landmarks of the {dataset_name!r} images (cropaudit faces)",
+            "labels": ["cropaudit", "faces", dataset_name],
         }
     for out in sorted(o for o in outs if o.endswith(".vxm")):
         found["fastgaze"] = {

@@ -2,9 +2,10 @@
 
 Tracking store: $MLFLOW_TRACKING_URI, else tracking.uri in params.yaml, else
 sqlite:///mlflow.db in the working directory (artifacts in mlruns/ beside it). Logs params.yaml
-flattened, every number of --metrics, the stats tables, figures and report as artifacts, the
-dataset table as an MLflow dataset input (digest), and tags: git commit + dirty flag, model
-sha256, package versions. --out receives the run id and where to find it.
+flattened, every number of --metrics (one or more files), the stats tables, figures, report
+and every --artifacts folder as artifacts, the dataset table as an MLflow dataset input
+(digest), and tags: git commit + dirty flag, model sha256, package versions. --out receives
+the run id and where to find it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ HELP = "log the run to MLflow (params, metrics, figures, tables, report, provena
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
     parser.add_argument("--dataset", required=True, type=Path, help="dataset table")
-    parser.add_argument("--metrics", required=True, type=Path, help="metrics JSON (stats)")
+    parser.add_argument("--metrics", required=True, type=Path, nargs="+",
+                        help="metrics JSON file(s): stats, gaze (top-level keys must differ)")
     parser.add_argument("--stats-dir", type=Path, default=None, help="stats tables folder")
     parser.add_argument("--figures-dir", type=Path, default=None, help="figures folder")
     parser.add_argument("--report", type=Path, default=None, help="HTML report")
     parser.add_argument("--model", type=Path, default=None, help="model file (sha256 tag)")
+    parser.add_argument("--artifacts", type=Path, nargs="*", default=[],
+                        help="further folders to log, each under its own name (e.g. results/gaze)")
     parser.add_argument("--out", required=True, type=Path, help="JSON record of the run")
 
 
@@ -44,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         figures_dir=args.figures_dir,
         report_path=args.report,
         model_path=args.model,
+        artifact_dirs=args.artifacts,
     )
     write_json(args.out, record_dict(record))
     print(f"MLflow run {record.run_id} in experiment {record.experiment!r} at "

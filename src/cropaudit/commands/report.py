@@ -1,8 +1,10 @@
 """Write one self-contained HTML report of the run.
 
 Embeds every PNG of --figures-dir, renders summary.md and every CSV of --stats-dir, the crop
-retention per group (--crops), params.yaml verbatim and the provenance: code commit and dirty
-flag, model and dataset digests, package versions. Opens offline; nothing is linked.
+retention per group (--crops), the face rates (face_rates.csv of --stats-dir), the gaze
+analysis (--gaze-dir: selection, rates, sample review sheets), params.yaml verbatim and the
+provenance: code commit and dirty flag, model and dataset digests, package versions. Opens
+offline; nothing is linked.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=Path, default=None, help="crops table (score-crops)")
     parser.add_argument("--dataset", type=Path, default=None, help="dataset table (provenance)")
     parser.add_argument("--model", type=Path, default=None, help="model file (provenance)")
+    parser.add_argument("--gaze-dir", type=Path, default=None, help="gaze stage folder")
     parser.add_argument("--out", required=True, help="HTML file to write")
 
 
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         dataset_path=args.dataset,
         model_path=args.model,
         model_backend=params.model.backend,
+        gaze_dir=args.gaze_dir,
     )
     print(write_report(args.out, text))
     return 0

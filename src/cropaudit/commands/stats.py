@@ -7,6 +7,12 @@ position.csv (McNemar on mirrored tuples), position_model.csv (position + group 
 together.csv (k-way tuples), distributions.csv (saliency scores by group) and summary.md (the
 findings section of the report); and --metrics (JSON for `dvc metrics`). Settings come from
 the `stats:` section of params.yaml; the bootstrap uses the top-level `seed`.
+
+With --faces (and --dataset, --crops, --image-crops from `cropaudit faces` / `score-crops`)
+it also writes face_rates.csv (per source, measure, aspect ratio and group or attribute
+value: how often the salient point lies on the face, the crop keeps the whole face, the
+detector finds a face; Wilson intervals) and face_comparisons.csv (two-proportion score tests
+between values, corrected per measure), and adds faces / face_rates / face_tests to --metrics.
 """
 
 from __future__ import annotations
@@ -24,11 +30,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outcomes", required=True, type=Path, help="results/saliency.parquet")
     parser.add_argument("--out-dir", required=True, type=Path, help="e.g. results/stats")
     parser.add_argument("--metrics", required=True, type=Path, help="e.g. results/metrics.json")
+    parser.add_argument("--faces", type=Path, default=None, help="faces table (face rates)")
+    parser.add_argument("--dataset", type=Path, default=None, help="dataset table (with --faces)")
+    parser.add_argument("--crops", type=Path, default=None, help="crops table (score-crops)")
+    parser.add_argument("--image-crops", type=Path, default=None,
+                        help="single-image crops table (score-crops)")
 
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.outputs import atomic_path, remove_outputs, write_json, write_text
+    from cropaudit.outputs import atomic_path, json_safe, remove_outputs, write_json, write_text
     from cropaudit.stats.audit import audit
     from cropaudit.stats.summary import metrics, summary_markdown
     from cropaudit.stats_io import check_aggregates, read_outcomes
@@ -37,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
     attributes = params.dataset.groups.attributes
     check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(args.outcomes)
+    face_rates, face_comparisons, face_metrics = _face_stats(args, params)  # inputs checked first
     result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
+    if face_rates is not None:
+        tables[args.out_dir / "face_rates.csv"] = face_rates
+        tables[args.out_dir / "face_comparisons.csv"] = face_comparisons
     summary = args.out_dir / "summary.md"
     paths = [*tables, summary, args.metrics]
     try:
@@ -46,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False)
         write_text(summary, summary_markdown(result))
-        write_json(args.metrics, metrics(result))
+        write_json(args.metrics, json_safe({**metrics(result), **face_metrics}))
     except BaseException:
         remove_outputs(*paths)
         raise
@@ -57,3 +72,37 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _face_stats(args: argparse.Namespace, params):
+    """(face_rates, face_comparisons, metrics) when --faces is given, else (None, None, {})."""
+    if args.faces is None:
+        if args.crops or args.image_crops:
+            from cropaudit.errors import ConfigError
+
+            raise ConfigError("--crops/--image-crops need --faces and --dataset")
+        return None, None, {}
+    from cropaudit.datasets.table import read_table
+    from cropaudit.errors import ConfigError
+    from cropaudit.face_rates import face_statistics
+    from cropaudit.faces import read_faces
+    from cropaudit.tables import (
+        CROP_COLUMNS,
+        CROP_FACE_COLUMNS,
+        IMAGE_CROP_COLUMNS,
+        read_stage_table,
+    )
+
+    if args.dataset is None:
+        raise ConfigError("--faces needs --dataset (group attributes)")
+    table = read_table(args.dataset)
+    faces = read_faces(args.faces, table)
+    crops = image_crops = None
+    if args.crops is not None:
+        crops = read_stage_table(args.crops, CROP_COLUMNS + CROP_FACE_COLUMNS,
+                                 what="crops table with face scores", producer="score-crops")
+    if args.image_crops is not None:
+        image_crops = read_stage_table(args.image_crops, IMAGE_CROP_COLUMNS,
+                                       what="single-image crops table", producer="score-crops")
+    return face_statistics(params=params, crops=crops, image_crops=image_crops, faces=faces,
+                           table=table)

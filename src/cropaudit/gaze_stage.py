@@ -1,0 +1,138 @@
+"""The gaze stage end to end: tables in, one folder of tables, sheets and a template out.
+
+Pure pieces live in :mod:`cropaudit.gaze` (selection, labels, rates) and
+:mod:`cropaudit.gaze_review` (sheets, template, agreement); this module reads and writes.
+The output folder is built next to its final place and swapped in only when complete, so a
+failed run never leaves a folder that looks finished (and no sheet of an earlier run stays).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from cropaudit.crops import Crop
+from cropaudit.datasets.table import image_path
+from cropaudit.errors import InputFileError
+from cropaudit.gaze import (
+    gaze_metrics,
+    gaze_rates,
+    image_labels,
+    review_sample,
+    salient_regions,
+    selection_row,
+)
+from cropaudit.gaze_review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, template
+from cropaudit.image_saliency import result_of
+from cropaudit.outputs import json_safe, write_json
+
+TABLES = ("selection", "labels", "rates", "comparisons", "review")
+SHEETS_DIR = "sheets"
+
+
+@dataclass(frozen=True)
+class GazeOutcome:
+    images: int
+    selected: int
+    with_face: int
+    sheets: int
+
+
+def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.DataFrame,
+             image_crops: pd.DataFrame, attributes: list[str], out_dir: Path,
+             metrics_path: Path, progress: bool | None = None) -> GazeOutcome:
+    g = params.gaze
+    ratios = list(params.crops.aspect_ratios)
+    info = table.set_index(table["image_id"].astype(str))
+    missing = set(ratios) - set(image_crops["aspect_ratio"].astype(float))
+    if missing:
+        raise InputFileError(
+            f"single-image crops lack aspect ratio(s) {sorted(missing)} of crops.aspect_ratios "
+            "(re-run `cropaudit score-crops`)"
+        )
+    crops_by_image = {str(k): v for k, v in image_crops.groupby("image_id", sort=False)}
+    selection_rows, label_rows, regions_by_image, results = [], [], {}, {}
+    disable = None if progress is None else not progress
+    for row in tqdm(list(saliency.itertuples(index=False)), desc="gaze", unit="img",
+                    disable=disable):
+        result = result_of(row)
+        image_id = str(row.image_id)
+        regions = salient_regions(result, g)
+        sel = selection_row(result, regions, g)
+        sel.update(group=str(row.group), **{a: info.at[image_id, a] for a in attributes})
+        selection_rows.append(sel)
+        if sel["selected"]:
+            regions_by_image[image_id], results[image_id] = regions, result
+            rows = crops_by_image[image_id].sort_values("aspect_ratio", kind="stable")
+            rows = rows.set_index("aspect_ratio").loc[ratios].reset_index()
+            label_rows.append({"image_id": image_id, "group": str(row.group),
+                               **{a: info.at[image_id, a] for a in attributes},
+                               **image_labels(rows, regions, g.min_region_area)})
+    selection = pd.DataFrame(selection_rows)
+    labels = pd.DataFrame(label_rows)
+    labels = labels.set_index("image_id") if len(labels) else labels
+    by = g.review_attribute or "group"
+    chosen = (review_sample(labels, by, g.review_per_value, params.seed)
+              if len(labels) and g.review_per_value else pd.Index([]))
+    if len(labels):
+        labels["sheet"] = ""
+        labels.loc[chosen, "sheet"] = [f"{SHEETS_DIR}/{sheet_name(i)}" for i in chosen]
+    rates, comparisons = gaze_rates(
+        labels if len(labels) else _empty_labels(ratios), ratios, ["group", *attributes],
+        alpha=params.stats.alpha, interval=params.stats.interval,
+        correction=params.stats.correction,
+    )
+    sheets = pd.DataFrame({"image_id": list(chosen),
+                           "sheet": [labels.at[i, "sheet"] for i in chosen]})
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / SHEETS_DIR).mkdir()
+        for n, image_id in enumerate(tqdm(list(chosen), desc="sheets", unit="sheet",
+                                          disable=disable)):
+            _sheet(tmp / labels.at[image_id, "sheet"], dataset_path, info.loc[image_id],
+                   results[image_id], regions_by_image[image_id],
+                   crops_by_image[image_id], ratios, g.min_region_area,
+                   f"sheet {n + 1} of {len(chosen)}: {image_id}")
+        frames = {"selection": selection, "labels": labels.reset_index() if len(labels)
+                  else labels, "rates": rates, "comparisons": comparisons,
+                  "review": template(sheets, ratios)}
+        for name, df in frames.items():
+            df.to_csv(tmp / f"{name}.csv", index=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    write_json(metrics_path, json_safe(gaze_metrics(selection, labels, rates, comparisons,
+                                                    len(chosen))))
+    return GazeOutcome(len(selection), int(selection["selected"].sum()) if len(selection)
+                       else 0, int(labels["has_face"].sum()) if len(labels) else 0,
+                       len(chosen))
+
+
+def _empty_labels(ratios: list[float]) -> pd.DataFrame:
+    from cropaudit.gaze import MAX_ON_FACE, OTHER_REGION, crop_column
+
+    cols = ["group", "has_face", MAX_ON_FACE, OTHER_REGION, *map(crop_column, ratios)]
+    return pd.DataFrame(columns=cols)
+
+
+def _sheet(path: Path, dataset_path: Path, row: pd.Series, result, regions, crop_rows,
+           ratios, min_area: int, title: str) -> None:
+    from cropaudit.saliency.upright import decode_upright
+
+    file = image_path(dataset_path, str(row["path"]))
+    upright = decode_upright(file, str(file), max_pixels=SHEET_MAX_PIXELS,
+                             hard_limit=10**10, limit_label="the sheet size")
+    by_ratio = crop_rows.set_index("aspect_ratio")
+    crops = [Crop(int(by_ratio.at[r, "crop_left"]), int(by_ratio.at[r, "crop_top"]),
+                  int(by_ratio.at[r, "crop_width"]), int(by_ratio.at[r, "crop_height"]), r)
+             for r in ratios]
+    draw_sheet(path, upright.rgb, result, regions, crops, min_area=min_area, title=title)

@@ -1,0 +1,140 @@
+"""Human review of the gaze analysis: sheets, the template, reading labels back, kappa."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from cropaudit.cli import main
+from cropaudit.crops import Crop
+from cropaudit.errors import InputFileError
+from cropaudit.face_geometry import Box
+from cropaudit.gaze import Region
+from cropaudit.gaze_review import agreement, cohen_kappa, draw_sheet, read_review, template
+from cropaudit.saliency.center import CenterModel
+
+RATIOS = [0.56, 1.0]
+
+
+def test_kappa_of_a_two_by_two_table_matches_the_hand_computation():
+    # p_o = (20 + 15) / 50 = 0.7; margins rows 25/25, columns 30/20:
+    # p_e = (25·30 + 25·20) / 50² = 0.5; kappa = (0.7 − 0.5) / (1 − 0.5) = 0.4
+    k = cohen_kappa(np.array([[20, 5], [10, 15]]))
+    assert k.observed == pytest.approx(0.7) and k.expected == pytest.approx(0.5)
+    assert k.kappa == pytest.approx(0.4)
+    assert k.low < 0.4 < k.high and k.se > 0
+
+
+def test_kappa_of_a_three_by_three_table_matches_the_hand_computation():
+    table = np.array([[10, 2, 0], [3, 8, 1], [0, 1, 5]])
+    # n = 30, p_o = 23/30; rows 12, 12, 6; columns 13, 11, 6
+    # p_e = (12·13 + 12·11 + 6·6) / 900 = 324 / 900 = 0.36
+    k = cohen_kappa(table)
+    assert k.kappa == pytest.approx((23 / 30 - 0.36) / (1 - 0.36))
+    assert cohen_kappa(np.eye(3) * 4).kappa == pytest.approx(1.0)
+
+
+def test_kappa_is_undefined_when_both_raters_use_one_category():
+    k = cohen_kappa(np.array([[6, 0], [0, 0]]))
+    assert np.isnan(k.kappa) and k.observed == 1.0
+
+
+@pytest.fixture()
+def labels() -> pd.DataFrame:
+    return pd.DataFrame({
+        "image_id": ["a", "b", "c", "d"],
+        "max_on_face": ["face", "elsewhere", "face", "no_face"],
+        "crop_0.56": ["full", "none", "partial", "no_face"],
+        "crop_1": ["full", "full", "full", "no_face"],
+        "other_salient_region": ["no", "yes", "yes", "no_face"],
+    }).set_index("image_id")
+
+
+def _write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_template_has_one_empty_column_per_question(labels):
+    sheets = pd.DataFrame({"image_id": ["b", "a"], "sheet": ["sheets/b.png", "sheets/a.png"]})
+    t = template(sheets, RATIOS)
+    assert list(t.columns) == ["image_id", "sheet", "max_on_face", "crop_0.56", "crop_1",
+                               "other_salient_region", "reviewer", "notes"]
+    assert (t.iloc[:, 2:] == "").all().all() and list(t["image_id"]) == ["b", "a"]
+
+
+def test_filled_review_is_read_back_and_normalised(tmp_path, labels):
+    path = _write(tmp_path / "review.csv",
+                  "image_id,sheet,max_on_face,crop_0.56,crop_1,other_salient_region,notes\n"
+                  "a,s,Face,FULL,full,no,ok\n"
+                  "b,s,elsewhere,,full,yes,\n"
+                  "c,s,,,,,not reviewed yet\n"
+                  "d,s,No face,no-face,,,\n")
+    human = read_review(path, labels, RATIOS)
+    assert list(human.index) == ["a", "b", "d"]
+    assert human.loc["a", "max_on_face"] == "face" and human.loc["d", "crop_0.56"] == "no_face"
+    assert pd.isna(human.loc["b", "crop_0.56"])
+    summary, confusion = agreement(human, labels, RATIOS)
+    row = summary.set_index("question").loc["max_on_face"]
+    assert row["n"] == 3 and row["agree"] == 3 and row["kappa"] == pytest.approx(1.0)
+    crop = summary.set_index("question").loc["crop_0.56"]
+    assert crop["n"] == 2  # b left blank
+    cell = confusion[(confusion["question"] == "crop_1") & (confusion["human"] == "full")]
+    assert cell.set_index("automatic")["count"].to_dict() == {"full": 2}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("image_id,max_on_face\na,face\nzz,face\n",
+     "row 3: image_id 'zz' is not among the gaze analysis' images"),
+    ("image_id,max_on_face\na,face\nb,face\na,elsewhere\n", "row 4: image_id 'a' repeats row 2"),
+    ("image_id,max_on_face,crop_1\na,maybe,full\nb,face,half\n",
+     "row 2: max_on_face: 'maybe' is not one of face, elsewhere, no_face \\(and 1 more\\)"),
+    ("image_id,max_on_face\n,face\n", "row 2: image_id is empty"),
+    ("image_id,notes\na,hello\n", "missing column"),
+    ("max_on_face\nface\n", "missing column\\(s\\) image_id"),
+    ("image_id,max_on_face\na,\nb,\n", "no labels filled in yet"),
+    ("", "not a readable CSV file"),
+])
+def test_malformed_reviews_are_refused_with_one_line_naming_the_row(tmp_path, labels, text,
+                                                                    message):
+    path = _write(tmp_path / "review.csv", text)
+    with pytest.raises(InputFileError, match=message) as err:
+        read_review(path, labels, RATIOS)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_gaze_import_command_reports_agreement(tmp_path, labels, capsys):
+    labels.reset_index().to_csv(tmp_path / "labels.csv", index=False)
+    review = _write(tmp_path / "review.csv",
+                    "image_id,max_on_face,crop_1\na,face,full\nb,face,full\nc,face,none\n")
+    params = _write(tmp_path / "params.yaml", "crops:\n  aspect_ratios: [0.56, 1.0]\n")
+    code = main(["gaze-import", str(review), "--params", str(params), "--labels",
+                 str(tmp_path / "labels.csv"), "--out-dir", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 reviewed image(s)" in out and "max_on_face" in out
+    agreement_table = pd.read_csv(tmp_path / "out/agreement.csv").set_index("question")
+    # max_on_face: human face/face/face vs auto face/elsewhere/face -> 2 of 3 agree
+    assert agreement_table.loc["max_on_face", "agree"] == 2
+    assert (tmp_path / "out/confusion.csv").is_file()
+    bad = _write(tmp_path / "bad.csv", "image_id,max_on_face\nq,face\n")
+    code = main(["gaze-import", str(bad), "--params", str(params), "--labels",
+                 str(tmp_path / "labels.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "row 2" in err
+
+
+def test_a_review_sheet_is_drawn(tmp_path):
+    rgb = np.zeros((300, 200, 3), np.uint8)
+    rgb[50:120, 60:140] = 200
+    result = next(iter(CenterModel().predict([rgb])))
+    crops = result.crops(RATIOS)
+    path = tmp_path / "sheet.png"
+    draw_sheet(path, rgb[::2, ::2], result, [Region(Box(60, 50, 80, 70), 5600),
+                                             Region(Box(0, 0, 10, 10), 100)],
+               crops, min_area=1000, title="sheet 1 of 1")
+    with Image.open(path) as img:
+        assert img.format == "PNG" and img.width > 400 and img.height > 400
+    assert isinstance(crops[0], Crop)
