@@ -15,12 +15,14 @@ from support.workflow import REPO_ROOT, copy_workflow, run, tool
 pytestmark = pytest.mark.slow
 
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
-        "dataset": {"demo": {"images_per_group": 6}}}
-UPSTREAM = ["data/demo/images.parquet", "results/pairs.parquet",
+        "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2}}
+UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
             "results/saliency/shard-0.parquet", "results/saliency.parquet",
-            "results/crops.parquet"]
-DOWNSTREAM = ["results/metrics.json", "results/stats/comparisons.csv", "results/report.html",
-              "results/mlflow-run.json"]
+            "results/image-saliency.parquet", "results/crops.parquet",
+            "results/image-crops.parquet"]
+DOWNSTREAM = ["results/metrics.json", "results/stats/comparisons.csv",
+              "results/stats/face_rates.csv", "results/gaze-metrics.json",
+              "results/gaze/rates.csv", "results/report.html", "results/mlflow-run.json"]
 
 
 def dvc(root, *args):
@@ -66,9 +68,11 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
     params.write_text(params.read_text().replace("alpha: 0.05", "alpha: 0.01"))
     status = dvc(repo, "status").stdout
     changed = set(re.findall(r"^([\w-]+):$", status, flags=re.M))
-    # report and log-run show params.yaml in full, so they follow any parameter change
-    assert changed == {"stats", "plots", "report", "log-run"}, status
-    assert stages_to_run(repo) == {"stats", "plots", "report", "log-run"}
+    # report and log-run show params.yaml in full, so they follow any parameter change; the
+    # gaze stage's rates use the same significance level
+    after_stats = {"stats", "plots", "gaze", "report", "log-run"}
+    assert changed == after_stats, status
+    assert stages_to_run(repo) == after_stats
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
     dvc(repo, "repro")
     for p in UPSTREAM:

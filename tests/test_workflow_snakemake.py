@@ -20,7 +20,15 @@ import pytest
 import requests
 
 from cropaudit.model_store import FASTGAZE_SHA256
-from cropaudit.tables import CROP_COLUMNS, OUTCOME_COLUMNS, PAIRS_COLUMNS
+from cropaudit.report import SAMPLE_SHEETS
+from cropaudit.tables import (
+    CROP_COLUMNS,
+    CROP_FACE_COLUMNS,
+    FACE_COLUMNS,
+    IMAGE_CROP_COLUMNS,
+    OUTCOME_COLUMNS,
+    PAIRS_COLUMNS,
+)
 from support.workflow import (
     copy_workflow,
     fastgaze_model,
@@ -44,6 +52,7 @@ def tiny(seed: int = 20210517) -> dict:
         "model": {"backend": BACKEND},
         "sampling": {"n": 24, "pairs": [PLANTED, NULL], "together": True},
         "saliency": {"shards": 2},
+        "gaze": {"review_per_value": 3},  # a few sheets: drawing them is the gaze stage's cost
         "report": {"title": "tiny end-to-end run"},
     }
 
@@ -102,6 +111,54 @@ def test_every_output_is_written(first_run):
         assert (root / "models/fastgaze.vxm").is_file()
 
 
+def test_face_and_gaze_outputs_are_written(first_run):
+    root, _, _ = first_run
+    faces = pd.read_parquet(root / "data/demo/faces.parquet")
+    assert set(FACE_COLUMNS) <= set(faces.columns)
+    assert faces["image_id"].nunique() == 160
+    # the demo's portraits carry a photographic face: the detector finds every one
+    assert (faces.drop_duplicates("image_id")["n_faces"] == 1).all()
+    crops = pd.read_parquet(root / "results/crops.parquet")
+    assert set(CROP_FACE_COLUMNS) <= set(crops.columns) and crops["has_face"].all()
+    # only the member holding the salient point can have it on its face
+    assert not (crops["salient_in_face"].astype(bool) & ~crops["won"]).any()
+    singles = pd.read_parquet(root / "results/image-crops.parquet")
+    assert set(IMAGE_CROP_COLUMNS) <= set(singles.columns) and len(singles) == 160 * 4
+    assert len(pd.read_parquet(root / "results/image-saliency.parquet")) == 160
+    assert {"face_rates.csv", "face_comparisons.csv"} <= {
+        p.name for p in (root / "results/stats").iterdir()}
+    gaze = root / "results/gaze"
+    assert {"selection.csv", "labels.csv", "rates.csv", "comparisons.csv", "review.csv"} <= {
+        p.name for p in gaze.iterdir()}
+    review = pd.read_csv(gaze / "review.csv")
+    assert len(review) == len(list((gaze / "sheets").glob("*.png"))) > 0
+    metrics = json.loads((root / "results/metrics.json").read_text())
+    assert metrics["faces"]["detection_rate"] == 1.0
+    gaze_metrics = json.loads((root / "results/gaze-metrics.json").read_text())["gaze"]
+    assert gaze_metrics["images"] == 160 and gaze_metrics["review_sheets"] == len(review)
+
+
+def test_planted_badge_takes_the_salient_point_off_the_face(first_run):
+    """Single images: plain portraits have one salient thing (the face); marked ones a badge
+    that FastGaze prefers. Cohorts are drawn alike, so they must not differ."""
+    if BACKEND != "fastgaze":
+        pytest.skip("the demo's known answers are FastGaze's; set CROPAUDIT_FASTGAZE")
+    root, _, _ = first_run
+    rates = pd.read_csv(root / "results/stats/face_rates.csv")
+    single = rates[(rates["source"] == "single") & (rates["measure"] == "salient_in_face")]
+    by_value = single.set_index(["level", "value"])["rate"]
+    assert by_value[("feature", "plain")] > 0.9 > 0.1 > by_value[("feature", "marked")]
+    tests = pd.read_csv(root / "results/stats/face_comparisons.csv")
+    tests = tests[(tests["source"] == "single") & (tests["measure"] == "salient_in_face")]
+    tests = tests.set_index("level")
+    assert tests.loc["feature", "significant"] and not tests.loc["cohort", "significant"]
+    # the paper's selection (>= 2 salient regions) keeps only the marked portraits
+    selection = pd.read_csv(root / "results/gaze/selection.csv")
+    chosen = selection[selection["selected"]]
+    assert len(chosen) > 0 and set(chosen["feature"]) == {"marked"}
+    assert (selection.loc[selection["feature"] == "plain", "n_large_regions"] <= 1).all()
+
+
 def test_planted_difference_is_detected_and_null_is_not(first_run):
     if BACKEND != "fastgaze":
         pytest.skip("the demo's known answers are FastGaze's; set CROPAUDIT_FASTGAZE")
@@ -118,14 +175,16 @@ def test_report_is_self_contained(first_run):
     root, _, _ = first_run
     html = (root / "results/report.html").read_text(encoding="utf-8")
     assert "tiny end-to-end run" in html
+    sheets = len(list((root / "results/gaze/sheets").glob("*.png")))
     assert html.count('src="data:image/png;base64,') == len(
-        list((root / "results/figures").glob("*.png")))
+        list((root / "results/figures").glob("*.png"))) + min(SAMPLE_SHEETS, sheets)
     for remote in ('src="http', "<script src", '<link rel="stylesheet" href'):
         assert remote not in html
     dataset_sha = hashlib.sha256(
         (root / "data/demo/images.parquet").read_bytes()).hexdigest()
     assert dataset_sha in html  # provenance
     assert PLANTED in html and "seed: 20210517" in html  # tables and params
+    assert 'id="faces"' in html and 'id="gaze"' in html
 
 
 def test_snakemake_then_has_nothing_to_do(first_run):
@@ -162,7 +221,12 @@ def test_mlflow_run_has_params_metrics_tags_and_artifacts(first_run):
     names = {a.path for a in client.list_artifacts(run_.info.run_id)}
     assert {"figures", "tables", "report", "config", "metrics", "environment"} <= names
     tables = {a.path for a in client.list_artifacts(run_.info.run_id, "tables")}
-    assert "tables/comparisons.csv" in tables
+    assert {"tables/comparisons.csv", "tables/face_rates.csv"} <= tables
+    assert "gaze" in names
+    gaze = {a.path for a in client.list_artifacts(run_.info.run_id, "gaze")}
+    assert {"gaze/review.csv", "gaze/labels.csv"} <= gaze
+    assert metrics["faces.detection_rate"] == 1.0 and metrics["gaze.images"] == 160
+    assert any(k.startswith("face_rates.single.salient_in_face.feature") for k in metrics)
     experiment = client.get_experiment(run_.info.experiment_id)
     assert experiment.artifact_location.startswith((root / "mlruns").as_uri())
 
@@ -177,6 +241,8 @@ def test_changing_the_seed_reruns_from_sampling_and_logs_a_second_run(second_run
     assert (root / "data/demo/images.parquet").stat().st_mtime_ns == dataset_mtime
     log = proc.stdout + proc.stderr
     assert "rule sample_pairs" in log and "rule prepare_data" not in log
+    # faces and single-image saliency depend on the images only
+    assert "rule faces" not in log and "rule image_saliency" not in log
 
 
 def test_mlflow_server_rest_api_lists_the_runs(second_run):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -255,11 +255,6 @@ def primary_faces(faces: pd.DataFrame) -> pd.DataFrame:
         ["x", "y", "width", "height", "confidence", "image_width", "image_height"]]
 
 
-def face_box(row: object) -> Box:
-    """The Box of a faces-table row (attribute access: x, y, width, height)."""
-    return Box(float(row.x), float(row.y), float(row.width), float(row.height))  # type: ignore[attr-defined]
-
-
 def summary(faces: pd.DataFrame) -> dict[str, object]:
     """Counts for logs and metrics: images, images with a face, faces, rate per group."""
     per_image = faces.drop_duplicates("image_id")
@@ -273,8 +268,3 @@ def summary(faces: pd.DataFrame) -> dict[str, object]:
         "detection_rate_by_group": {str(g): float(v) for g, v in by_group.items()},
     }
 
-
-def iter_faces(faces: pd.DataFrame) -> Iterator[tuple[str, Box]]:
-    """(image_id, box) of every detected face."""
-    for r in faces[faces["face_index"] >= 0].itertuples(index=False):
-        yield str(r.image_id), face_box(r)
