@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from support.workflow import REPO_ROOT, copy_workflow, run, tool
 
@@ -83,9 +84,14 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
 
 
 def test_dvc_plots_show_renders_the_figures_without_network(repo, tmp_path):
-    dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))
+    # a Snakemake run of the same workflow leaves its marker in the folder: it must not matter
+    (repo / "results/figures/.snakemake_timestamp").touch()
+    proc = dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))
+    assert "failed" not in (proc.stdout + proc.stderr).lower()
     html = (tmp_path / "plots/index.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) == len(list((repo / "results/figures").glob("*.png")))
+    declared = yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]
+    assert len(images) == len(declared) >= 3
+    assert all((repo / p).is_file() for p in declared)
     assert all((tmp_path / "plots" / src).is_file() for src in images)
     assert "<script" not in html  # image plots only: no vega from a CDN

@@ -8,22 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from cropaudit.errors import ConfigError, InputFileError
-from cropaudit.stats.outcomes import REQUIRED, check_columns
+from cropaudit.stats.outcomes import REQUIRED
 from cropaudit.stats.params import StatsParams
+from cropaudit.tables import read_stage_table
 
 
 def read_outcomes(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The saliency outcomes parquet, checked for the data contract's columns."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: outcomes table not found")
-    try:
-        df = pd.read_parquet(p)
-    except Exception as exc:  # pyarrow raises many types for a bad file
-        kind = exc.__class__.__name__
-        raise InputFileError(f"{p}: not a readable parquet table ({kind})") from None
-    check_columns(df, str(p), REQUIRED)
-    return df
+    return read_stage_table(path, REQUIRED, what="outcomes table", producer="gather")
 
 
 def read_table(path: str | os.PathLike[str], required: bool = True) -> pd.DataFrame:

@@ -38,7 +38,11 @@ HEADER = (
 )
 #: Outputs DVC shows as metrics / plots rather than caching as data.
 METRICS = {"results/metrics.json", "results/gaze-metrics.json"}
-PLOTS = {"results/figures"}
+#: The figures folder is an uncached output; DVC shows its fixed-name PNGs as top-level plots
+#: (listing the folder itself would also pick up Snakemake's ``.snakemake_timestamp``).
+FIGURES_DIR = "results/figures"
+FIGURES = ("bars.png", "forest.png", "ecdf.png")
+TOGETHER_FIGURE = "together.png"
 #: Small bookkeeping outputs that are not worth caching.
 UNCACHED = {"results/mlflow-run.json"}
 #: Snakemake rules that are only targets, not stages.
@@ -141,9 +145,7 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
     for out in map(str, job.output):
         if out in METRICS:
             stage.metrics.append({out: {"cache": False}})
-        elif out in PLOTS:
-            stage.plots.append({out: {"cache": False}})
-        elif out in UNCACHED:
+        elif out in UNCACHED or out == FIGURES_DIR:
             stage.outs.append({out: {"cache": False}})
         else:
             stage.outs.append(out)
@@ -195,6 +197,11 @@ def generate(root: Path = ROOT) -> str:
 
     dataset_name = load_params(root / PARAMS_FILE).dataset.dataset_name
     doc: dict[str, Any] = {"stages": {s.name: s.as_dict() for s in stages}}
+    if any({FIGURES_DIR: {"cache": False}} in s.outs for s in stages):
+        names = list(FIGURES)
+        if params_on_disk.get("sampling", {}).get("together", True):
+            names.append(TOGETHER_FIGURE)
+        doc["plots"] = [f"{FIGURES_DIR}/{n}" for n in names]
     found = artifacts(stages, dataset_name)
     if found:
         doc["artifacts"] = found

@@ -15,6 +15,7 @@ import pandas as pd
 
 from cropaudit.errors import InputFileError
 from cropaudit.outputs import atomic_path
+from cropaudit.tables import read_stage_table
 
 #: Columns every dataset table has, whatever its source (attribute columns come on top).
 BASE_COLUMNS: tuple[str, ...] = (
@@ -52,18 +53,9 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a dataset table, failing with one line if it is missing or lacks columns."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: dataset table not found (run `cropaudit prepare-data`)")
-    try:
-        df = pd.read_parquet(p)
-    except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise InputFileError(f"{p}: not a readable parquet table ({type(exc).__name__})") from None
-    missing = [c for c in BASE_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputFileError(f"{p}: missing columns {', '.join(missing)}")
+    df = read_stage_table(path, BASE_COLUMNS, what="dataset table", producer="prepare-data")
     if df.empty:
-        raise InputFileError(f"{p}: dataset table is empty")
+        raise InputFileError(f"{path}: dataset table is empty")
     return df
 
 

@@ -53,6 +53,11 @@ def grouped_bars(
     fig = Figure(figsize=(max(4.0, width_per_comparison * n_cmp + 1.2), 3.6))
     ax = fig.add_subplot()
     bar_w = 0.4
+    # Δ annotations sit at the paper's height unless a bar (with its interval) reaches it;
+    # then everything above the bars moves up so no label overlaps a bar.
+    top = max(max(float(r["err_high"]), 1 - float(r["err_low"])) for _, d in data
+              for _, r in d.iterrows())
+    lift = max(0.0, top + 0.03 - 0.70)
     x = 0.0
     ticks, tick_labels = [], []
     for panel, d in data:
@@ -71,22 +76,22 @@ def grouped_bars(
             for xx, val in ((xa, p), (xb, 1 - p)):
                 ax.text(xx, 0.05, f"{round(100 * val)}%", ha="center", va="bottom",
                         color="white", fontsize=8, fontweight="bold", zorder=4)
-            ax.text(x, 0.78, "$\\Delta_{0.5}$", ha="center", va="bottom", fontsize=8)
-            ax.text(x, 0.70, _percent(float(r["delta"])), ha="center", va="bottom",
+            ax.text(x, 0.78 + lift, "$\\Delta_{0.5}$", ha="center", va="bottom", fontsize=8)
+            ax.text(x, 0.70 + lift, _percent(float(r["delta"])), ha="center", va="bottom",
                     fontsize=8, fontweight="bold")
             ticks.append(x)
             tick_labels.append(str(r["label"]))
             x += 1.0
         end = x - 1.0
-        ax.add_patch(_panel_box(start - 0.5 + 0.05, end + 0.5 - 0.05))
-        ax.text((start + end) / 2, 0.93, panel, ha="center", va="center",
+        ax.add_patch(_panel_box(start - 0.5 + 0.05, end + 0.5 - 0.05, 1.0 + lift))
+        ax.text((start + end) / 2, 0.93 + lift, panel, ha="center", va="center",
                 fontsize=8, fontweight="bold")
         x += 0.15  # a gap between panels, as in the paper
     ax.axhline(0.5, color="black", linestyle=":", linewidth=0.6, zorder=1)
     ax.text(x - 0.45, 0.5, "Demographic\nParity", ha="left", va="center", fontsize=7)
     ax.set_xticks(ticks, tick_labels)
     ax.set_xlim(-0.6, x + 0.6)
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.1 + lift)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
@@ -96,7 +101,7 @@ def grouped_bars(
     return fig
 
 
-def _panel_box(x0: float, x1: float):
+def _panel_box(x0: float, x1: float, height: float = 1.0):
     from matplotlib.patches import Rectangle
 
-    return Rectangle((x0, 0), x1 - x0, 1.0, facecolor=PANEL_COLOUR, edgecolor="none", zorder=0)
+    return Rectangle((x0, 0), x1 - x0, height, facecolor=PANEL_COLOUR, edgecolor="none", zorder=0)

@@ -18,31 +18,43 @@ from cropaudit.errors import InputFileError
 EXIF_ORIENTATION = 0x0112
 
 
-def open_image(path: str | os.PathLike[str], max_pixels: int) -> Image.Image:
-    """Open (not decode) an image, checking existence, format, size and the pixel limit."""
+def open_image(
+    path: str | os.PathLike[str], max_pixels: int, *, name: str | None = None
+) -> Image.Image:
+    """Open (not decode) an image, checking existence, format, size and the pixel limit.
+
+    ``max_pixels`` (``model.max_pixels``) is the decompression-bomb limit; Pillow's own global
+    warning threshold is ignored so that the configured limit is the one that applies.
+    ``name`` is how the file is called in messages (e.g. an upload's name, not its temp path).
+    """
     p = Path(path)
+    name = name or str(p)
     if not p.exists():
-        raise InputFileError(f"{p}: no such file")
+        raise InputFileError(f"{name}: no such file")
     if not p.is_file():
-        raise InputFileError(f"{p}: not a regular file")
+        raise InputFileError(f"{name}: not a regular file")
     if p.stat().st_size == 0:
-        raise InputFileError(f"{p}: empty file")
+        raise InputFileError(f"{name}: empty file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(p)
     except UnidentifiedImageError:
-        raise InputFileError(f"{p}: not a recognised image file") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputFileError(f"{p}: image too large (decompression bomb check)") from None
+        raise InputFileError(f"{name}: not a recognised image file") from None
+    except Image.DecompressionBombError:
+        raise InputFileError(f"{name}: image too large (decompression bomb check)") from None
     except OSError as exc:
-        raise InputFileError(f"{p}: cannot open image ({exc})") from None
+        raise InputFileError(f"{name}: cannot open image ({exc})") from None
     w, h = img.size
     if w <= 0 or h <= 0:
-        raise InputFileError(f"{p}: image has zero size ({w}x{h})")
+        img.close()
+        raise InputFileError(f"{name}: image has zero size ({w}x{h})")
     if w * h > max_pixels:
         img.close()
-        raise InputFileError(f"{p}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+        raise InputFileError(
+            f"{name}: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels} "
+            "(model.max_pixels)"
+        )
     return img
 
 

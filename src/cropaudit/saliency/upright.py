@@ -11,17 +11,16 @@ notice and can map coordinates back with the original size.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from cropaudit.errors import InputFileError
 from cropaudit.saliency.preprocess import apply_orientation
 from cropaudit.saliency.preprocess import decode_image as engine_decode
-from cropaudit.saliency.source import exif_orientation, is_jpeg
+from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 
 
 @dataclass(frozen=True)
@@ -52,33 +51,6 @@ def downscaled_size(width: int, height: int, max_pixels: int) -> tuple[int, int]
     return max(1, math.floor(width * s)), max(1, math.floor(height * s))
 
 
-def _open(path: Path, name: str, hard_limit: int) -> Image.Image:
-    """Open (not decode) with messages naming the user's file, not the temp copy."""
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{name}: empty file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)
-    except UnidentifiedImageError:
-        raise InputFileError(f"{name}: not a recognised image file") from None
-    except Image.DecompressionBombError:
-        raise InputFileError(f"{name}: image too large (decompression bomb check)") from None
-    except OSError as exc:
-        raise InputFileError(f"{name}: cannot open image ({exc})") from None
-    w, h = img.size
-    if w <= 0 or h <= 0:
-        img.close()
-        raise InputFileError(f"{name}: image has zero size ({w}x{h})")
-    if w * h > hard_limit:
-        img.close()
-        raise InputFileError(
-            f"{name}: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the hard limit of "
-            f"{hard_limit / 1e6:.0f} MP (model.max_pixels)"
-        )
-    return img
-
-
 def decode_upright(path: str | Path, name: str, *, max_pixels: int, hard_limit: int,
                    limit_label: str = "the app's limit") -> UprightImage:
     """Upright RGB pixels of an image file, as the engine decodes it, downscaled if huge.
@@ -91,7 +63,7 @@ def decode_upright(path: str | Path, name: str, *, max_pixels: int, hard_limit: 
     refused. ``limit_label`` names ``max_pixels`` in the notice.
     """
     p = Path(path)
-    with _open(p, name, hard_limit) as img:
+    with open_image(p, hard_limit, name=name) as img:
         w, h = img.size
         orientation = exif_orientation(img)
         jpeg = is_jpeg(img)
