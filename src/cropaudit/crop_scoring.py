@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cropaudit.composition import Placement
 from cropaudit.crops import DEFAULT_ASPECT_RATIOS, Crop, candidate_crops, intersection_area
-from cropaudit.face_geometry import Box, box_in_composite, kept_fraction
+from cropaudit.face_geometry import Box, box_in_composite, face_kept, kept_fraction
 from cropaudit.tables import CROP_COLUMNS, CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
 
 
@@ -58,7 +58,7 @@ def face_scores(face: Box | None, salient: tuple[float, float], crop: Crop
     return {"has_face": True, "face_left": face.left, "face_top": face.top,
             "face_width": face.width, "face_height": face.height,
             "salient_in_face": face.contains(*salient), "face_retention": fraction,
-            "face_kept": fraction >= 1.0 - 1e-9}
+            "face_kept": face_kept(fraction) == "full"}
 
 
 def _primary_boxes(faces: pd.DataFrame | None) -> dict[str, tuple[Box, tuple[int, int]]]:

@@ -56,6 +56,12 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
             "(re-run `cropaudit score-crops`)"
         )
     crops_by_image = {str(k): v for k, v in image_crops.groupby("image_id", sort=False)}
+    uncovered = set(saliency["image_id"].astype(str)) - set(crops_by_image)
+    if uncovered:
+        raise InputFileError(
+            f"single-image crops lack {len(uncovered)} image(s) of the saliency table, e.g. "
+            f"{sorted(uncovered)[0]!r} (re-run `cropaudit score-crops`)"
+        )
     selection_rows, label_rows, regions_by_image, results = [], [], {}, {}
     disable = None if progress is None else not progress
     for row in tqdm(list(saliency.itertuples(index=False)), desc="gaze", unit="img",
@@ -98,7 +104,8 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
             _sheet(tmp / labels.at[image_id, "sheet"], dataset_path, info.loc[image_id],
                    results[image_id], regions_by_image[image_id],
                    crops_by_image[image_id], ratios, g.min_region_area,
-                   f"sheet {n + 1} of {len(chosen)}: {image_id}")
+                   f"sheet {n + 1} of {len(chosen)}: {image_id}",
+                   hard_limit=params.model.max_pixels)
         frames = {"selection": selection, "labels": labels.reset_index() if len(labels)
                   else labels, "rates": rates, "comparisons": comparisons,
                   "review": template(sheets, ratios)}
@@ -125,12 +132,12 @@ def _empty_labels(ratios: list[float]) -> pd.DataFrame:
 
 
 def _sheet(path: Path, dataset_path: Path, row: pd.Series, result, regions, crop_rows,
-           ratios, min_area: int, title: str) -> None:
+           ratios, min_area: int, title: str, *, hard_limit: int) -> None:
     from cropaudit.saliency.upright import decode_upright
 
     file = image_path(dataset_path, str(row["path"]))
     upright = decode_upright(file, str(file), max_pixels=SHEET_MAX_PIXELS,
-                             hard_limit=10**10, limit_label="the sheet size")
+                             hard_limit=hard_limit, limit_label="the sheet size")
     by_ratio = crop_rows.set_index("aspect_ratio")
     crops = [Crop(int(by_ratio.at[r, "crop_left"]), int(by_ratio.at[r, "crop_top"]),
                   int(by_ratio.at[r, "crop_width"]), int(by_ratio.at[r, "crop_height"]), r)
