@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {}}
 
 ImageList = list[dict[str, Any]]
+T = TypeVar("T")
 
 #: Browser-side: restyle only the heat-map trace of a figure (no server round trip).
 SET_HEAT_OPACITY_JS = """function(opacity, fig) {
@@ -57,6 +58,24 @@ SET_HEAT_OPACITY_JS = """function(opacity, fig) {
 
 def _records(images: ImageList | None) -> list[ImageRecord]:
     return [ImageRecord.from_dict(d) for d in images or []]
+
+
+def _add_each(
+    items: Iterable[T], add: Callable[[T], ImageRecord]
+) -> tuple[list[ImageRecord], list[html.Div]]:
+    """Add every item; a bad one becomes an error notice and the rest still go in."""
+    added: list[ImageRecord] = []
+    messages: list[html.Div] = []
+    for item in items:
+        try:
+            record = add(item)
+        except CropauditError as exc:
+            messages.append(notice(str(exc), "error"))
+            continue
+        added.append(record)
+        if record.notice:
+            messages.append(notice(record.notice, "warning"))
+    return added, messages
 
 
 def _merge(images: ImageList | None, added: Sequence[ImageRecord]) -> Any:
@@ -120,17 +139,11 @@ class Explorer:
         if isinstance(contents, str):
             contents, names = [contents], [names]  # type: ignore[list-item]
         names = list(names or [])
-        added, messages = [], []
-        for i, item in enumerate(contents):
-            name = str(names[i]) if i < len(names) and names[i] else f"upload {i + 1}"
-            try:
-                record = self.store.add_upload(item, name)
-            except CropauditError as exc:
-                messages.append(notice(str(exc), "error"))
-                continue
-            added.append(record)
-            if record.notice:
-                messages.append(notice(record.notice, "warning"))
+        named = [
+            (item, str(names[i]) if i < len(names) and names[i] else f"upload {i + 1}")
+            for i, item in enumerate(contents)
+        ]
+        added, messages = _add_each(named, lambda pair: self.store.add_upload(*pair))
         if added:
             messages.insert(0, notice(
                 f"Added {len(added)} image{'s' if len(added) != 1 else ''}: "
@@ -144,17 +157,12 @@ class Explorer:
         if not picked:
             return no_update, [notice("Pick one or more images from the table first.", "info")]
         view = self.dataset.view()
-        added, messages = [], []
-        for image_id in picked:
-            try:
-                path, group = view.image(image_id)
-                record = self.store.add_file(path, str(image_id), group=group)
-            except CropauditError as exc:
-                messages.append(notice(str(exc), "error"))
-                continue
-            added.append(record)
-            if record.notice:
-                messages.append(notice(record.notice, "warning"))
+
+        def add(image_id: str) -> ImageRecord:
+            path, group = view.image(image_id)
+            return self.store.add_file(path, str(image_id), group=group)
+
+        added, messages = _add_each(picked, add)
         if added:
             messages.insert(0, notice(f"Added {len(added)} image(s) from {view.path}", "info"))
         return _merge(images, added), messages
