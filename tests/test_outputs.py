@@ -8,7 +8,13 @@ import stat
 import pandas as pd
 import pytest
 
-from cropaudit.outputs import atomic_path, read_parquet_metadata, write_parquet, write_text
+from cropaudit.outputs import (
+    atomic_dir,
+    atomic_path,
+    read_parquet_metadata,
+    write_parquet,
+    write_text,
+)
 
 
 def test_written_file_gets_the_usual_mode(tmp_path):
@@ -25,6 +31,27 @@ def test_failed_write_leaves_nothing(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_folder_keeps_the_previous_one(tmp_path):
+    target = tmp_path / "sheets"
+    target.mkdir()
+    (target / "old.png").write_text("previous run")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "new.png").write_text("half")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheets"]
+    assert [p.name for p in target.iterdir()] == ["old.png"]
+
+
+def test_completed_folder_replaces_the_previous_one(tmp_path):
+    target = tmp_path / "sheets"
+    target.mkdir()
+    (target / "old.png").write_text("previous run")
+    with atomic_dir(target) as tmp:
+        (tmp / "new.png").write_text("done")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sheets"]
+    assert [p.name for p in target.iterdir()] == ["new.png"]
 
 
 def test_parquet_metadata_round_trip(tmp_path):

@@ -8,8 +8,6 @@ failed run never leaves a folder that looks finished (and no sheet of an earlier
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from cropaudit.gaze import (
 )
 from cropaudit.gaze_review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, template
 from cropaudit.image_saliency import result_of
-from cropaudit.outputs import json_safe, write_json
+from cropaudit.outputs import atomic_dir, json_safe, write_json
 
 TABLES = ("selection", "labels", "rates", "comparisons", "review")
 SHEETS_DIR = "sheets"
@@ -95,9 +93,7 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
     )
     sheets = pd.DataFrame({"image_id": list(chosen),
                            "sheet": [labels.at[i, "sheet"] for i in chosen]})
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         (tmp / SHEETS_DIR).mkdir()
         for n, image_id in enumerate(tqdm(list(chosen), desc="sheets", unit="sheet",
                                           disable=disable)):
@@ -111,12 +107,6 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
                   "review": template(sheets, ratios)}
         for name, df in frames.items():
             df.to_csv(tmp / f"{name}.csv", index=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     write_json(metrics_path, json_safe(gaze_metrics(selection, labels, rates, comparisons,
                                                     len(chosen))))
     return GazeOutcome(len(selection), int(selection["selected"].sum()) if len(selection)

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-import shutil
 import string
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from cropaudit.datasets.validate import Candidate, finalize
 from cropaudit.errors import ConfigError
+from cropaudit.outputs import atomic_dir
 
 if TYPE_CHECKING:
     from cropaudit.config import Params
@@ -223,9 +222,8 @@ def build(params: Params, out_path: str | Path) -> pd.DataFrame:
     root = Path(out_path).parent
     root.mkdir(parents=True, exist_ok=True)
     final_dir = root / IMAGES_DIR
-    tmp_dir = Path(tempfile.mkdtemp(prefix=".images.", dir=root))
     names: list[tuple[str, str, dict[str, str]]] = []
-    try:
+    with atomic_dir(final_dir) as tmp_dir:
         layouts = [draw_layout(np.random.default_rng([demo.seed, i]))
                    for i in range(demo.images_per_group)]
         for combo in combos:
@@ -240,12 +238,6 @@ def build(params: Params, out_path: str | Path) -> pd.DataFrame:
                     tmp_dir / f"{image_id}.jpg", quality=demo.jpeg_quality
                 )
                 names.append((image_id, f"{image_id}.jpg", combo))
-        if final_dir.exists():
-            shutil.rmtree(final_dir)
-        tmp_dir.rename(final_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir)
     candidates = [
         Candidate(
             image_id=image_id,
