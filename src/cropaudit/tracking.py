@@ -190,6 +190,7 @@ def log_run(
         dataset = mlflow.data.from_pandas(
             table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
         )
+        _ = dataset.schema  # inferred (and cached) here, where its hint is silenced
     tags = {
         "cropaudit.version": versions.get("cropaudit", ""),
         "git.commit": git.commit or "unknown",
