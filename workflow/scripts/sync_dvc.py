@@ -156,22 +156,19 @@ def artifacts(stages: list[Stage], dataset_name: str) -> dict[str, Any]:
     """DVC artifacts: the dataset table, its faces and, when a model file is used, the model."""
     outs = {o for s in stages for o in s.outs if isinstance(o, str)}
     found: dict[str, Any] = {}
-    table = f"data/{dataset_name}/images.parquet"
-    if table in outs:
-        found[f"{dataset_name}-dataset".lower().replace("_", "-")] = {
-            "path": table,
-            "type": "dataset",
-            "desc": f"dataset table of the {dataset_name!r} images (cropaudit prepare-data)",
-            "labels": ["cropaudit", "images", dataset_name],
-        }
-    faces = f"data/{dataset_name}/faces.parquet"
-    if faces in outs:
-        found[f"{dataset_name}-faces".lower().replace("_", "-")] = {
-            "path": faces,
-            "type": "dataset",
-            "desc": f"face boxes and landmarks of the {dataset_name!r} images (cropaudit faces)",
-            "labels": ["cropaudit", "faces", dataset_name],
-        }
+    tables = (
+        ("images", "dataset", "dataset table of the {!r} images (cropaudit prepare-data)"),
+        ("faces", "faces", "face boxes and landmarks of the {!r} images (cropaudit faces)"),
+    )
+    for stem, kind, desc in tables:
+        path = f"data/{dataset_name}/{stem}.parquet"
+        if path in outs:
+            found[f"{dataset_name}-{kind}".lower().replace("_", "-")] = {
+                "path": path,
+                "type": "dataset",
+                "desc": desc.format(dataset_name),
+                "labels": ["cropaudit", stem, dataset_name],
+            }
     for out in sorted(o for o in outs if o.endswith(".vxm")):
         found["fastgaze"] = {
             "path": out,
