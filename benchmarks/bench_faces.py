@@ -37,9 +37,9 @@ def _timed(fn, *args, repeat: int = 3) -> float:
 
 def main() -> int:
     from cropaudit.datasets import demo
-    from cropaudit.faces import MtcnnDetector
-    from cropaudit.gaze import GazeParams, salient_regions
-    from cropaudit.gaze_review import draw_sheet
+    from cropaudit.faces.detect import MtcnnDetector
+    from cropaudit.gaze.analysis import GazeParams, salient_regions
+    from cropaudit.gaze.review import draw_sheet
     from cropaudit.saliency.center import CenterModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

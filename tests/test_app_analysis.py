@@ -15,10 +15,10 @@ from cropaudit.app.analysis import (
 from cropaudit.app.composite import compose, render_composite
 from cropaudit.app.images import ImageStore
 from cropaudit.errors import CropauditError, ModelFileError
-from cropaudit.model_store import ModelParams
 from cropaudit.saliency import SaliencyResult, load_model
 from cropaudit.saliency.center import CenterModel
 from cropaudit.saliency.maps import upsample_scores
+from cropaudit.saliency.model_store import ModelParams
 from support.app_images import astronaut, chelsea, coffee, encode
 
 BIG = 10**9

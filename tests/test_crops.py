@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from cropaudit.crops import (
+from cropaudit.geometry.crops import (
     DEFAULT_ASPECT_RATIOS,
     Crop,
     candidate_crops,

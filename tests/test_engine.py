@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cropaudit.model_store import ModelParams
 from cropaudit.saliency import ImageFailure, SaliencyResult, load_model
 from cropaudit.saliency.grid import fit_size
+from cropaudit.saliency.model_store import ModelParams
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cropaudit.composition import Placement, compose
-from cropaudit.crop_scoring import image_crops, score_crops
-from cropaudit.crops import Crop
-from cropaudit.face_geometry import (
+from cropaudit.contracts import CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
+from cropaudit.faces.geometry import (
     Box,
     box_in_composite,
     face_kept,
@@ -16,7 +14,9 @@ from cropaudit.face_geometry import (
     member_factors,
     point_in_composite,
 )
-from cropaudit.tables import CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
+from cropaudit.geometry.composition import Placement, compose
+from cropaudit.geometry.crops import Crop
+from cropaudit.stages.score_crops import image_crops, score_crops
 
 
 def test_horizontal_layout_with_padding_shifts_the_second_members_face():

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats import proportion as smp
 
-from cropaudit.face_rates import metrics, observations, rate_tables
+from cropaudit.stats.face_rates import metrics, observations, rate_tables
 from cropaudit.stats.rates import pairwise_differences, rates_by, two_proportions
 
 

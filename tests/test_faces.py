@@ -19,10 +19,10 @@ from PIL import Image
 from skimage import data
 
 from cropaudit.config import parse_params
+from cropaudit.contracts import FACE_COLUMNS
 from cropaudit.datasets import demo
 from cropaudit.errors import InputFileError
-from cropaudit.face_geometry import Box
-from cropaudit.faces import (
+from cropaudit.faces.detect import (
     DetectedFace,
     FacesParams,
     MtcnnDetector,
@@ -32,8 +32,8 @@ from cropaudit.faces import (
     primary_faces,
     read_faces,
 )
+from cropaudit.faces.geometry import Box
 from cropaudit.outputs import write_parquet
-from cropaudit.tables import FACE_COLUMNS
 
 EYES = ((203, 101), (247, 103))
 MOUTH = (225, 147)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cropaudit.crops import DEFAULT_ASPECT_RATIOS
-from cropaudit.model_store import ModelParams
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
 from cropaudit.saliency import ImageFailure, load_model
+from cropaudit.saliency.model_store import ModelParams
 from reference import parse_output, reference_images
 
 

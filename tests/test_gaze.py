@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cropaudit.face_geometry import Box
-from cropaudit.gaze import (
+from cropaudit.faces.geometry import Box
+from cropaudit.gaze.analysis import (
     GazeParams,
     Region,
     gaze_rates,

@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 from cropaudit.cli import main
-from cropaudit.crops import Crop
 from cropaudit.errors import InputFileError
-from cropaudit.face_geometry import Box
-from cropaudit.gaze import Region
-from cropaudit.gaze_review import agreement, cohen_kappa, draw_sheet, read_review, template
+from cropaudit.faces.geometry import Box
+from cropaudit.gaze.analysis import Region
+from cropaudit.gaze.review import agreement, cohen_kappa, draw_sheet, read_review, template
+from cropaudit.geometry.crops import Crop
 from cropaudit.saliency.center import CenterModel
 
 RATIOS = [0.56, 1.0]

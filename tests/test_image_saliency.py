@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from cropaudit.contracts import IMAGE_SALIENCY_COLUMNS
 from cropaudit.errors import InputFileError
-from cropaudit.image_saliency import image_saliency, result_of
 from cropaudit.saliency.center import CenterModel
-from cropaudit.tables import IMAGE_SALIENCY_COLUMNS
+from cropaudit.stages.image_saliency import image_saliency, result_of
 
 
 def _dataset(tmp_path, sizes):

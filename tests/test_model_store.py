@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from cropaudit.errors import DownloadError, ModelFileError
-from cropaudit.model_store import ENV_LOCAL_MODEL, ModelParams, fetch_model, resolve_model_path
+from cropaudit.saliency.model_store import (
+    ENV_LOCAL_MODEL,
+    ModelParams,
+    fetch_model,
+    resolve_model_path,
+)
 from support.http import serve
 from test_vxm import tiny_model
 

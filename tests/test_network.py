@@ -8,7 +8,7 @@ import pytest
 
 from cropaudit.saliency.layers import Activation, ConvLayer, MaxPoolLayer, parse_layers
 from cropaudit.saliency.network import FastGazeNetwork
-from cropaudit.vxm import parse_vxm, read_vxm
+from cropaudit.saliency.vxm import parse_vxm, read_vxm
 from test_vxm import tiny_model
 
 

@@ -10,15 +10,15 @@ from PIL import Image
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
 from cropaudit.errors import InputFileError
 from cropaudit.outputs import write_parquet
-from cropaudit.pair_saliency import (
+from cropaudit.saliency.center import CenterModel
+from cropaudit.stages.pair_saliency import (
     MemberImages,
     gather,
     render_composite,
     run_shard,
     write_shard,
 )
-from cropaudit.saliency.center import CenterModel
-from cropaudit.sampling import SamplingParams, sample_pairs
+from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 
 COLOURS = {"wide": (200, 30, 30), "narrow": (30, 30, 200)}
 SIZES = {"wide": (300, 120), "narrow": (100, 120)}

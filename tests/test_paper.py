@@ -8,8 +8,8 @@ import pytest
 
 from cropaudit.cli import main
 from cropaudit.errors import InputFileError
-from cropaudit.paper import available, pair_counts, parse_results, select
 from cropaudit.stats.counts import aggregate, aggregates_both_modes, proportion_table
+from cropaudit.stats.paper import available, pair_counts, parse_results, select
 from cropaudit.stats.params import StatsParams
 
 GOOD = (

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from cropaudit.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
 from cropaudit.errors import CropauditError, InputFileError
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
 from cropaudit.saliency.grid import fit_size
 from cropaudit.saliency.preprocess import (
     CHANNEL_MEANS,

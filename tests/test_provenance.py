@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from cropaudit.provenance import git_state, package_versions
+from cropaudit.reporting.provenance import git_state, package_versions
 from support.workflow import tool_env
 
 

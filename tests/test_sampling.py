@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cropaudit.composition import compose
+from cropaudit.contracts import PAIRS_COLUMNS
 from cropaudit.errors import ConfigError
-from cropaudit.sampling import SamplingParams, sample_pairs
-from cropaudit.tables import PAIRS_COLUMNS
+from cropaudit.geometry.composition import compose
+from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 
 
 def dataset(groups=("a", "b", "c", "d"), per_group=5, seed=0) -> pd.DataFrame:

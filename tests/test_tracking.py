@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cropaudit.tracking import (
+from cropaudit.reporting.tracking import (
     DEFAULT_TRACKING_URI,
     TrackingParams,
     flat_metrics,
@@ -48,7 +48,7 @@ def test_several_metrics_files_are_merged_and_clashes_refused(tmp_path):
     import pytest
 
     from cropaudit.errors import InputFileError
-    from cropaudit.tracking import read_metrics
+    from cropaudit.reporting.tracking import read_metrics
 
     stats, gaze = tmp_path / "metrics.json", tmp_path / "gaze-metrics.json"
     stats.write_text(json.dumps({"pair_tuples": 10, "faces": {"detection_rate": 0.9}}))

@@ -15,7 +15,7 @@ from cropaudit.saliency.layers import (
     MaxPoolLayer,
     parse_layers,
 )
-from cropaudit.vxm import MAGIC, parse_vxm, read_vxm
+from cropaudit.saliency.vxm import MAGIC, parse_vxm, read_vxm
 
 
 def _entry(key: str, value: bytes) -> bytes:

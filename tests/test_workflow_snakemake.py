@@ -19,9 +19,7 @@ import pandas as pd
 import pytest
 import requests
 
-from cropaudit.model_store import FASTGAZE_SHA256
-from cropaudit.report import SAMPLE_SHEETS
-from cropaudit.tables import (
+from cropaudit.contracts import (
     CROP_COLUMNS,
     CROP_FACE_COLUMNS,
     FACE_COLUMNS,
@@ -29,6 +27,8 @@ from cropaudit.tables import (
     OUTCOME_COLUMNS,
     PAIRS_COLUMNS,
 )
+from cropaudit.reporting.report import SAMPLE_SHEETS
+from cropaudit.saliency.model_store import FASTGAZE_SHA256
 from support.workflow import (
     copy_workflow,
     fastgaze_model,

@@ -16,17 +16,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cropaudit.app.params import AppParams
-from cropaudit.crop_scoring import CropsParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
-from cropaudit.faces import FacesParams
-from cropaudit.gaze import GazeParams
-from cropaudit.model_store import ModelParams
-from cropaudit.pair_saliency import SaliencyParams
-from cropaudit.report import ReportParams
-from cropaudit.sampling import SamplingParams
+from cropaudit.faces.detect import FacesParams
+from cropaudit.gaze.analysis import GazeParams
+from cropaudit.reporting.report import ReportParams
+from cropaudit.reporting.tracking import TrackingParams
+from cropaudit.saliency.model_store import ModelParams
+from cropaudit.stages.pair_saliency import SaliencyParams
+from cropaudit.stages.sample_pairs import SamplingParams
+from cropaudit.stages.score_crops import CropsParams
 from cropaudit.stats.params import StatsParams
-from cropaudit.tracking import TrackingParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 

@@ -8,7 +8,7 @@ import yaml
 
 from cropaudit.config import parse_params
 from cropaudit.errors import CropauditError
-from cropaudit.tracking import tracking_uri
+from cropaudit.reporting.tracking import tracking_uri
 
 PARAMS_FILE = "params.yaml"
 

@@ -1,4 +1,4 @@
-# One MLflow run per completed audit (see cropaudit.tracking).
+# One MLflow run per completed audit (see cropaudit.reporting.tracking).
 
 
 rule log_run:

@@ -19,10 +19,10 @@ import numpy as np
 
 from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
-from cropaudit.crops import DEFAULT_ASPECT_RATIOS, Crop
 from cropaudit.errors import CropauditError
-from cropaudit.model_store import ModelParams, resolve_model_path
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop
 from cropaudit.saliency import ImageFailure, ImageInput, SaliencyModel, SaliencyResult, load_model
+from cropaudit.saliency.model_store import ModelParams, resolve_model_path
 
 #: Backends offered in the app, with the label shown next to each.
 BACKENDS: dict[str, str] = {

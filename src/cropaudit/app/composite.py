@@ -1,8 +1,8 @@
 """Pair composites for the app: the pipeline's geometry, and the joined pixels.
 
 Geometry (layout, scaling, padding, member rectangles, which member holds a point) comes from
-:mod:`cropaudit.composition`, the module that also lays out the workflow's pairs table, so the
-app's pair mode shows exactly what the audit measures.
+:mod:`cropaudit.geometry.composition`, the module that also lays out the workflow's pairs
+table, so the app's pair mode shows exactly what the audit measures.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from cropaudit.composition import CompositeGeometry, Layout, Placement, Scaling, compose
+from cropaudit.geometry.composition import CompositeGeometry, Layout, Placement, Scaling, compose
 
 __all__ = [
     "BACKGROUND", "CompositeGeometry", "Layout", "Placement", "Scaling", "compose",

@@ -23,7 +23,7 @@ from cropaudit.app.analysis import (
     TopPoint,
     crop_labels,
 )
-from cropaudit.crops import Crop
+from cropaudit.geometry.crops import Crop
 from cropaudit.saliency import SaliencyResult
 from cropaudit.saliency.maps import normalise, upsample_scores
 

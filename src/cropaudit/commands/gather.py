@@ -19,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.outputs import write_parquet
-    from cropaudit.pair_saliency import gather
+    from cropaudit.stages.pair_saliency import gather
 
     df = gather(list(args.shards))
     write_parquet(df, args.out)

@@ -34,11 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.contracts import IMAGE_CROP_COLUMNS, read_stage_table
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
-    from cropaudit.gaze_stage import run_gaze
-    from cropaudit.image_saliency import read_image_saliency
-    from cropaudit.tables import IMAGE_CROP_COLUMNS, read_stage_table
+    from cropaudit.stages.gaze import run_gaze
+    from cropaudit.stages.image_saliency import read_image_saliency
 
     params = load_params(args.params)
     table = read_table(args.dataset)

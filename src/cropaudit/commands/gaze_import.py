@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from cropaudit.config import load_params
     from cropaudit.errors import InputFileError
-    from cropaudit.gaze_review import agreement, read_review
+    from cropaudit.gaze.review import agreement, read_review
     from cropaudit.outputs import atomic_path
 
     params = load_params(args.params)

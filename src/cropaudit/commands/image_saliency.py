@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.commands.pair_saliency import _limit_threads
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
-    from cropaudit.image_saliency import image_saliency
     from cropaudit.outputs import write_parquet
     from cropaudit.saliency import load_model
+    from cropaudit.stages.image_saliency import image_saliency
 
     params = load_params(args.params)
     table = read_table(args.dataset)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from cropaudit.config import DEFAULT_PARAMS_FILE, load_params
     from cropaudit.outputs import write_json
-    from cropaudit.tracking import log_run, record_dict
+    from cropaudit.reporting.tracking import log_run, record_dict
 
     params = load_params(args.params)
     record = log_run(

@@ -47,12 +47,12 @@ def _limit_threads(backend: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.contracts import read_pairs
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
-    from cropaudit.pair_saliency import MemberImages, run_shard, write_shard
     from cropaudit.saliency import load_model
-    from cropaudit.tables import read_pairs
+    from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
 
     params = load_params(args.params)
     if args.shards < 1 or not 0 <= args.shard < args.shards:

@@ -30,8 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cropaudit import paper
     from cropaudit.config import load_params
+    from cropaudit.stats import paper
 
     entries = paper.parse_results(args.results)
     if args.list:
@@ -59,7 +59,7 @@ def paper_stats(stats):  # noqa: ANN001, ANN201 - StatsParams in, StatsParams ou
     cohort); its aggregates over other attributes mean nothing for the paper's counts, so
     the paper's B↔W / F↔M defaults are used when none of them applies.
     """
-    from cropaudit import paper
+    from cropaudit.stats import paper
     from cropaudit.stats.params import StatsParams
 
     attributes = set(paper.PAPER_ATTRIBUTES.values())
@@ -68,9 +68,9 @@ def paper_stats(stats):  # noqa: ANN001, ANN201 - StatsParams in, StatsParams ou
 
 
 def _pairs(counts, args, stats, pooling, n, stem) -> None:
-    from cropaudit.figures import save_png
-    from cropaudit.figures.bars import grouped_bars, panel_order
     from cropaudit.outputs import atomic_path
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.bars import grouped_bars, panel_order
     from cropaudit.stats.counts import aggregates_both_modes, proportion_table
 
     primary, alternative = aggregates_both_modes(counts, stats.aggregates, pooling)
@@ -136,9 +136,9 @@ def _format_table(table, stats) -> str:
 def _together(entries, args, stats, stem) -> None:
     import pandas as pd
 
-    from cropaudit.figures import save_png
-    from cropaudit.figures.together import together_bars
     from cropaudit.outputs import atomic_path
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.together import together_bars
     from cropaudit.stats.multinomial import together_table
 
     tables = []

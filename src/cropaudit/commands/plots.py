@@ -24,8 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.stats.inputs import read_outcomes, read_table
     from cropaudit.stats.outcomes import SCORES, image_scores
-    from cropaudit.stats_io import read_outcomes, read_table
 
     params = load_params(args.params)
     comparisons = read_table(args.stats_dir / "comparisons.csv")
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
-    from cropaudit.figures import save_png
-    from cropaudit.figures.bars import grouped_bars, panel_order
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.bars import grouped_bars, panel_order
     from cropaudit.stats.groups import abbreviation_legend, parse_group
     from cropaudit.stats.proportions import INTERVAL_NAMES
 
@@ -86,8 +86,8 @@ def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
 
 
 def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
-    from cropaudit.figures import save_png
-    from cropaudit.figures.forest import forest
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.forest import forest
     from cropaudit.stats.proportions import INTERVAL_NAMES
 
     rows = c[c["primary"].astype(bool)]
@@ -102,8 +102,8 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
 
 
 def _ecdf(scores, columns, out_dir: Path, suffix: str, setting: str) -> list[Path]:
-    from cropaudit.figures import save_png
-    from cropaudit.figures.ecdf import score_ecdfs
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.ecdf import score_ecdfs
 
     path = out_dir / f"ecdf{suffix}.png"
     title = "Per-image saliency scores by group" + (f" ({setting})" if setting else "")
@@ -112,8 +112,8 @@ def _ecdf(scores, columns, out_dir: Path, suffix: str, setting: str) -> list[Pat
 
 
 def _together(t, out_dir: Path, suffix: str) -> list[Path]:
-    from cropaudit.figures import save_png
-    from cropaudit.figures.together import together_bars
+    from cropaudit.reporting.figures import save_png
+    from cropaudit.reporting.figures.together import together_bars
 
     out = []
     for j, (_, d) in enumerate(t.groupby("comparison", sort=True)):

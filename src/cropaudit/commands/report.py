@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import DEFAULT_PARAMS_FILE, load_params
-    from cropaudit.report import render_report, write_report
+    from cropaudit.reporting.report import render_report, write_report
 
     params = load_params(args.params)
     text = render_report(

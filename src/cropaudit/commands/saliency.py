@@ -53,9 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.errors import ConfigError
-    from cropaudit.formats import candidate_crops_text, result_json
     from cropaudit.outputs import write_text
     from cropaudit.saliency import ImageFailure, load_model
+    from cropaudit.saliency.formats import candidate_crops_text, result_json
 
     params = load_params(args.params)
     overrides = {

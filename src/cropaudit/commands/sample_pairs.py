@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
     from cropaudit.outputs import write_parquet
-    from cropaudit.sampling import sample_pairs
+    from cropaudit.stages.sample_pairs import sample_pairs
 
     params = load_params(args.params)
     table = read_table(args.dataset)

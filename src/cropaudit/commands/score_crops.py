@@ -32,10 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.crop_scoring import image_crops, score_crops
+    from cropaudit.contracts import read_outcomes
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs, write_parquet
-    from cropaudit.tables import read_outcomes
+    from cropaudit.stages.score_crops import image_crops, score_crops
 
     if args.faces and not args.dataset:
         raise ConfigError("--faces needs --dataset (to check it covers every image)")
@@ -47,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
     faces = None
     if args.faces:
         from cropaudit.datasets.table import read_table
-        from cropaudit.faces import read_faces
+        from cropaudit.faces.detect import read_faces
 
         faces = read_faces(args.faces, read_table(args.dataset))
     crops = score_crops(outcomes, ratios, faces)
     singles = None
     if args.image_saliency:
-        from cropaudit.image_saliency import read_image_saliency
+        from cropaudit.stages.image_saliency import read_image_saliency
 
         singles = image_crops(read_image_saliency(args.image_saliency), ratios, faces)
     try:

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.outputs import atomic_path, json_safe, remove_outputs, write_json, write_text
     from cropaudit.stats.audit import audit
+    from cropaudit.stats.inputs import check_aggregates, read_outcomes
     from cropaudit.stats.summary import metrics, summary_markdown
-    from cropaudit.stats_io import check_aggregates, read_outcomes
 
     params = load_params(args.params)
     attributes = params.dataset.groups.attributes
@@ -82,16 +82,16 @@ def _face_stats(args: argparse.Namespace, params):
 
             raise ConfigError("--crops/--image-crops need --faces and --dataset")
         return None, None, {}
-    from cropaudit.datasets.table import read_table
-    from cropaudit.errors import ConfigError
-    from cropaudit.face_rates import face_statistics
-    from cropaudit.faces import read_faces
-    from cropaudit.tables import (
+    from cropaudit.contracts import (
         CROP_COLUMNS,
         CROP_FACE_COLUMNS,
         IMAGE_CROP_COLUMNS,
         read_stage_table,
     )
+    from cropaudit.datasets.table import read_table
+    from cropaudit.errors import ConfigError
+    from cropaudit.faces.detect import read_faces
+    from cropaudit.stats.face_rates import face_statistics
 
     if args.dataset is None:
         raise ConfigError("--faces needs --dataset (group attributes)")

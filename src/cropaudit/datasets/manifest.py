@@ -25,8 +25,8 @@ import pandas as pd
 from cropaudit.datasets.table import BASE_COLUMNS
 from cropaudit.datasets.validate import Candidate, Exclusion, ImageInfo, finalize
 from cropaudit.errors import ConfigError, InputFileError
-from cropaudit.model_store import sha256_file
 from cropaudit.outputs import atomic_path
+from cropaudit.saliency.model_store import sha256_file
 
 if TYPE_CHECKING:
     from cropaudit.config import Params

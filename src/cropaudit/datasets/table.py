@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from cropaudit.contracts import read_stage_table
 from cropaudit.errors import InputFileError
 from cropaudit.outputs import atomic_path
-from cropaudit.tables import read_stage_table
 
 #: Columns every dataset table has, whatever its source (attribute columns come on top).
 BASE_COLUMNS: tuple[str, ...] = (

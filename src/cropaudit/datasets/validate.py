@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cropaudit.datasets.table import BASE_COLUMNS, group_label, write_table
 from cropaudit.errors import DatasetError, InputFileError
-from cropaudit.model_store import sha256_file
 from cropaudit.outputs import atomic_path
+from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.source import open_image, oriented_size
 
 if TYPE_CHECKING:

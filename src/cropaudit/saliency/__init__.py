@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from cropaudit.model_store import ModelParams, resolve_model_path
+from cropaudit.saliency.model_store import ModelParams, resolve_model_path
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
 
 __all__ = [

@@ -27,7 +27,7 @@ from cropaudit.saliency.grid import grid_coordinates, salient_point
 from cropaudit.saliency.layers import LayerStack, parse_layers
 from cropaudit.saliency.preprocess import PreparedImage, prepare_array, prepare_file
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
-from cropaudit.vxm import read_vxm
+from cropaudit.saliency.vxm import read_vxm
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from enum import IntEnum
 import numpy as np
 
 from cropaudit.errors import ModelFileError
-from cropaudit.vxm import VxmFile
+from cropaudit.saliency.vxm import VxmFile
 
 
 class LayerType(IntEnum):

@@ -9,7 +9,7 @@ from typing import Protocol, Union
 
 import numpy as np
 
-from cropaudit.crops import Crop, candidate_crops
+from cropaudit.geometry.crops import Crop, candidate_crops
 
 #: What a backend accepts: an image file, or an RGB uint8 array (H, W, 3) already upright.
 ImageInput = Union[str, "os.PathLike[str]", np.ndarray]

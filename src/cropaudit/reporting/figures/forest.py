@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cropaudit.figures.bars import FIRST_COLOUR
+from cropaudit.reporting.figures.bars import FIRST_COLOUR
 
 VERDICT_COLOURS = {"differs": FIRST_COLOUR, "equivalent": "tab:green", "inconclusive": "grey"}
 

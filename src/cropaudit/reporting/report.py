@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.errors import InputFileError
-from cropaudit.provenance import file_digest, git_state, package_versions
+from cropaudit.reporting.provenance import file_digest, git_state, package_versions
 
 
 class ReportParams(BaseModel):
@@ -99,7 +99,7 @@ def _read_csv(path: Path, *, optional: bool = False) -> pd.DataFrame:
 
 def _faces_section(stats_dir: Path, max_rows: int) -> dict[str, object] | None:
     """Face rates per source and the notable differences, from the stats stage's tables."""
-    from cropaudit.face_rates import notable_differences, wide_rates
+    from cropaudit.stats.face_rates import notable_differences, wide_rates
 
     rates_path = stats_dir / "face_rates.csv"
     if not rates_path.is_file():
@@ -117,7 +117,7 @@ def _faces_section(stats_dir: Path, max_rows: int) -> dict[str, object] | None:
 
 def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | None:
     """Selection counts, rates, differences and a few review sheets of the gaze stage."""
-    from cropaudit.face_rates import notable_differences, wide_rates
+    from cropaudit.stats.face_rates import notable_differences, wide_rates
 
     if gaze_dir is None or not (gaze_dir / "selection.csv").is_file():
         return None
@@ -170,8 +170,8 @@ def render_report(
     summary = _markdown(summary_md.read_text(encoding="utf-8")) if summary_md.is_file() else ""
     retention = None
     if crops_path is not None:
-        from cropaudit.crop_scoring import retention_summary
-        from cropaudit.tables import CROP_COLUMNS, read_stage_table
+        from cropaudit.contracts import CROP_COLUMNS, read_stage_table
+        from cropaudit.stages.score_crops import retention_summary
 
         crops = read_stage_table(crops_path, CROP_COLUMNS, what="crops table",
                                  producer="score-crops")
@@ -187,7 +187,7 @@ def render_report(
         }
     git = git_state(params_path.parent if params_path.parent != Path("") else ".")
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("cropaudit", "templates"),
+        loader=jinja2.PackageLoader("cropaudit.reporting", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         undefined=jinja2.StrictUndefined,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cropaudit.figures.bars import FIRST_COLOUR
+from cropaudit.reporting.figures.bars import FIRST_COLOUR
 
 
 def together_bars(rows: pd.DataFrame, *, title: str = "") -> Figure:

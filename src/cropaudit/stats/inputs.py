@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from cropaudit.contracts import read_stage_table
 from cropaudit.errors import ConfigError, InputFileError
 from cropaudit.stats.outcomes import REQUIRED
 from cropaudit.stats.params import StatsParams
-from cropaudit.tables import read_stage_table
 
 
 def read_outcomes(path: str | os.PathLike[str]) -> pd.DataFrame:

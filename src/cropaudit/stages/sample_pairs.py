@@ -11,7 +11,7 @@ is also shown in reverse order: each group of a pair then appears equally often 
 and the statistics can separate a position effect from a group effect.
 
 The result is the pairs table of docs/data-contracts.md: one row per member, with the
-composite geometry from :mod:`cropaudit.composition`.
+composite geometry from :mod:`cropaudit.geometry.composition`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cropaudit.composition import compose
 from cropaudit.errors import ConfigError
+from cropaudit.geometry.composition import compose
 
 COMPARISON_SEPARATOR = "~"
 

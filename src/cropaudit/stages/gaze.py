@@ -1,7 +1,7 @@
 """The gaze stage end to end: tables in, one folder of tables, sheets and a template out.
 
-Pure pieces live in :mod:`cropaudit.gaze` (selection, labels, rates) and
-:mod:`cropaudit.gaze_review` (sheets, template, agreement); this module reads and writes.
+Pure pieces live in :mod:`cropaudit.gaze.analysis` (selection, labels, rates) and
+:mod:`cropaudit.gaze.review` (sheets, template, agreement); this module reads and writes.
 The output folder is built next to its final place and swapped in only when complete, so a
 failed run never leaves a folder that looks finished (and no sheet of an earlier run stays).
 """
@@ -14,10 +14,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from cropaudit.crops import Crop
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import InputFileError
-from cropaudit.gaze import (
+from cropaudit.gaze.analysis import (
     gaze_metrics,
     gaze_rates,
     image_labels,
@@ -25,9 +24,10 @@ from cropaudit.gaze import (
     salient_regions,
     selection_row,
 )
-from cropaudit.gaze_review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, template
-from cropaudit.image_saliency import result_of
+from cropaudit.gaze.review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, template
+from cropaudit.geometry.crops import Crop
 from cropaudit.outputs import atomic_dir, json_safe, write_json
+from cropaudit.stages.image_saliency import result_of
 
 TABLES = ("selection", "labels", "rates", "comparisons", "review")
 SHEETS_DIR = "sheets"
@@ -115,7 +115,7 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
 
 
 def _empty_labels(ratios: list[float]) -> pd.DataFrame:
-    from cropaudit.gaze import MAX_ON_FACE, OTHER_REGION, crop_column
+    from cropaudit.gaze.analysis import MAX_ON_FACE, OTHER_REGION, crop_column
 
     cols = ["group", "has_face", MAX_ON_FACE, OTHER_REGION, *map(crop_column, ratios)]
     return pd.DataFrame(columns=cols)

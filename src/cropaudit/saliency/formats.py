@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cropaudit.crops import Crop
+from cropaudit.geometry.crops import Crop
 from cropaudit.saliency.types import SaliencyResult
 
 

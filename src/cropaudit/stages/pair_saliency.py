@@ -22,14 +22,14 @@ import pandas as pd
 from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, Field
 
-from cropaudit.composition import CompositeGeometry, Placement
+from cropaudit.contracts import OUTCOME_COLUMNS, PAIRS_COLUMNS
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import InputFileError
-from cropaudit.model_store import sha256_file
+from cropaudit.geometry.composition import CompositeGeometry, Placement
 from cropaudit.outputs import read_parquet_metadata, write_parquet
 from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
+from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.source import open_image
-from cropaudit.tables import OUTCOME_COLUMNS, PAIRS_COLUMNS
 
 
 class SaliencyParams(BaseModel):

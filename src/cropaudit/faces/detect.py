@@ -32,10 +32,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from cropaudit.contracts import FACE_COLUMNS, read_stage_table
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import CropauditError, InputFileError
-from cropaudit.face_geometry import Box
-from cropaudit.tables import FACE_COLUMNS, read_stage_table
+from cropaudit.faces.geometry import Box
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cropaudit.reporting.tracking import metric_key
 from cropaudit.stats.rates import pairwise_differences, rates_by
-from cropaudit.tracking import metric_key
 
 RATE_KEYS = ("source", "measure", "aspect_ratio", "level", "value")
 
@@ -101,7 +101,7 @@ def face_statistics(*, params: Any, crops: pd.DataFrame | None,
                     table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(face_rates, face_comparisons, metrics) of a run, at levels ``group`` and every group
     attribute of ``dataset.groups.attributes`` the dataset table has."""
-    from cropaudit.faces import summary
+    from cropaudit.faces.detect import summary
 
     attributes = [a for a in params.dataset.groups.attributes if a in table.columns]
     attrs = table.set_index(table["image_id"].astype(str))[attributes]

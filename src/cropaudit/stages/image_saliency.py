@@ -17,10 +17,10 @@ import os
 import numpy as np
 import pandas as pd
 
+from cropaudit.contracts import IMAGE_SALIENCY_COLUMNS, read_stage_table
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import InputFileError
 from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
-from cropaudit.tables import IMAGE_SALIENCY_COLUMNS, read_stage_table
 
 
 def result_row(image_id: str, group: str, result: SaliencyResult) -> dict[str, object]:

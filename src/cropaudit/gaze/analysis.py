@@ -16,7 +16,7 @@ image automatically:
 
 Rates per group and per group attribute (e.g. gender) with intervals and two-proportion tests
 come from :mod:`cropaudit.stats.rates`; review sheets for people and reading their labels back
-are in :mod:`cropaudit.gaze_review`.
+are in :mod:`cropaudit.gaze.review`.
 
 Segmentation follows the paper's notebook: scores → logistic sigmoid → cells at or below the
 ``percentile``-th percentile set to 0 → 8-bit → resized to the image (nearest cell, or the
@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from cropaudit.face_geometry import Box, face_kept
+from cropaudit.faces.geometry import Box, face_kept
+from cropaudit.reporting.tracking import metric_key
 from cropaudit.saliency.maps import nearest_scores, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
 from cropaudit.stats.rates import pairwise_differences, rates_by
-from cropaudit.tracking import metric_key
 
 #: Human and automatic label columns and the values they may hold.
 MAX_ON_FACE = "max_on_face"

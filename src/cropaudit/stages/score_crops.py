@@ -3,11 +3,11 @@
 Which member holds the salient point is the paper's measure; what a viewer actually loses is
 the part of each image outside the crop. For every composite and configured aspect ratio this
 computes the crop the cropper would show (same geometry as the original program, see
-:mod:`cropaudit.crops`) and each member's *retention*: the fraction of its area inside the
+:mod:`cropaudit.geometry.crops`) and each member's *retention*: the fraction of its area inside the
 crop. A member that loses its whole area was cropped out of the picture.
 
-With the faces table (:mod:`cropaudit.faces`) each member's face — "the" face of its image,
-rank 0 — is mapped into the composite (:mod:`cropaudit.face_geometry`) and scored too:
+With the faces table (:mod:`cropaudit.faces.detect`) each member's face — "the" face of its image,
+rank 0 — is mapped into the composite (:mod:`cropaudit.faces.geometry`) and scored too:
 whether the composite's salient point lies in it, the fraction of the face box the crop keeps
 and whether it keeps all of it. The same is done for every dataset image shown alone
 (:func:`image_crops`, from the single-image saliency), which is what a user posting that one
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cropaudit.composition import Placement
-from cropaudit.crops import DEFAULT_ASPECT_RATIOS, Crop, candidate_crops, intersection_area
-from cropaudit.face_geometry import Box, box_in_composite, face_kept, kept_fraction
-from cropaudit.tables import CROP_COLUMNS, CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
+from cropaudit.contracts import CROP_COLUMNS, CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
+from cropaudit.faces.geometry import Box, box_in_composite, face_kept, kept_fraction
+from cropaudit.geometry.composition import Placement
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop, candidate_crops, intersection_area
 
 
 class CropsParams(BaseModel):

@@ -1,7 +1,7 @@
 """People in the loop of the gaze analysis: review sheets out, filled-in labels back in.
 
 The paper's gaze result rests on people looking at saliency maps. cropaudit labels every
-selected image automatically (:mod:`cropaudit.gaze`), and keeps the human path so that the
+selected image automatically (:mod:`cropaudit.gaze.analysis`), and keeps the human path so that the
 automatic labels can be checked: one PNG *review sheet* per sampled image (the image, the
 saliency heat map with the max-saliency point and the salient regions, and the crop at every
 aspect ratio), plus ``review.csv``, a template with one row per sheet and an empty column per
@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cropaudit.crops import Crop
 from cropaudit.errors import InputFileError
-from cropaudit.gaze import (
+from cropaudit.gaze.analysis import (
     CROP_VALUES,
     FACE_VALUES,
     MAX_ON_FACE,
@@ -36,6 +35,7 @@ from cropaudit.gaze import (
     Region,
     crop_column,
 )
+from cropaudit.geometry.crops import Crop
 from cropaudit.saliency.types import SaliencyResult
 
 #: Columns of the template a reviewer leaves as they are / may use freely.

@@ -166,7 +166,7 @@ def log_run(
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
-    from cropaudit.provenance import file_digest, git_state, package_versions
+    from cropaudit.reporting.provenance import file_digest, git_state, package_versions
 
     metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
     if not dataset_path.is_file():

@@ -1,0 +1,1 @@
+"""Faces: detection (MTCNN) and face boxes mapped into composites and crops."""

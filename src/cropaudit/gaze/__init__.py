@@ -1,0 +1,1 @@
+"""The gaze analysis: selection, automatic labels, review sheets."""

@@ -1,0 +1,1 @@
+"""Pure geometry (no I/O): crop windows, composite layout."""

@@ -1,0 +1,1 @@
+"""What leaves an audit: report, figures, MLflow tracking, provenance."""

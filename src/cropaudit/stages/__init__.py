@@ -1,0 +1,1 @@
+"""One module per pipeline stage: tables in, tables out (called by commands/)."""
