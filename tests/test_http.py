@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cropaudit.datasets.http import DownloadJob, PoliteClient, parse_retry_after
+from cropaudit.datasets.http import DownloadJob, PoliteClient, ServiceBusy, parse_retry_after
 from cropaudit.datasets.params import HttpParams
 from cropaudit.errors import DownloadError
-from support.wikimedia import UPLOAD_PREFIX, FakeWikimedia
+from support.wikimedia import FILEPATH_PREFIX, UPLOAD_PREFIX, FakeWikimedia
 
 
 @pytest.fixture
@@ -41,21 +43,44 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(None) is None
 
 
-def test_retry_after_beyond_the_limit_fails_instead_of_waiting(
+def test_long_retry_after_stops_every_worker_instead_of_a_burst(
     fake: FakeWikimedia, tmp_path: Path
 ) -> None:
-    fake.files["a.jpg"] = b"x" * 10
-    fake.plans["a.jpg"] = ["429", "ok"]
-    fake.retry_after = "3600"
+    """Retry-After beyond the cap: no other request goes out, complete files stay, and the
+    error says to resume later (the imitation saw 29 requests in 0.12 s here)."""
+    for i in range(29):
+        fake.files[f"f{i:02d}.jpg"] = bytes([i]) * 10
+    jobs = [DownloadJob(f"f{i:02d}", fake.base + UPLOAD_PREFIX + f"f{i:02d}.jpg", f"f{i:02d}")
+            for i in range(29)]
+    with client(concurrency=2) as c:  # a first run gets the first 3 files
+        assert len(c.download_many(jobs[:3], tmp_path, accept_all).done) == 3
+    fake.reset_log()
+    fake.plans.update({f"f{i:02d}.jpg": ["429"] for i in range(29)})
+    fake.retry_after = "900"
     start = time.monotonic()
-    with client(retry_after_max_s=1) as c:
-        report = c.download_many([DownloadJob("a", fake.base + UPLOAD_PREFIX + "a.jpg", "a")],
-                                 tmp_path, accept_all)
+    with client(concurrency=2, retry_after_max_s=600) as c, pytest.raises(
+        ServiceBusy, match=r"asked to wait 900 s \(HTTP 429, Retry-After\), more than "
+        r"dataset.wikiceleb.http.retry_after_max_s 600 s; stopped .* run the same command again"
+    ):
+        c.download_many(jobs, tmp_path, accept_all)
     assert time.monotonic() - start < 5
-    assert report.failed == {"a": "HTTP 429: Retry-After 3600 s exceeds retry_after_max_s"}
-    assert "failed 1 (HTTP 429: Retry-After 3600 s exceeds retry_after_max_s: 1)" in (
-        report.summary()
-    )
+    assert 1 <= fake.image_requests() <= 2  # at most the requests already in flight
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f00.bin", "f01.bin", "f02.bin"]
+
+
+def test_pause_asked_by_one_answer_holds_every_worker(fake: FakeWikimedia, tmp_path: Path) -> None:
+    """A 503 with Retry-After 1 on one file: the other worker sends nothing during that second."""
+    for name in "abcdefghij":
+        fake.files[f"{name}.jpg"] = name.encode() * 10
+    fake.plans["a.jpg"] = ["503", "ok"]
+    fake.delay_s = 0.05
+    jobs = [DownloadJob(n, fake.base + UPLOAD_PREFIX + f"{n}.jpg", n) for n in "abcdefghij"]
+    with client(concurrency=2) as c:
+        report = c.download_many(jobs, tmp_path, accept_all)
+    assert len(report.done) == 10
+    first_503 = fake.requests_to(UPLOAD_PREFIX + "a.jpg")[0].t
+    during = [r for r in fake.requests_to(UPLOAD_PREFIX) if first_503 + 0.1 < r.t < first_503 + 0.9]
+    assert during == []
 
 
 def test_bandwidth_cap_slows_the_download(fake: FakeWikimedia, tmp_path: Path) -> None:
@@ -71,12 +96,51 @@ def test_bandwidth_cap_slows_the_download(fake: FakeWikimedia, tmp_path: Path) -
     assert report.summary() == "downloaded 1, skipped 0 (already present), failed 0"
 
 
-def test_fetch_gives_up_with_one_line(fake: FakeWikimedia) -> None:
+def test_fetch_gives_up_with_one_line_that_quotes_the_body(fake: FakeWikimedia) -> None:
     fake.plans["sparql"] = ["500"]
-    match = r"/sparql: HTTP 500 \(after 3 attempts\)"
+    match = r"/sparql: HTTP 500: error \(after 3 attempts\)$"
     with client() as c, pytest.raises(DownloadError, match=match):
         c.fetch(fake.base + "/sparql", params={"query": "x"})
     assert len(fake.requests_to("/sparql")) == 3
+
+
+def test_user_agent_without_contact_is_refused_with_the_policy_text(fake: FakeWikimedia) -> None:
+    with client(user_agent="python-requests/2.32") as c, pytest.raises(
+        DownloadError, match=r"HTTP 403: Please set a user-agent and respect our robot policy"
+    ):
+        c.fetch(fake.base + "/sparql", params={"query": "x"})
+    assert len(fake.requests_to("/sparql")) == 1  # 403 is final
+
+
+def test_gzip_answers_are_decoded(fake: FakeWikimedia) -> None:
+    with client() as c:
+        body = c.fetch(fake.base + "/sparql", params={"query": "x"})
+    assert json.loads(body)["head"]["vars"][0] == "human"
+
+
+def test_two_step_redirect_is_followed(fake: FakeWikimedia, tmp_path: Path) -> None:
+    fake.files["A_b.jpg"] = b"image bytes"
+    with client() as c:
+        report = c.download_many(
+            [DownloadJob("a", fake.base + FILEPATH_PREFIX + "A%20b.jpg", "a")], tmp_path,
+            accept_all)
+    assert report.done["a"].path.read_bytes() == b"image bytes"
+    assert [r.path.split(":", 1)[-1] for r in fake.log] == [
+        "FilePath/A b.jpg", "Redirect/file/A_b.jpg", "/upload/A_b.jpg"]
+
+
+def test_files_get_the_usual_output_mode(fake: FakeWikimedia, tmp_path: Path) -> None:
+    fake.files["a.jpg"] = b"x" * 10
+    umask = os.umask(0o022)
+    try:
+        with client() as c:
+            report = c.download_many(
+                [DownloadJob("a", fake.base + UPLOAD_PREFIX + "a.jpg", "a")],
+                tmp_path / "images", accept_all)
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(report.done["a"].path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "images").stat().st_mode) == 0o755
 
 
 def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import stat
 import subprocess
 import sys
 import time
@@ -19,16 +21,19 @@ from PIL import Image
 
 from cropaudit.config import Params, parse_params
 from cropaudit.datasets import SOURCES, wikiceleb
-from cropaudit.datasets.http import ENV_CONTACT
+from cropaudit.datasets.http import ENV_CONTACT, ServiceBusy
 from cropaudit.datasets.table import BASE_COLUMNS, read_table
-from cropaudit.errors import ConfigError, DatasetError, InputFileError
+from cropaudit.errors import ConfigError, DatasetError, DownloadError, InputFileError
 from support.wikimedia import (
+    API_PATH,
     FILEPATH_PREFIX,
     SPARQL_PATH,
+    SVG,
     UPLOAD_PREFIX,
     FakeWikimedia,
     binding,
     corrupt_jpeg,
+    image_bytes,
     jpeg_bytes,
 )
 
@@ -60,7 +65,6 @@ def params_for(fake: FakeWikimedia, **over: Any) -> dict:
             "wikiceleb": {
                 "sparql_endpoint": fake.base + SPARQL_PATH,
                 "commons_api": fake.base + "/w/api.php",
-                "image_base": fake.base + FILEPATH_PREFIX,
                 "http": {
                     "contact": "tests@example.org", "concurrency": 2, "timeout_s": 5,
                     "max_attempts": 3, "backoff_initial_s": 0.01, "backoff_max_s": 0.05,
@@ -141,8 +145,8 @@ def test_happy_path_builds_the_table_with_licences_and_sizes(
     assert rows.loc["Q103", "artist"] == "Dan"
     assert rows.loc["Q103", "file_name"] == "Clara_Example,_2019.jpg"
     assert rows.loc["Q101", "ethnic_group"] == f"{AFRICAN_AMERICANS};Q999999"
-    assert rows.loc["Q101", "source_url"].startswith(fake.base + FILEPATH_PREFIX)
-    assert rows.loc["Q101", "source_url"].endswith("?width=960")
+    # narrower than 960 px: Commons' thumburl is the original on the media host
+    assert rows.loc["Q101", "source_url"] == fake.base + UPLOAD_PREFIX + "Ada_Example_%281%29.jpg"
     assert (rows.source == "wikiceleb").all()
 
     reasons = excluded(tmp_path)
@@ -163,10 +167,15 @@ def test_happy_path_builds_the_table_with_licences_and_sizes(
         r.user_agent for r in fake.log if "(tests@example.org)" in r.user_agent
     }
     assert all(r.user_agent.startswith("cropaudit/") for r in fake.log)
-    # excluded people were never downloaded; each image was fetched once, via the redirect
+    # excluded people were never downloaded; each image cost one request, with no redirect
     assert fake.image_requests() == 5
-    assert len(fake.requests_to(FILEPATH_PREFIX)) == 5
-    assert {r.query["width"][0] for r in fake.requests_to(UPLOAD_PREFIX)} == {"960"}
+    assert len(fake.log) == 1 + 1 + 5  # query, one licence batch, five images
+    assert fake.requests_to(FILEPATH_PREFIX) == []
+    assert fake.requests_to(API_PATH)[0].query["iiurlwidth"] == ["960"]
+    # images and their folder have the mode of every other output
+    mode = stat.S_IMODE((out_dir / "images.parquet").stat().st_mode)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (out_dir / "images").iterdir()} == {mode}
+    assert stat.S_IMODE((out_dir / "images").stat().st_mode) == mode | 0o111
 
 
 def test_429_with_retry_after_is_honoured(fake: FakeWikimedia, tmp_path: Path) -> None:
@@ -237,14 +246,139 @@ def test_html_error_page_with_status_200_is_not_an_image(
     assert not list((tmp_path / "data/wikiceleb/images").glob("Q105_*"))
 
 
-def test_redirect_is_followed_to_the_image_host(fake: FakeWikimedia, tmp_path: Path) -> None:
+def test_thumbnails_come_at_a_standard_width_and_in_the_served_format(
+    fake: FakeWikimedia, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """thumb_width 1000 is asked as 1280 (what Wikimedia serves for it); a TIFF's thumbnail is
+    a JPEG and is named after what it is."""
+    fake.add_person("Q130", "Wide_portrait.jpg", FEMALE, ENGLISH, jpeg_bytes(1400, 700, (9, 9, 9)))
+    fake.add_person("Q131", "Scan.tif", MALE, ENGLISH,
+                    image_bytes(1500, 900, (50, 90, 10), "TIFF"))
+    over = {"dataset": {"wikiceleb": {"thumb_width": 1000}}}
+    with caplog.at_level("WARNING"):
+        df = build(fake, tmp_path, **over)
+    assert "thumb_width 1000 is not a Wikimedia standard thumbnail width" in caplog.text
+    assert fake.requests_to(API_PATH)[0].query["iiurlwidth"] == ["1280"]
+    rows = df.set_index("image_id")
+    assert (rows.loc["Q130", "width"], rows.loc["Q130", "height"]) == (1280, 640)
+    assert rows.loc["Q130", "source_url"].endswith("/1280px-Wide_portrait.jpg")
+    assert rows.loc["Q131", "path"].endswith(".jpg")
+    assert rows.loc["Q131", "source_url"].endswith("/1280px-Scan.tif.jpg")
+    assert rows.loc["Q131", "file_name"] == "Scan.tif"
+    assert fake.image_requests() == 2
+
+
+def test_every_file_of_a_person_is_tried(fake: FakeWikimedia, tmp_path: Path) -> None:
+    """An SVG, a deleted file, a file without licence or a broken one sorting first must not
+    cost the person: the next file is used."""
+    good = {q: jpeg_bytes(30, 20 + i, (i * 40, 90, 90)) for i, q in enumerate(
+        ("Q140", "Q141", "Q142", "Q143"))}
+    fake.add_person("Q140", "A_drawing.svg", FEMALE, ENGLISH, SVG)
+    fake.add_person("Q141", "A_deleted.jpg", MALE, ENGLISH, b"")
+    del fake.files["A_deleted.jpg"]
+    fake.add_person("Q142", "A_unlicensed.jpg", FEMALE, YORUBA, jpeg_bytes(20, 20, (1, 1, 1)),
+                    meta={"Artist": "Someone"})
+    fake.add_person("Q143", "A_broken.jpg", MALE, YORUBA, corrupt_jpeg(good["Q143"]))
+    for qid in good:
+        fake.bindings.append(binding(qid, f"B_{qid}.jpg", FEMALE if qid in ("Q140", "Q142")
+                                     else MALE, ENGLISH if qid < "Q142" else YORUBA))
+        fake.add_file(f"B_{qid}.jpg", good[qid], qid=qid)
+    fake.add_person("Q144", "Only_unlicensed.jpg", MALE, ENGLISH, jpeg_bytes(20, 20, (7, 7, 7)),
+                    meta={})
+    fake.add_person("Q145", "Only_a_map.svg", MALE, ENGLISH, SVG)
+    df = build(fake, tmp_path)
+    rows = df.set_index("image_id")
+    for qid, data in good.items():
+        assert rows.loc[qid, "file_name"] == f"B_{qid}.jpg"
+        assert rows.loc[qid, "sha256"] == hashlib.sha256(data).hexdigest()
+    reasons = excluded(tmp_path)
+    assert reasons == {
+        "Q144": "no licence: Only_unlicensed.jpg has no licence on Commons",
+        "Q145": "not a photo: Commons file type .svg",
+    }
+    # the SVG and the files known to be unusable were never downloaded; the broken one once
+    assert fake.image_requests("A_drawing.svg") == fake.image_requests("A_unlicensed.jpg") == 0
+    assert fake.image_requests("A_broken.jpg") == 1
+    fake.reset_log()
+    pd.testing.assert_frame_equal(build(fake, tmp_path), df)
+    assert fake.log == []  # the rerun takes the second file from disk, asking nothing
+
+
+def test_attribution_text_and_unknown_values(fake: FakeWikimedia, tmp_path: Path) -> None:
+    fake.add_person("Q150", "Roe.jpg", FEMALE, ENGLISH, jpeg_bytes(20, 20, (5, 5, 5)), meta={
+        "LicenseShortName": "CC BY 4.0", "Artist": "Jane Roe<br>Edited by<br />John Doe",
+        "Credit": "<p>Own work</p><p>Retouched</p>"})
+    fake.add_person("Q151", "No_artist.jpg", MALE, ENGLISH, jpeg_bytes(20, 20, (6, 6, 6)), meta={
+        "LicenseShortName": "Public domain", "Credit": "Own work"})
+    genid = "http://www.wikidata.org/.well-known/genid/4f2e8a1b9c"
+    fake.bindings.append(binding("Q151", "No_artist.jpg", genid, ENGLISH))  # also "unknown"
+    fake.add_person("Q152", "Nobody.jpg", genid, ENGLISH, jpeg_bytes(20, 20, (8, 8, 8)))
+    df = build(fake, tmp_path)
+    rows = df.set_index("image_id")
+    assert rows.loc["Q150", "artist"] == "Jane Roe Edited by John Doe"
+    assert rows.loc["Q150", "credit"] == "Own work Retouched"
+    assert rows.loc["Q150", "attribution"] == (
+        "Jane Roe Edited by John Doe, CC BY 4.0, via Wikimedia Commons")
+    assert rows.loc["Q151", "attribution"] == "unknown author, Public domain, via Wikimedia Commons"
+    assert rows.loc["Q151", "credit"] == "Own work"
+    assert rows.loc["Q151", "sex_or_gender"] == MALE  # the unknown value is not a value
+    assert excluded(tmp_path) == {"Q152": "unmapped: sex_or_gender none"}
+
+
+def test_licence_step_retries_api_errors_and_keeps_each_batch(
+    fake: FakeWikimedia, tmp_path: Path
+) -> None:
     populate(fake)
-    build(fake, tmp_path)
-    first_hops = [r.path for r in fake.requests_to(FILEPATH_PREFIX)]
-    second_hops = [r.path for r in fake.requests_to(UPLOAD_PREFIX)]
-    assert sorted(p.rsplit("/", 1)[-1].replace(" ", "_") for p in first_hops) == sorted(
-        p.rsplit("/", 1)[-1] for p in second_hops
-    )
+    over = {"dataset": {"wikiceleb": {"metadata_batch": 2}}}
+    fake.plans["api"] = ["ok", "ok", "dberror", "ok"]  # a DBQueryError on the third call
+    assert len(build(fake, tmp_path / "a", **over)) == 5
+    assert len(fake.requests_to(API_PATH)) == 4
+
+    fake.reset_log()
+    fake.plans["api"] = ["ok", "ok", "dberror"]  # ... that does not go away
+    with pytest.raises(DownloadError, match=r"internal_api_error_DBQueryError.*\(after 3 "
+                       r"attempts\) \(licences: 4 of 5 files' records saved in .*run again"):
+        build(fake, tmp_path / "b", **over)
+    cache = json.loads((tmp_path / "b/data/wikiceleb" / wikiceleb.METADATA_FILE).read_text())
+    assert len(cache) == 4
+    fake.reset_log()
+    assert len(build(fake, tmp_path / "b", **over)) == 5
+    (asked,) = fake.requests_to(API_PATH)  # only the file not saved before
+    assert asked.query["titles"][0].count("|") == 0
+
+
+def test_api_continuation_is_followed(fake: FakeWikimedia, tmp_path: Path) -> None:
+    populate(fake)
+    fake.api_page_limit = 2
+    df = build(fake, tmp_path)
+    assert len(df) == 5 and (df.license != "").all()
+    api = fake.requests_to(API_PATH)
+    assert len(api) == 3 and all("iicontinue" in r.query for r in api[1:])
+
+
+def test_query_timeout_is_named_and_not_retried(fake: FakeWikimedia, tmp_path: Path) -> None:
+    populate(fake)
+    fake.plans["sparql"] = ["timeout"]
+    with pytest.raises(DownloadError, match=r"timed out on the server \(TimeoutException\); "
+                       r"not retried: make the query smaller"):
+        build(fake, tmp_path)
+    assert len(fake.requests_to(SPARQL_PATH)) == 1
+
+
+def test_long_retry_after_on_images_stops_and_a_later_run_resumes(
+    fake: FakeWikimedia, tmp_path: Path
+) -> None:
+    populate(fake)
+    fake.plans.update({name: ["429"] for name in fake.files})
+    fake.retry_after = "900"
+    with pytest.raises(ServiceBusy, match="asked to wait 900 s"):
+        build(fake, tmp_path)
+    assert fake.image_requests() <= 2  # concurrency: nothing after the first answers
+    assert not (tmp_path / "data/wikiceleb/images.parquet").exists()
+    fake.plans.clear()
+    fake.reset_log()
+    assert len(build(fake, tmp_path)) == 5
+    assert fake.requests_to(SPARQL_PATH) == []  # the stored query and licences are reused
 
 
 def test_missing_file_on_commons_is_reported(fake: FakeWikimedia, tmp_path: Path) -> None:
@@ -415,6 +549,54 @@ def test_resume_after_kill_downloads_nothing_twice(fake: FakeWikimedia, tmp_path
     fake.reset_log()
     reference = build(fake, tmp_path / "straight")
     pd.testing.assert_frame_equal(resumed, reference)
+
+
+@pytest.mark.slow  # two runs of the real command: ~10-20 s on a busy 2-core machine
+def test_ctrl_c_stops_the_download_within_seconds_and_a_rerun_resumes(
+    fake: FakeWikimedia, tmp_path: Path
+) -> None:
+    """SIGINT to the real command while images come slowly: it ends within seconds, says how to
+    resume, sends nothing more; the same command then fetches only what is missing."""
+    import yaml
+
+    for i in range(16):
+        fake.add_person(f"Q{400 + i}", f"S{i}.jpg", FEMALE if i % 2 else MALE,
+                        ENGLISH if i < 8 else AFRICAN_AMERICANS,
+                        jpeg_bytes(40 + i, 30, (i * 15, 255 - i * 15, 90)))
+    fake.delay_s = 1.0  # 16 images at 2 a second: draining the queue would take 6 s or more
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params_for(fake)))
+    out = tmp_path / "data" / "wikiceleb" / "images.parquet"
+    cmd = [sys.executable, "-m", "cropaudit", "prepare-data", "--params", str(params_file),
+           "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.monotonic() + 60
+    while fake.image_requests() < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert child.poll() is None, "the first run ended before it could be interrupted"
+    child.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, err = child.communicate(timeout=30)
+    assert time.monotonic() - sent < 4
+    assert child.returncode == 130
+    assert "interrupted" in err and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    asked = fake.image_requests()
+    time.sleep(0.5)
+    assert fake.image_requests() == asked < 16  # nothing sent after the exit
+    images_dir = out.parent / "images"
+    kept = {p.name.split("_")[0] for p in images_dir.iterdir() if not p.name.startswith(".")}
+    assert 0 < len(kept) < 16
+    assert not out.exists()
+
+    fake.reset_log()
+    fake.delay_s = 0.0
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert fake.image_requests() == 16 - len(kept)
+    assert len(read_table(out)) == 16
 
 
 def test_title_batches_bound_count_and_url_length() -> None:

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -47,6 +48,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)
@@ -55,10 +57,25 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process umask. Reading it means setting it, so threads take turns (two unlocked
+    readers could leave the process with umask 0)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
+
+
+def file_mode() -> int:
+    """The mode ``open()`` would give a new file (0644 under the usual umask 022).
+
+    ``tempfile`` creates 0600 files and 0700 folders; outputs renamed from them into place get
+    this mode instead, so every output of a run has the same permissions.
+    """
+    return 0o666 & ~_umask()
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -7,6 +7,12 @@ the announced length and decodes (an HTML error page served with status 200 is n
 A file appears under its final name only when complete (temporary ``.part`` sibling, then an
 atomic rename), so an interrupted run leaves nothing that looks done, and a rerun verifies the
 files already present instead of fetching them again.
+
+Stopping is part of politeness: when a server asks every client to wait longer than
+``retry_after_max_s``, or the user presses Ctrl-C, no worker sends another request; files
+already complete stay on disk and the next run resumes from them. Workers are daemon threads
+that check a shared stop flag between chunks and during every wait, so the process can exit
+within seconds instead of draining a queue of pending downloads.
 """
 
 from __future__ import annotations
@@ -14,15 +20,16 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -30,6 +37,7 @@ from requests.adapters import HTTPAdapter
 from cropaudit import __version__
 from cropaudit.datasets.params import HttpParams
 from cropaudit.errors import ConfigError, DownloadError
+from cropaudit.outputs import file_mode
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,10 @@ PAUSE_STATUSES = frozenset({429, 503})
 PART_SUFFIX = ".part"
 #: How much unused bandwidth budget may be saved up for a burst (seconds at the cap).
 THROTTLE_WINDOW_S = 10.0
+#: How long an interrupted download waits for in-flight workers to remove their ``.part`` files.
+STOP_GRACE_S = 2.0
+#: Longest excerpt of an error body quoted in a message (servers explain failures there).
+BODY_EXCERPT_CHARS = 200
 
 
 class RetryLater(Exception):
@@ -61,6 +73,26 @@ class Rejected(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Stopped(Exception):
+    """The client was stopped (Ctrl-C, or a server asked for too long a pause) mid-request."""
+
+
+class ServiceBusy(DownloadError):
+    """A server asked every client to wait longer than ``retry_after_max_s``: stop, resume later.
+
+    Waiting for hours would hang the run; failing the file and going on would keep sending
+    requests to a server that asked us to stop (the pattern that gets a client blocked).
+    """
+
+    def __init__(self, host: str, reason: str, wait: float, cap: float) -> None:
+        super().__init__(
+            f"{host}: the server asked to wait {wait:.0f} s ({reason}, Retry-After), more than "
+            f"dataset.wikiceleb.http.retry_after_max_s {cap:.0f} s; stopped without sending more "
+            "requests, complete files are kept: run the same command again later to resume"
+        )
+        self.host, self.wait = host, wait
 
 
 def user_agent(params: HttpParams) -> str:
@@ -90,6 +122,12 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def body_excerpt(body: bytes) -> str:
+    """The first words of an error body, on one line (servers say *why* there)."""
+    text = " ".join(body[: BODY_EXCERPT_CHARS * 4].decode("utf-8", "replace").split())
+    return text[:BODY_EXCERPT_CHARS] + ("…" if len(text) > BODY_EXCERPT_CHARS else "")
 
 
 @dataclass(frozen=True)
@@ -138,6 +176,9 @@ class DownloadReport(Generic[T]):
 Verify = Callable[[Path], tuple[str, T]]
 """Checks a complete temporary file; returns (file suffix, payload) or raises :class:`Rejected`."""
 
+#: Inspects a failed answer (status, body) and returns a final reason, or None to retry as usual.
+Explain = Callable[[requests.Response, bytes], str | None]
+
 
 class PoliteClient:
     """A ``requests`` session with Wikimedia-style etiquette, shared by worker threads."""
@@ -155,8 +196,10 @@ class PoliteClient:
         self._pause_until = 0.0
         self._bytes = 0
         self._t0: float | None = None
+        self._stop = threading.Event()
 
     def close(self) -> None:
+        self._stop.set()
         self.session.close()
 
     def __enter__(self) -> PoliteClient:
@@ -171,13 +214,23 @@ class PoliteClient:
         p = self.params
         return min(p.backoff_max_s, p.backoff_initial_s * 2 ** (attempt - 1))
 
+    def _sleep(self, seconds: float) -> None:
+        """Wait, but wake at once (raising :class:`Stopped`) when the client is stopped."""
+        if self._stop.wait(max(0.0, seconds)):
+            raise Stopped()
+
+    def _check_stopped(self) -> None:
+        if self._stop.is_set():
+            raise Stopped()
+
     def _wait_for_pause(self) -> None:
         while True:
             with self._lock:
                 delay = self._pause_until - time.monotonic()
             if delay <= 0:
+                self._check_stopped()
                 return
-            time.sleep(delay)
+            self._sleep(delay)
 
     def _pause_all(self, seconds: float) -> None:
         with self._lock:
@@ -197,19 +250,25 @@ class PoliteClient:
             if ahead < -THROTTLE_WINDOW_S:  # idle for long: don't save up an unbounded burst
                 self._t0, self._bytes = now, 0
         if ahead > 0:
-            time.sleep(ahead)
+            self._sleep(ahead)
 
-    def _check_status(self, r: requests.Response) -> None:
+    def _check_status(self, r: requests.Response, detail: str = "") -> None:
         code = r.status_code
         if code == 200:
             return
+        reason = f"HTTP {code}" + (f": {detail}" if detail else "")
         if code in RETRY_STATUSES:
             wait = parse_retry_after(r.headers.get("Retry-After"))
-            raise RetryLater(f"HTTP {code}", wait, pause_all=code in PAUSE_STATUSES)
-        raise Rejected(f"HTTP {code}")
+            raise RetryLater(reason, wait, pause_all=code in PAUSE_STATUSES)
+        raise Rejected(reason)
 
-    def _with_retries(self, what: str, attempt_fn: Callable[[], T]) -> T:
-        """Run ``attempt_fn`` until it succeeds, fails for good, or attempts run out."""
+    def _with_retries(self, url: str, attempt_fn: Callable[[], T]) -> T:
+        """Run ``attempt_fn`` until it succeeds, fails for good, or attempts run out.
+
+        A pause asked for by the server (429/503, maxlag) holds every worker, not just this
+        one; a pause longer than ``retry_after_max_s`` stops the whole client
+        (:class:`ServiceBusy`) instead of failing this file while the others carry on.
+        """
         p = self.params
         last = ""
         for attempt in range(1, p.max_attempts + 1):
@@ -226,16 +285,20 @@ class PoliteClient:
                 last, wait, pause_all = "connection error", None, False
             except requests.exceptions.RequestException as exc:  # bad URL, redirect loop, ...
                 raise Rejected(type(exc).__name__) from None
-            if attempt == p.max_attempts:
-                break
+            if wait is not None and wait > p.retry_after_max_s:
+                self._stop.set()  # nobody sends another request
+                raise ServiceBusy(urlsplit(url).netloc, last, wait, p.retry_after_max_s)
             if wait is None:
                 wait = self._backoff(attempt)
-            elif wait > p.retry_after_max_s:
-                raise Rejected(f"{last}: Retry-After {wait:.0f} s exceeds retry_after_max_s")
             if pause_all:
                 self._pause_all(wait)
-            log.debug("%s: %s; retry %d in %.1f s", what, last, attempt + 1, wait)
-            time.sleep(wait)
+                if wait >= 5:
+                    log.warning("%s: %s; every download pauses for %.0f s as the server asks",
+                                urlsplit(url).netloc, last, wait)
+            if attempt == p.max_attempts:
+                break
+            log.debug("%s: %s; retry %d in %.1f s", url, last, attempt + 1, wait)
+            self._sleep(wait)
         raise Rejected(f"{last} (after {p.max_attempts} attempts)")
 
     # -- small documents ------------------------------------------------------------------
@@ -248,19 +311,27 @@ class PoliteClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         check: Callable[[requests.Response, bytes], None] | None = None,
+        explain: Explain | None = None,
     ) -> bytes:
         """GET a small document (JSON from an API) with retries; one-line error on failure.
 
-        ``check`` may inspect the answer and raise :class:`RetryLater` (e.g. MediaWiki's
-        ``maxlag`` error, which comes with status 200) or :class:`Rejected`.
+        ``check`` may inspect a 200 answer and raise :class:`RetryLater` (e.g. MediaWiki's
+        ``maxlag`` error, which comes with status 200) or :class:`Rejected`. ``explain`` may
+        turn a failed answer into a final reason (a query that timed out on the server will
+        time out again: retrying it only adds load). Error messages quote the body's start.
         """
 
         def attempt() -> bytes:
+            self._check_stopped()
             with self.session.get(
                 url, params=params, headers=headers, timeout=timeout or self.params.timeout_s
             ) as r:
-                self._check_status(r)
                 body = r.content
+                if r.status_code != 200:
+                    final = explain(r, body) if explain is not None else None
+                    if final:
+                        raise Rejected(final)
+                    self._check_status(r, body_excerpt(body))
                 expected = r.headers.get("Content-Length")
                 if expected and not r.headers.get("Content-Encoding"):
                     if len(body) != int(expected):
@@ -273,12 +344,15 @@ class PoliteClient:
             return self._with_retries(url, attempt)
         except Rejected as exc:
             raise DownloadError(f"{url}: {exc.reason}") from None
+        except Stopped:
+            raise DownloadError(f"{url}: stopped") from None
 
     # -- files ----------------------------------------------------------------------------
 
     def _download_once(
         self, job: DownloadJob, dest_dir: Path, verify: Verify[T], accept: str
     ) -> Downloaded[T]:
+        self._check_stopped()
         fd, tmp_name = tempfile.mkstemp(prefix=f".{job.stem}.", suffix=PART_SUFFIX, dir=dest_dir)
         tmp = Path(tmp_name)
         try:
@@ -293,6 +367,7 @@ class PoliteClient:
                 expected = int(length) if length and not r.headers.get("Content-Encoding") else None
                 received = 0
                 for chunk in r.iter_content(1 << 16):
+                    self._check_stopped()
                     f.write(chunk)
                     received += len(chunk)
                     self._throttle(len(chunk))
@@ -300,6 +375,7 @@ class PoliteClient:
                 raise RetryLater(f"truncated body ({received} of {expected} bytes)")
             suffix, payload = verify(tmp)
             final = dest_dir / f"{job.stem}{suffix}"
+            os.chmod(tmp, file_mode())  # mkstemp makes 0600; images get the usual output mode
             os.replace(tmp, final)
             return Downloaded(job.key, final, payload, fetched=True)
         finally:
@@ -320,6 +396,21 @@ class PoliteClient:
             job.url, lambda: self._download_once(job, dest_dir, verify, accept)
         )
 
+    def _worker(
+        self, todo: queue.SimpleQueue[DownloadJob | None], results: queue.SimpleQueue[Any],
+        run: Callable[[DownloadJob], Downloaded[T]],
+    ) -> None:
+        """Take jobs until the queue is empty or the client stops; report every outcome."""
+        while not self._stop.is_set():
+            job = todo.get()
+            if job is None:
+                break
+            try:
+                outcome: Any = run(job)
+            except BaseException as exc:  # Rejected, Stopped, ServiceBusy, or a bug: the caller
+                outcome = exc             # decides; nothing is lost in a thread
+            results.put((job, outcome))
+
     def download_many(
         self,
         jobs: Sequence[DownloadJob],
@@ -332,7 +423,9 @@ class PoliteClient:
         """Fetch ``jobs`` into ``dest_dir`` with bounded concurrency; never raises per file.
 
         Files named ``<stem>.*`` already in ``dest_dir`` are verified and kept (resume).
-        Leftover ``.part`` files of an interrupted run are removed first.
+        Leftover ``.part`` files of an interrupted run are removed first. Raises
+        :class:`ServiceBusy` when a server asks for a pause beyond ``retry_after_max_s``, and
+        lets ``KeyboardInterrupt`` through within seconds; complete files stay in both cases.
         """
         from tqdm import tqdm
 
@@ -345,22 +438,67 @@ class PoliteClient:
             elif p.is_file() and not p.name.startswith("."):
                 present.setdefault(p.stem, []).append(p)
 
+        todo: queue.SimpleQueue[DownloadJob | None] = queue.SimpleQueue()
+        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        n_workers = min(self.params.concurrency, len(jobs))
+        for job in jobs:
+            todo.put(job)
+        for _ in range(n_workers):
+            todo.put(None)  # one end marker per worker
+
+        def run(job: DownloadJob) -> Downloaded[T]:
+            return self._one(job, dest, present.get(job.stem, []), verify, accept)
+
+        workers = [
+            threading.Thread(target=self._worker, args=(todo, results, run), daemon=True,
+                             name=f"download-{i}")
+            for i in range(n_workers)
+        ]
         report: DownloadReport[T] = DownloadReport()
-        with ThreadPoolExecutor(max_workers=self.params.concurrency) as pool, tqdm(
-            total=len(jobs), desc=desc, unit="file", disable=None
-        ) as bar:
-            futures = {
-                pool.submit(self._one, job, dest, present.get(job.stem, []), verify, accept): job
-                for job in jobs
-            }
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    report.done[job.key] = fut.result()
-                except Rejected as exc:
-                    report.failed[job.key] = exc.reason
-                    log.debug("%s: %s", job.url, exc.reason)
-                bar.update(1)
-                bar.set_postfix(failed=len(report.failed), refresh=False)
+        busy: ServiceBusy | None = None
+        try:
+            with tqdm(total=len(jobs), desc=desc, unit="file", disable=None) as bar:
+                for w in workers:
+                    w.start()
+                while len(report.done) + len(report.failed) < len(jobs):
+                    try:
+                        job, outcome = results.get(timeout=0.2)
+                    except queue.Empty:
+                        if not any(w.is_alive() for w in workers) and results.empty():
+                            break  # every worker stopped early (ServiceBusy)
+                        continue
+                    if isinstance(outcome, Downloaded):
+                        report.done[job.key] = outcome
+                    elif isinstance(outcome, Rejected):
+                        report.failed[job.key] = outcome.reason
+                        log.debug("%s: %s", job.url, outcome.reason)
+                    elif isinstance(outcome, ServiceBusy):
+                        busy = outcome
+                        break
+                    elif isinstance(outcome, BaseException) and not isinstance(outcome, Stopped):
+                        raise outcome
+                    bar.update(1)
+                    bar.set_postfix(failed=len(report.failed), refresh=False)
+        except KeyboardInterrupt:
+            self._stop.set()
+            self._join(workers)
+            log.warning(
+                "%s: interrupted; %d of %d files complete and kept in %s: run the same command "
+                "again to resume", desc, len(report.done), len(jobs), dest,
+            )
+            raise
+        if busy is not None:
+            self._join(workers)
+            log.warning("%s: stopped, %d of %d files complete and kept in %s",
+                        desc, len(report.done), len(jobs), dest)
+            raise busy
         log.info("%s: %s", desc, report.summary())
         return report
+
+    @staticmethod
+    def _join(workers: Sequence[threading.Thread]) -> None:
+        """Give in-flight workers a moment to remove their ``.part`` files (never longer:
+        a worker blocked on a slow server must not hold up Ctrl-C)."""
+        deadline = time.monotonic() + STOP_GRACE_S
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()))

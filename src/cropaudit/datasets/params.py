@@ -44,8 +44,9 @@ class DemoSourceParams(BaseModel):
     jpeg_quality: int = Field(92, ge=30, le=100, description="JPEG quality of the images")
 
 
-#: Thumbnail widths Wikimedia renders and caches; other widths are served from (or steered
-#: to) these steps, and the media servers may throttle requests for non-standard sizes.
+#: Thumbnail widths Wikimedia renders and caches ($wgThumbnailSteps, see
+#: https://www.mediawiki.org/wiki/Common_thumbnail_sizes): a request for another width is
+#: served the next larger step (1000 px gives 1280), so cropaudit asks for that step directly.
 WIKIMEDIA_THUMB_STEPS: tuple[int, ...] = (
     20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840
 )
@@ -80,7 +81,8 @@ class HttpParams(BaseModel):
     )
     backoff_max_s: float = Field(120.0, ge=0, description="longest wait between attempts")
     retry_after_max_s: float = Field(
-        600.0, ge=0, description="a Retry-After longer than this fails the request instead"
+        600.0, ge=0, description="longest Retry-After pause obeyed (all workers pause); a "
+        "longer one stops the download politely, keeping complete files for a later resume"
     )
 
 
@@ -98,10 +100,6 @@ class WikicelebSourceParams(BaseModel):
     commons_api: str = Field(
         "https://commons.wikimedia.org/w/api.php", description="Commons MediaWiki API"
     )
-    image_base: str = Field(
-        "https://commons.wikimedia.org/wiki/Special:FilePath/",
-        description="prefix of image URLs; the Commons file name and ?width=N are appended",
-    )
     query_file: str | None = Field(
         None, description="SPARQL query file; null = the packaged wikiceleb.rq"
     )
@@ -111,8 +109,8 @@ class WikicelebSourceParams(BaseModel):
         "wikiceleb_groups.tsv",
     )
     thumb_width: int = Field(
-        960, ge=16, description="thumbnail width in pixels (Wikimedia standard steps: "
-        + ", ".join(str(w) for w in WIKIMEDIA_THUMB_STEPS) + ")"
+        960, ge=1, description="thumbnail width in pixels, raised to the next Wikimedia "
+        "standard step (" + ", ".join(str(w) for w in WIKIMEDIA_THUMB_STEPS) + ")"
     )
     requery: bool = Field(
         False, description="run the query again even if the stored result matches the query"
