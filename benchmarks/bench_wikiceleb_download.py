@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from cropaudit.config import parse_params  # noqa: E402
 from cropaudit.datasets import wikiceleb  # noqa: E402
-from support.wikimedia import FILEPATH_PREFIX, FakeWikimedia  # noqa: E402
+from support.wikimedia import FakeWikimedia  # noqa: E402
 
 
 def portrait(seed: int, width: int = 960, height: int = 1280) -> bytes:
@@ -60,7 +60,6 @@ def main() -> None:
 
     params = parse_params({"dataset": {"source": "wikiceleb", "wikiceleb": {
         "sparql_endpoint": fake.base + "/sparql", "commons_api": fake.base + "/w/api.php",
-        "image_base": fake.base + FILEPATH_PREFIX,
         "http": {"contact": "bench@example.org", "concurrency": args.concurrency,
                  "max_mbps": None},
     }}})
@@ -69,14 +68,20 @@ def main() -> None:
         t = time.perf_counter()
         df = wikiceleb.build(params, out)
         first = time.perf_counter() - t
+        asked, media = len(fake.log), len(fake.requests_to("/upload/"))
         t = time.perf_counter()
+        fake.reset_log()
         wikiceleb.build(params, out)
         rerun = time.perf_counter() - t
+        asked_again = len(fake.log)
     fake.stop()
     ideal = args.images * args.latency / args.concurrency
+    print(f"requests: {asked} in all, {media} to the media host "
+          f"({media / len(df):.2f} per image, no redirects)")
     print(f"first run: {len(df)} images in {first:.1f} s = {len(df) / first:.1f} images/s, "
           f"{total_mb / first:.1f} MB/s (latency alone: {ideal:.1f} s)")
-    print(f"rerun (verify only): {rerun:.1f} s = {len(df) / rerun:.1f} images/s")
+    print(f"rerun (verify only): {rerun:.1f} s = {len(df) / rerun:.1f} images/s, "
+          f"{asked_again} requests")
 
 
 if __name__ == "__main__":

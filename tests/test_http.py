@@ -15,6 +15,7 @@ import pytest
 from cropaudit.datasets.http import DownloadJob, PoliteClient, ServiceBusy, parse_retry_after
 from cropaudit.datasets.params import HttpParams
 from cropaudit.errors import DownloadError
+from cropaudit.outputs import atomic_dir, write_text
 from support.wikimedia import FILEPATH_PREFIX, UPLOAD_PREFIX, FakeWikimedia
 
 
@@ -129,7 +130,7 @@ def test_two_step_redirect_is_followed(fake: FakeWikimedia, tmp_path: Path) -> N
         "FilePath/A b.jpg", "Redirect/file/A_b.jpg", "/upload/A_b.jpg"]
 
 
-def test_files_get_the_usual_output_mode(fake: FakeWikimedia, tmp_path: Path) -> None:
+def test_images_and_folders_get_the_usual_output_mode(fake: FakeWikimedia, tmp_path: Path) -> None:
     fake.files["a.jpg"] = b"x" * 10
     umask = os.umask(0o022)
     try:
@@ -137,10 +138,15 @@ def test_files_get_the_usual_output_mode(fake: FakeWikimedia, tmp_path: Path) ->
             report = c.download_many(
                 [DownloadJob("a", fake.base + UPLOAD_PREFIX + "a.jpg", "a")],
                 tmp_path / "images", accept_all)
+        with atomic_dir(tmp_path / "generated") as folder:  # how the demo writes its images
+            (folder / "x.txt").write_text("x")
+        table = write_text(tmp_path / "table.csv", "a\n")
     finally:
         os.umask(umask)
     assert stat.S_IMODE(report.done["a"].path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(table.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "images").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "generated").stat().st_mode) == 0o755
 
 
 def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:

@@ -472,6 +472,10 @@ def commons_metadata(
             if time.monotonic() - saved_at >= METADATA_SAVE_EVERY_S:
                 write_json(path, cache)
                 saved_at = time.monotonic()
+    except KeyboardInterrupt:
+        log.warning("licences: interrupted; %d of %d files' records saved in %s: run the same "
+                    "command again to resume", done, len(todo), path)
+        raise
     except DownloadError as exc:
         raise DownloadError(
             f"{exc} (licences: {done} of {len(todo)} files' records saved in {path}; run "
