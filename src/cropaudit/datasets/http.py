@@ -52,7 +52,7 @@ PART_SUFFIX = ".part"
 #: How much unused bandwidth budget may be saved up for a burst (seconds at the cap).
 THROTTLE_WINDOW_S = 10.0
 #: How long an interrupted download waits for in-flight workers to remove their ``.part`` files.
-STOP_GRACE_S = 2.0
+STOP_GRACE_S = 1.0
 #: Longest excerpt of an error body quoted in a message (servers explain failures there).
 BODY_EXCERPT_CHARS = 200
 
