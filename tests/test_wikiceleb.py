@@ -559,11 +559,11 @@ def test_ctrl_c_stops_the_download_within_seconds_and_a_rerun_resumes(
     resume, sends nothing more; the same command then fetches only what is missing."""
     import yaml
 
-    for i in range(16):
+    for i in range(24):
         fake.add_person(f"Q{400 + i}", f"S{i}.jpg", FEMALE if i % 2 else MALE,
-                        ENGLISH if i < 8 else AFRICAN_AMERICANS,
-                        jpeg_bytes(40 + i, 30, (i * 15, 255 - i * 15, 90)))
-    fake.delay_s = 1.0  # 16 images at 2 a second: draining the queue would take 6 s or more
+                        ENGLISH if i < 12 else AFRICAN_AMERICANS,
+                        jpeg_bytes(40 + i, 30, (i * 10, 255 - i * 10, 90)))
+    fake.delay_s = 1.0  # 24 images at 2 a second: draining the queue would take 10 s or more
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params_for(fake)))
     out = tmp_path / "data" / "wikiceleb" / "images.parquet"
@@ -579,24 +579,24 @@ def test_ctrl_c_stops_the_download_within_seconds_and_a_rerun_resumes(
     child.send_signal(signal.SIGINT)
     sent = time.monotonic()
     _, err = child.communicate(timeout=30)
-    assert time.monotonic() - sent < 4
+    assert time.monotonic() - sent < 6  # ~2 s measured on a loaded 2-core machine
     assert child.returncode == 130
     assert "interrupted" in err and "run the same command again to resume" in err
     assert "Traceback" not in err
     asked = fake.image_requests()
     time.sleep(0.5)
-    assert fake.image_requests() == asked < 16  # nothing sent after the exit
+    assert fake.image_requests() == asked < 24  # nothing sent after the exit
     images_dir = out.parent / "images"
     kept = {p.name.split("_")[0] for p in images_dir.iterdir() if not p.name.startswith(".")}
-    assert 0 < len(kept) < 16
+    assert 0 < len(kept) < 24
     assert not out.exists()
 
     fake.reset_log()
     fake.delay_s = 0.0
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
-    assert fake.image_requests() == 16 - len(kept)
-    assert len(read_table(out)) == 16
+    assert fake.image_requests() == 24 - len(kept)
+    assert len(read_table(out)) == 24
 
 
 def test_title_batches_bound_count_and_url_length() -> None:

@@ -102,6 +102,16 @@ def standard_step(width: int) -> int:
     return next((w for w in THUMB_STEPS if w >= width), THUMB_STEPS[-1])
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (Ctrl-C, a stopped download) is normal here, not an error."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class Logged:
     t: float
@@ -145,7 +155,7 @@ class FakeWikimedia:
                 except (BrokenPipeError, ConnectionResetError):  # client gave up (Ctrl-C)
                     self.close_connection = True
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
