@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from cropaudit.datasets.http import DownloadJob, PoliteClient, ServiceBusy, parse_retry_after
 from cropaudit.datasets.params import HttpParams
@@ -114,6 +115,10 @@ def test_user_agent_without_contact_is_refused_with_the_policy_text(fake: FakeWi
 
 
 def test_gzip_answers_are_decoded(fake: FakeWikimedia) -> None:
+    raw = requests.get(fake.base + "/sparql", params={"query": "x"}, stream=True,
+                       headers={"User-Agent": "t (t@example.org)", "Accept-Encoding": "gzip"})
+    assert raw.headers["Content-Encoding"] == "gzip"  # the fake compresses, as WDQS does
+    raw.close()
     with client() as c:
         body = c.fetch(fake.base + "/sparql", params={"query": "x"})
     assert json.loads(body)["head"]["vars"][0] == "human"
@@ -155,3 +160,19 @@ def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:
                                  accept_all)
     assert report.failed == {"a": "connection error (after 3 attempts)"}
     assert list(tmp_path.iterdir()) == []  # no partial file left behind
+
+
+def test_a_failing_check_stops_the_other_workers_too(fake: FakeWikimedia, tmp_path: Path) -> None:
+    for i in range(10):
+        fake.files[f"f{i}.jpg"] = bytes([i]) * 10
+    fake.delay_s = 0.05
+
+    def broken(path: Path) -> tuple[str, int]:
+        raise RuntimeError("bug in the check")
+
+    jobs = [DownloadJob(f"f{i}", fake.base + UPLOAD_PREFIX + f"f{i}.jpg", f"f{i}")
+            for i in range(10)]
+    with client(concurrency=2) as c, pytest.raises(RuntimeError, match="bug in the check"):
+        c.download_many(jobs, tmp_path, broken)
+    time.sleep(0.3)
+    assert fake.image_requests() <= 3  # the other worker's request in flight, not the queue

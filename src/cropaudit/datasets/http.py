@@ -487,11 +487,14 @@ class PoliteClient:
                 "again to resume", desc, len(report.done), len(jobs), dest,
             )
             raise
-        if busy is not None:
+        except BaseException:  # a bug in verify: no worker may carry on alone
+            self._stop.set()
+            raise
+        if busy is not None or len(report.done) + len(report.failed) < len(jobs):
             self._join(workers)
             log.warning("%s: stopped, %d of %d files complete and kept in %s",
                         desc, len(report.done), len(jobs), dest)
-            raise busy
+            raise busy or DownloadError(f"{dest}: the download was stopped")
         log.info("%s: %s", desc, report.summary())
         return report
 
