@@ -23,6 +23,7 @@ from PIL import Image
 
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.saliency.grid import fit_size
+from cropaudit.saliency.libwebp import decode_webp
 from cropaudit.saliency.resample import resize_high_quality
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 
@@ -40,8 +41,8 @@ SYMMETRY_THRESHOLD = 25.0
 class DecodedImage:
     """Decoded RGB pixels in the file's stored (unrotated) frame, before any resize.
 
-    ``pixels`` may be smaller than ``stored_width`` × ``stored_height``: JPEGs are decoded at
-    1/2ⁿ scale when that still covers the network size, as the original does.
+    ``pixels`` may be smaller than ``stored_width`` × ``stored_height``: JPEGs and WebPs are
+    decoded at a reduced scale when that still covers the network size, as the original does.
     """
 
     pixels: np.ndarray
@@ -90,8 +91,14 @@ def dct_halvings(width: int, height: int, target_w: int, target_h: int) -> int:
     return n
 
 
-def decode_image(path: str | os.PathLike[str], max_pixels: int) -> DecodedImage:
+def decode_image(
+    path: str | os.PathLike[str], max_pixels: int, *, full_resolution: bool = False
+) -> DecodedImage:
     """Decode an image file to RGB uint8 as the original program sees it (before resizing).
+
+    JPEG and WebP are decoded reduced when that still covers the network size, as the
+    original does; ``full_resolution`` turns that off for WebP (callers wanting every pixel
+    decode JPEG themselves, see :mod:`cropaudit.saliency.upright`).
 
     Raises :class:`InputFileError` (one line naming the file) for missing, empty, non-image,
     oversized, truncated or corrupt files.
@@ -107,6 +114,9 @@ def decode_image(path: str | os.PathLike[str], max_pixels: int) -> DecodedImage:
                 pixels = _decode_jpeg(img, *fit_size(width, height))
             elif fmt == "PNG":
                 pixels = _decode_png(img, p)
+            elif fmt == "WEBP" and not getattr(img, "is_animated", False):
+                target = (width, height) if full_resolution else fit_size(width, height)
+                pixels = _decode_webp(img, p, *target)
             else:
                 pixels = _decode_other(img)
     except InputFileError:
@@ -228,8 +238,19 @@ def _decode_png(img: Image.Image, path: Path) -> np.ndarray:
     return _apply_alpha_rule(rgb, alpha)
 
 
+def _decode_webp(img: Image.Image, path: Path, target_w: int, target_h: int) -> np.ndarray:
+    """libwebp's scaled decode at imagecore's read size (:mod:`cropaudit.saliency.libwebp`).
+
+    Without a loadable libwebp, Pillow decodes at full size (a warning says so).
+    """
+    planes = decode_webp(path, target_w, target_h)
+    if planes is None:
+        return _decode_other(img)
+    return _apply_alpha_rule(*planes)
+
+
 def _decode_other(img: Image.Image) -> np.ndarray:
-    """Formats beyond the original's JPEG/PNG (GIF, BMP, WebP, TIFF...): Pillow's RGBA."""
+    """Other formats (GIF, BMP, TIFF, animated WebP...): Pillow's RGBA, alpha rule applied."""
     rgba = np.asarray(img.convert("RGBA"))
     return _apply_alpha_rule(rgba[:, :, :3], rgba[:, :, 3])
 

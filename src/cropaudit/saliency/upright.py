@@ -82,7 +82,7 @@ def decode_upright(path: str | Path, name: str, *, max_pixels: int, hard_limit: 
             raise InputFileError(f"{name}: cannot decode image ({exc})") from None
     if rgb is None:  # PNG, GIF, WebP, ...: the engine's own decoder, nothing to rescale
         try:
-            rgb = engine_decode(p, hard_limit).pixels
+            rgb = engine_decode(p, hard_limit, full_resolution=True).pixels
         except InputFileError as exc:
             raise InputFileError(str(exc).replace(str(p), name)) from None
     rgb = apply_orientation(rgb, orientation)
