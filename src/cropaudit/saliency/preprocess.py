@@ -13,8 +13,10 @@ NumPy and Pillow only (no TensorFlow), so it can run in data-loading threads.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +26,15 @@ from PIL import Image
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.saliency.grid import fit_size
 from cropaudit.saliency.libwebp import decode_webp
-from cropaudit.saliency.resample import resize_high_quality
+from cropaudit.saliency.resample import halve, resize_high_quality
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 
 #: Per-channel means subtracted from R, G, B (Caffe's BGR means, applied in RGB order).
 CHANNEL_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 #: Most DCT scaling steps libjpeg is asked for (scale 1/8).
 MAX_DCT_HALVINGS = 3
+#: Source rows decoded and halved at a time for large images (even: halving pairs rows).
+DECODE_STRIP_ROWS = 512
 #: Side of the thumbnail the symmetry rule compares with its mirror image.
 SYMMETRY_SIDE = 10
 #: Images whose symmetry score is below this are treated as left-right symmetric.
@@ -42,7 +46,8 @@ class DecodedImage:
     """Decoded RGB pixels in the file's stored (unrotated) frame, before any resize.
 
     ``pixels`` may be smaller than ``stored_width`` × ``stored_height``: JPEGs and WebPs are
-    decoded at a reduced scale when that still covers the network size, as the original does.
+    decoded at a reduced scale when that still covers the network size, as the original does,
+    and other large images arrive already halved once (the resize's own first step).
     """
 
     pixels: np.ndarray
@@ -112,13 +117,19 @@ def decode_image(
             orientation = exif_orientation(img)
             if is_jpeg(img):
                 pixels = _decode_jpeg(img, *fit_size(width, height))
-            elif fmt == "PNG":
-                pixels = _decode_png(img, p)
             elif fmt == "WEBP" and not getattr(img, "is_animated", False):
                 target = (width, height) if full_resolution else fit_size(width, height)
                 pixels = _decode_webp(img, p, *target)
             else:
-                pixels = _decode_other(img)
+                if fmt == "PNG":
+                    bit_depth = _png_header(p)[0]
+                    decode = functools.partial(_decode_png, bit_depth=bit_depth)
+                else:
+                    decode = _decode_other
+                if full_resolution:
+                    pixels = decode(img)
+                else:
+                    pixels = _decode_halved(img, decode, *fit_size(width, height))
     except InputFileError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
@@ -179,13 +190,35 @@ def _png_header(path: Path) -> tuple[int, int]:
     return head[24], head[25]
 
 
-def _decode_png(img: Image.Image, path: Path) -> np.ndarray:
+def _decode_halved(
+    img: Image.Image, decode: Callable[[Image.Image], np.ndarray], target_w: int, target_h: int
+) -> np.ndarray:
+    """Decode, and halve once already when the resize would start by halving (big images).
+
+    The resize to the network size begins with 2×2 box halvings (:func:`resize_high_quality`),
+    so doing the first one here, strip by strip, gives the same bytes while only the decoder's
+    own buffer and one half-size image exist at full size: a 100-megapixel PNG costs about
+    0.5 GB instead of several.
+    """
+    width, height = img.size
+    if width // 2 < target_w or height // 2 < target_h:
+        return decode(img)
+    img.load()
+    rows = 2 * (height // 2)  # an odd last row is dropped by the halving anyway
+    out = np.empty((height // 2, width // 2, 3), dtype=np.uint8)
+    for y0 in range(0, rows, DECODE_STRIP_ROWS):
+        y1 = min(rows, y0 + DECODE_STRIP_ROWS)
+        out[y0 // 2 : y1 // 2] = halve(decode(img.crop((0, y0, width, y1))))
+    return out
+
+
+def _decode_png(img: Image.Image, bit_depth: int) -> np.ndarray:
     """libpng-style decode: expand to RGB(A), 16-bit keeps the high byte, tRNS → alpha.
 
     The original's alpha rule: fully transparent pixels become white, all others keep their
-    RGB unchanged (no blending). ICC profiles and gamma are ignored.
+    RGB unchanged (no blending). ICC profiles and gamma are ignored. ``img`` may be a strip
+    cropped from the decoded image (it keeps its mode, palette and transparency key).
     """
-    bit_depth, _ = _png_header(path)
     img.load()
     mode = img.mode
     key = img.info.get("transparency")

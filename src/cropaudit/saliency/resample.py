@@ -149,15 +149,24 @@ def _require_image(image: np.ndarray) -> None:
         )
 
 
+#: Output rows :func:`halve` computes at a time (bounds its temporary memory).
+_HALVE_STRIP_ROWS = 256
+
+
 def halve(image: np.ndarray) -> np.ndarray:
     """2×2 box reduction ``(a+b+c+d) >> 2``; size floor(W/2)×floor(H/2), odd edge dropped."""
     _require_image(image)
     h, w = image.shape[0] // 2, image.shape[1] // 2
     if h == 0 or w == 0:
         raise ValueError(f"cannot halve an image of {image.shape[1]}x{image.shape[0]}")
-    s = image[: 2 * h, : 2 * w].astype(np.uint16)
-    total = s[0::2, 0::2] + s[0::2, 1::2] + s[1::2, 0::2] + s[1::2, 1::2]
-    return (total >> 2).astype(np.uint8)
+    out = np.empty((h, w, image.shape[2]), dtype=np.uint8)
+    # In strips of output rows, so the 16-bit sums of a huge image never exist all at once.
+    for r0 in range(0, h, _HALVE_STRIP_ROWS):
+        r1 = min(h, r0 + _HALVE_STRIP_ROWS)
+        s = image[2 * r0 : 2 * r1, : 2 * w].astype(np.uint16)
+        total = s[0::2, 0::2] + s[0::2, 1::2] + s[1::2, 0::2] + s[1::2, 1::2]
+        out[r0:r1] = total >> 2
+    return out
 
 
 def downsample_12tap(image: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
