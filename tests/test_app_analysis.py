@@ -12,7 +12,8 @@ from cropaudit.app.analysis import (
     crop_labels,
     top_points,
 )
-from cropaudit.app.composite import compose, render_composite
+from cropaudit.geometry.composition import compose
+from cropaudit.saliency.composite import render_composite
 from cropaudit.app.images import ImageStore
 from cropaudit.errors import CropauditError, ModelFileError
 from cropaudit.saliency import SaliencyResult, load_model
