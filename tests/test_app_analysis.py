@@ -12,12 +12,12 @@ from cropaudit.app.analysis import (
     crop_labels,
     top_points,
 )
-from cropaudit.geometry.composition import compose
-from cropaudit.saliency.composite import render_composite
 from cropaudit.app.images import ImageStore
 from cropaudit.errors import CropauditError, ModelFileError
+from cropaudit.geometry.composition import compose
 from cropaudit.saliency import SaliencyResult, load_model
 from cropaudit.saliency.center import CenterModel
+from cropaudit.saliency.composite import render_composite
 from cropaudit.saliency.maps import upsample_scores
 from cropaudit.saliency.model_store import ModelParams
 from support.app_images import astronaut, chelsea, coffee, encode

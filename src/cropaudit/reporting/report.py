@@ -18,19 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.errors import InputFileError
+from cropaudit.reporting.params import ReportParams as ReportParams
 from cropaudit.reporting.provenance import file_digest, git_state, package_versions
-
-
-class ReportParams(BaseModel):
-    """``report:`` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field("cropaudit: saliency cropping audit", description="report heading")
-    max_table_rows: int = Field(200, gt=0, description="rows shown per table (all are in CSVs)")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.contracts import OUTCOME_COLUMNS, PAIRS_COLUMNS
 from cropaudit.datasets.table import image_path
@@ -31,20 +30,7 @@ from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
 from cropaudit.saliency.composite import fit_member, parse_colour, render_composite, score_members
 from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.upright import decode_upright
-
-
-class SaliencyParams(BaseModel):
-    """``saliency:`` section of params.yaml: how the saliency stage is run (not what it finds)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    shards: int = Field(2, ge=1, le=10_000, description="Snakemake jobs the stage is split into")
-    save_composites: bool = Field(
-        False, description="also write each composite as JPEG under results/composites/"
-    )
-    image_cache_mb: int = Field(
-        512, ge=0, description="decoded member images kept in memory (they repeat across tuples)"
-    )
+from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
 
 def shard_tuple_ids(tuple_ids: np.ndarray, shard: int, shards: int) -> np.ndarray:

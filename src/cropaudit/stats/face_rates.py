@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cropaudit.reporting.tracking import metric_key
+from cropaudit.contracts import COMPARISON_SEP, metric_key
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 RATE_KEYS = ("source", "measure", "aspect_ratio", "level", "value")
@@ -138,7 +138,7 @@ def metrics(rates: pd.DataFrame, comparisons: pd.DataFrame,
     for c in comparisons.itertuples(index=False):
         node = tests.setdefault(c.source, {}).setdefault(measure_key(c.measure, c.aspect_ratio),
                                                          {})
-        node.setdefault(c.level, {})[metric_key(f"{c.value_a}~{c.value_b}")] = {
+        node.setdefault(c.level, {})[metric_key(f"{c.value_a}{COMPARISON_SEP}{c.value_b}")] = {
             "diff": float(c.diff), "diff_low": float(c.diff_low),
             "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted),
         }
