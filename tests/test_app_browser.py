@@ -57,7 +57,7 @@ def _fastgaze_model() -> Path | None:
     return path if path.is_file() else None
 
 
-@pytest.fixture()
+@pytest.fixture
 def project(tmp_path):
     """A project folder with a dataset table, and a private TMPDIR to watch for uploads."""
     root = tmp_path / "project"
@@ -72,7 +72,7 @@ def project(tmp_path):
     return root, tmpdir, files
 
 
-@pytest.fixture()
+@pytest.fixture
 def server(project):
     root, tmpdir, _ = project
     port = _free_port()
@@ -100,7 +100,7 @@ def server(project):
                 proc.wait()
 
 
-@pytest.fixture()
+@pytest.fixture
 def page():
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found (apt-get install --no-install-recommends chromium)")

@@ -16,7 +16,7 @@ from support.app_images import astronaut, chelsea, data_url, encode, image_url
 BIG = 10**9
 
 
-@pytest.fixture()
+@pytest.fixture
 def decode_image(tmp_path):
     """decode_file on bytes written to a temp file (as the store does with uploads)."""
     def decode(payload: bytes, name: str, **limits: int):

@@ -95,7 +95,7 @@ def test_shards_partition_the_tuples_and_gather_rejoins_them(setup, tmp_path):
 
 
 def test_shards_from_another_pairs_table_are_refused(setup, tmp_path):
-    root, table, pairs, images = setup
+    _root, table, pairs, images = setup
     other = sample_pairs(table, SamplingParams(n=6), seed=2)
     paths = []
     for shard, (df, name) in enumerate(((pairs, "a"), (other, "b"))):

@@ -18,7 +18,7 @@ def serve(routes: dict[str, Route]) -> Iterator[tuple[str, dict[str, int]]]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:  # name fixed by http.server
             path = self.path.split("?", 1)[0]
             with lock:
                 counts[path] = counts.get(path, 0) + 1

@@ -262,9 +262,9 @@ class PoliteClient:
                 self._check_status(r)
                 body = r.content
                 expected = r.headers.get("Content-Length")
-                if expected and not r.headers.get("Content-Encoding"):
-                    if len(body) != int(expected):
-                        raise RetryLater(f"truncated body ({len(body)} of {expected} bytes)")
+                if (expected and not r.headers.get("Content-Encoding")
+                        and len(body) != int(expected)):
+                    raise RetryLater(f"truncated body ({len(body)} of {expected} bytes)")
                 if check is not None:
                     check(r, body)
                 return body

@@ -265,12 +265,11 @@ def _drop_groups(
         else:
             dropped.append(Exclusion(cand.image_id, _relative(cand.file, base), reason))
     for label, n in sorted(sizes.items()):
-        if spec.include is None or label in spec.include:
-            if n < spec.min_group_size:
-                log.warning(
-                    "dropping group %s: %d images < min_group_size %d", label, n,
-                    spec.min_group_size,
-                )
+        if (spec.include is None or label in spec.include) and n < spec.min_group_size:
+            log.warning(
+                "dropping group %s: %d images < min_group_size %d", label, n,
+                spec.min_group_size,
+            )
     return kept, dropped
 
 

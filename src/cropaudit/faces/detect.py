@@ -166,9 +166,9 @@ def face_rows(image_id: str, group: str, size: tuple[int, int],
             ["x", "y", "width", "height", "confidence",
              *(f"{k}_{a}" for k in LANDMARKS for a in "xy")], np.nan)
         return [{**base, "face_index": -1, "primary": False, **empty}]
-    rows = []
+    rows: list[dict[str, object]] = []
     for i, f in enumerate(kept):
-        marks = {}
+        marks: dict[str, float] = {}
         for k in LANDMARKS:
             x, y = f.landmarks.get(k, (np.nan, np.nan))
             marks[f"{k}_x"], marks[f"{k}_y"] = x, y
@@ -241,7 +241,7 @@ def summary(faces: pd.DataFrame) -> dict[str, object]:
     found = per_image["n_faces"] > 0
     by_group = found.groupby(per_image["group"]).mean()
     return {
-        "images": int(len(per_image)),
+        "images": len(per_image),
         "with_face": int(found.sum()),
         "faces": int((faces["face_index"] >= 0).sum()),
         "detection_rate": float(found.mean()) if len(per_image) else float("nan"),

@@ -39,6 +39,7 @@ from cropaudit.faces.geometry import Box, face_kept
 from cropaudit.gaze.params import GazeParams as GazeParams
 from cropaudit.saliency.maps import nearest_scores, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 #: Human and automatic label columns and the values they may hold.
@@ -213,7 +214,7 @@ def _yes(column: pd.Series, yes: str) -> pd.Series:
 
 
 def gaze_rates(labels: pd.DataFrame, ratios: Sequence[float], levels: Sequence[str], *,
-               alpha: float, interval: str, correction: str
+               alpha: float, interval: str, correction: Correction
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rates, comparisons) per level value, like the face rates of the crops stage."""
     obs = label_observations(labels, ratios)
@@ -244,7 +245,7 @@ def gaze_metrics(selection: pd.DataFrame, labels: pd.DataFrame, rates: pd.DataFr
                 "diff": float(c.diff), "diff_low": float(c.diff_low),
                 "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted)}
     return {"gaze": {
-        "images": int(len(selection)), "tall": int(selection["tall"].sum()),
+        "images": len(selection), "tall": int(selection["tall"].sum()),
         "selected": int(selection["selected"].sum()),
         "selected_with_face": int(labels["has_face"].sum()) if len(labels) else 0,
         "review_sheets": int(sheets), "rates": rate_tree, "tests": tests,

@@ -116,7 +116,7 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | N
     labels = _read_csv(gaze_dir / "labels.csv", optional=True)
     rates = _read_csv(gaze_dir / "rates.csv", optional=True)
     comparisons = _read_csv(gaze_dir / "comparisons.csv", optional=True)
-    sheets = []
+    sheets: list[Figure] = []
     if "sheet" in labels.columns:
         for name in labels["sheet"].dropna().astype(str):
             path = gaze_dir / name

@@ -168,7 +168,8 @@ def log_run(
     with warnings.catch_warnings():
         # MLflow hints about ambiguous local sources and integer columns do not apply here.
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(
+        # mlflow.data defines its from_* constructors at import time, invisible to mypy
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
         )
         _ = dataset.schema  # inferred (and cached) here, where its hint is silenced

@@ -129,7 +129,7 @@ def run_shard(
     shard: int = 0,
     shards: int = 1,
     composites_dir: Path | None = None,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Saliency outcomes (pairs rows + outcome columns) of one shard's tuples."""
     ids = shard_tuple_ids(pairs["tuple_id"].to_numpy(), shard, shards)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cropaudit.contracts import COMPARISON_SEP, metric_key
+from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 RATE_KEYS = ("source", "measure", "aspect_ratio", "level", "value")
@@ -76,7 +77,7 @@ def _crop_observations(table: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def rate_tables(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float = 0.05,
-                interval: str = "wilson", correction: str = "holm"
+                interval: str = "wilson", correction: Correction = "holm"
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rates, comparisons) for every level present in the observations."""
     frames = []
