@@ -7,29 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from cropaudit.cli import main
 from cropaudit.config import load_params
 from cropaudit.errors import ConfigError
+from support.http import wait_for_page
 from support.workflow import REPO_ROOT, free_port
-
-
-def _wait_for_page(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode("utf-8")
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"app did not answer on {url} within {timeout} s:\n{log.read_text()}")
 
 
 def _answers(port: int) -> bool:
@@ -54,7 +39,7 @@ def test_app_flags_override_params_and_reach_the_server(tmp_path):
         proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     try:
-        page = _wait_for_page(f"http://127.0.0.1:{flag_port}/", proc, log)
+        page = wait_for_page(f"http://127.0.0.1:{flag_port}/", proc, log)
         assert "<title>cropaudit · crop explorer</title>" in page
         assert not _answers(params_port)
         proc.send_signal(signal.SIGTERM)
