@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (Python 3.11+):
 #   make run    create .venv, install, run the whole workflow on the embedded demo dataset
-#   make test   create .venv, install, run the test suite
+#   make test   create .venv, install, run ruff and mypy (make lint), then the test suite
 # The model is downloaded from its pinned URL; set CROPAUDIT_FASTGAZE=/path/to/fastgaze.vxm
 # to use a local copy instead (offline machines, CI).
 
@@ -23,10 +23,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup
+test: lint   # the gates first: a lint or type error fails the run before any test
 	$(BIN)/python -m pytest -q
 
-test-fast: setup   # skips the end-to-end runs of snakemake / dvc / mlflow (marked slow)
+test-fast: lint   # skips the end-to-end runs of snakemake / dvc / mlflow (marked slow)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # dvc.yaml is generated from the Snakemake rules (the single source of truth).
@@ -36,8 +36,9 @@ dvc.yaml: setup
 check-dvc: setup
 	$(BIN)/python workflow/scripts/sync_dvc.py --check
 
-lint: setup
+lint: setup   # style (ruff, [tool.ruff]) and types (mypy on src/cropaudit, [tool.mypy])
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 clean-results:
 	rm -rf results logs models/.tmp* .snakemake/log

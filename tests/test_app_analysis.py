@@ -12,11 +12,12 @@ from cropaudit.app.analysis import (
     crop_labels,
     top_points,
 )
-from cropaudit.app.composite import compose, render_composite
 from cropaudit.app.images import ImageStore
 from cropaudit.errors import CropauditError, ModelFileError
+from cropaudit.geometry.composition import compose
 from cropaudit.saliency import SaliencyResult, load_model
 from cropaudit.saliency.center import CenterModel
+from cropaudit.saliency.composite import render_composite
 from cropaudit.saliency.maps import upsample_scores
 from cropaudit.saliency.model_store import ModelParams
 from support.app_images import astronaut, chelsea, coffee, encode
@@ -161,7 +162,7 @@ def test_missing_fastgaze_file_is_a_model_file_error(tmp_path, monkeypatch):
     models = ModelRegistry(params)
     usable, status = models.status("fastgaze")
     assert not usable and "fetch-model" in status
-    with pytest.raises(ModelFileError, match="nowhere.vxm"):
+    with pytest.raises(ModelFileError, match=r"nowhere\.vxm"):
         models.get("fastgaze")
     assert models.status("center") == (True, "no model file needed")
 
@@ -174,7 +175,7 @@ def test_corrupt_model_file_is_a_one_line_error(tmp_path):
     assert "\n" not in str(info.value)
 
 
-@pytest.fixture()
+@pytest.fixture
 def center_analyzer(tmp_path):
     store = ImageStore(BIG, BIG, root=tmp_path)
     yield Analyzer(store, ModelRegistry(ModelParams(backend="center")), ResultCache(8))

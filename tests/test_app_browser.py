@@ -12,14 +12,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT, shared_root
 from support.app_images import astronaut, chelsea, coffee, encode, write_dataset
+from support.http import wait_for_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -37,27 +36,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"app did not answer on {url} within {timeout} s:\n{log.read_text()}")
-
-
 def _fastgaze_model() -> Path | None:
     env = os.environ.get("CROPAUDIT_FASTGAZE")
     path = Path(env) if env else shared_root() / "models" / "fastgaze.vxm"
     return path if path.is_file() else None
 
 
-@pytest.fixture()
+@pytest.fixture
 def project(tmp_path):
     """A project folder with a dataset table, and a private TMPDIR to watch for uploads."""
     root = tmp_path / "project"
@@ -72,7 +57,7 @@ def project(tmp_path):
     return root, tmpdir, files
 
 
-@pytest.fixture()
+@pytest.fixture
 def server(project):
     root, tmpdir, _ = project
     port = _free_port()
@@ -88,7 +73,7 @@ def server(project):
     with open(log, "w") as out:
         proc = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_for_http(f"http://127.0.0.1:{port}/", proc, log)
+        wait_for_page(f"http://127.0.0.1:{port}/", proc, log)
         yield f"http://127.0.0.1:{port}/", proc, "fastgaze" if model else "center"
     finally:
         if proc.poll() is None:
@@ -100,7 +85,7 @@ def server(project):
                 proc.wait()
 
 
-@pytest.fixture()
+@pytest.fixture
 def page():
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found (apt-get install --no-install-recommends chromium)")

@@ -22,7 +22,7 @@ def _params(**app):
     return parse_params({"model": {"backend": "center"}, "app": app})
 
 
-@pytest.fixture()
+@pytest.fixture
 def app(tmp_path):
     explorer_app = create_app(_params(), root=tmp_path, temp_root=tmp_path)
     yield explorer_app
@@ -66,7 +66,7 @@ def test_upload_adds_images_and_explains_rejects(app):
 def test_image_list_drives_pickers_and_empty_state(app):
     e = app.explorer
     images, _, _ = _upload(e, (image_url(astronaut()), "a.png"), (image_url(coffee()), "c.png"))
-    options, selected, pair_options, pair, count, empty, views = e.on_images(images, None)
+    options, selected, _pair_options, pair, count, empty, views = e.on_images(images, None)
     assert [o["value"] for o in options] == [d["key"] for d in images]
     assert selected == images[-1]["key"]  # the newest image is shown
     assert pair == [d["key"] for d in images]

@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+
 import pytest
 
-from cropaudit.cli import build_parser, main
+from cropaudit.cli import main
 from cropaudit.config import load_params
 from cropaudit.errors import ConfigError
+from support.http import wait_for_page
+from support.workflow import REPO_ROOT, free_port
 
 
-def test_app_flags_parse():
-    args = build_parser().parse_args(
-        ["app", "--host", "0.0.0.0", "--port", "9000", "--params", "p.yaml", "--model", "m.vxm"])
-    assert (args.host, args.port, args.params, args.model) == ("0.0.0.0", 9000, "p.yaml", "m.vxm")
+def _answers(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_app_flags_override_params_and_reach_the_server(tmp_path):
+    """--host/--port win over app.host/app.port, --model reaches the model registry, and
+    SIGTERM stops the server cleanly (exit 0)."""
+    flag_port, params_port = free_port(), free_port()
+    params = tmp_path / "params.yaml"
+    params.write_text(f"app:\n  host: 0.0.0.0\n  port: {params_port}\n")
+    missing_model = tmp_path / "no-such-model.vxm"
+    log = tmp_path / "app.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "src"), TF_CPP_MIN_LOG_LEVEL="2",
+               MLFLOW_DISABLE_TELEMETRY="true")
+    args = [sys.executable, "-m", "cropaudit", "app", "--host", "127.0.0.1", "--port",
+            str(flag_port), "--params", str(params), "--model", str(missing_model),
+            "--no-preload"]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        page = wait_for_page(f"http://127.0.0.1:{flag_port}/", proc, log)
+        assert "<title>cropaudit · crop explorer</title>" in page
+        assert not _answers(params_port)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert f"serving the crop explorer on http://127.0.0.1:{flag_port}/" in text
+    # the explicit model file was the one looked for; the page falls back to the baseline
+    assert f"{missing_model}: model file not found" in text
 
 
 def test_app_section_of_params(tmp_path):

@@ -10,14 +10,13 @@ from PIL import Image, ImageOps
 
 from cropaudit.app.images import ImageStore, data_url_bytes, pixel_hash
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.upright import decode_upright as decode_file
-from cropaudit.saliency.upright import downscaled_size
+from cropaudit.saliency.upright import decode_upright as decode_file, downscaled_size
 from support.app_images import astronaut, chelsea, data_url, encode, image_url
 
 BIG = 10**9
 
 
-@pytest.fixture()
+@pytest.fixture
 def decode_image(tmp_path):
     """decode_file on bytes written to a temp file (as the store does with uploads)."""
     def decode(payload: bytes, name: str, **limits: int):

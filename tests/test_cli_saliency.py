@@ -12,7 +12,7 @@ from cropaudit.cli import main
 from reference import parse_output
 
 
-@pytest.fixture()
+@pytest.fixture
 def photo(tmp_path):
     rng = np.random.default_rng(5)
     arr = rng.integers(0, 255, size=(90, 160, 3), dtype=np.uint8)

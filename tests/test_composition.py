@@ -49,9 +49,9 @@ def test_every_point_of_the_composite_belongs_to_exactly_one_member():
 
 
 def test_invalid_inputs_are_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one member"):
         compose([])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="padding must be >= 0"):
         compose([(10, 10)], padding=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="image size must be positive"):
         scaled_size(0, 10, "none", 0)

@@ -49,7 +49,7 @@ def test_summary_reports_cropped_out_share():
 
 
 def test_aspect_ratios_must_be_positive_and_distinct():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="aspect ratios must be positive"):
         CropsParams(aspect_ratios=[1.0, -2.0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="aspect ratios must not repeat"):
         CropsParams(aspect_ratios=[1.0, 1.0])

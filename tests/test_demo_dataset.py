@@ -64,6 +64,6 @@ def test_grouping_by_one_attribute_pools_cohorts(tmp_path):
 
 def test_unknown_attribute_is_a_config_error(tmp_path):
     p = parse_params({"dataset": {"groups": {"attributes": ["race", "gender"]}}})
-    with pytest.raises(ConfigError, match="dataset.groups.attributes"):
+    with pytest.raises(ConfigError, match=r"dataset\.groups\.attributes"):
         prepare_dataset(p, tmp_path / "images.parquet")
     assert not (tmp_path / "images.parquet").exists()

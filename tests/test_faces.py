@@ -172,12 +172,12 @@ def test_read_faces_refuses_a_table_missing_dataset_images(tmp_path):
     write_parquet(pd.DataFrame(rows, columns=list(FACE_COLUMNS)), tmp_path / "faces.parquet")
     table = pd.DataFrame({"image_id": ["a", "b"]})
     assert len(read_faces(tmp_path / "faces.parquet", table.iloc[:1])) == 1
-    with pytest.raises(InputFileError, match="1 dataset image.*'b'.*cropaudit faces"):
+    with pytest.raises(InputFileError, match=r"1 dataset image.*'b'.*cropaudit faces"):
         read_faces(tmp_path / "faces.parquet", table)
 
 
 def test_faces_section_is_validated():
-    with pytest.raises(Exception, match="faces.min_confidence"):
+    with pytest.raises(Exception, match=r"faces\.min_confidence"):
         parse_params({"faces": {"min_confidence": 1.5}}, source="params.yaml")
-    with pytest.raises(Exception, match="faces.primary"):
+    with pytest.raises(Exception, match=r"faces\.primary"):
         parse_params({"faces": {"primary": "smallest"}}, source="params.yaml")

@@ -41,7 +41,7 @@ def test_kappa_is_undefined_when_both_raters_use_one_category():
     assert np.isnan(k.kappa) and k.observed == 1.0
 
 
-@pytest.fixture()
+@pytest.fixture
 def labels() -> pd.DataFrame:
     return pd.DataFrame({
         "image_id": ["a", "b", "c", "d"],

@@ -139,7 +139,7 @@ def test_fairface_preset_reads_the_label_csv(tmp_path: Path) -> None:
 
 
 def test_fairface_preset_is_a_csv_preset(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="fairface is a csv preset; set dataset.source: csv"):
+    with pytest.raises(ConfigError, match=r"fairface is a csv preset; set dataset\.source: csv"):
         run(tmp_path, "folder", {"preset": "fairface", "root": str(tmp_path)})
 
 

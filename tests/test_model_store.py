@@ -46,7 +46,7 @@ def test_download_verifies_and_stores(tmp_path) -> None:
 def test_wrong_checksum_leaves_nothing_behind(tmp_path) -> None:
     with serve({"/m.vxm": lambda p, n: (200, {}, MODEL[:-1] + b"\x07")}) as (base, _):
         params = ModelParams(url=f"{base}/m.vxm", sha256=DIGEST, path=str(tmp_path / "m.vxm"))
-        with pytest.raises(ModelFileError, match="sha256 .* does not match"):
+        with pytest.raises(ModelFileError, match=r"sha256 .* does not match"):
             fetch_model(params)
     assert list(tmp_path.iterdir()) == []
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cropaudit.saliency.layers import Activation, ConvLayer, MaxPoolLayer, parse_layers
+from cropaudit.saliency.layers import (
+    Activation,
+    ConvLayer,
+    LayerStack,
+    MaxPoolLayer,
+    parse_layers,
+)
 from cropaudit.saliency.network import FastGazeNetwork
 from cropaudit.saliency.vxm import parse_vxm, read_vxm
 from test_vxm import tiny_model
@@ -58,13 +64,34 @@ def test_conventions_match_a_numpy_forward_pass(tiny_stack, size) -> None:
     np.testing.assert_allclose(ours, expected, atol=1e-4)
 
 
-def test_kernels_are_not_flipped(tiny_stack) -> None:
-    """An asymmetric input gives a different map than its mirror would under flipping."""
-    net = FastGazeNetwork(tiny_stack)
-    image = np.zeros((6, 6, 3), np.float32)
-    image[2, 1, :] = 10.0
-    expected = numpy_forward(tiny_stack, image)
-    np.testing.assert_allclose(net.run_one(image), expected, atol=1e-4)
+def test_kernels_are_not_flipped() -> None:
+    """Cross-correlation with [out, in, kh, kw] kernels, checked against outputs worked by hand.
+
+    An impulse at (2, 2) of input channel 0 comes out as each kernel rotated by 180° around
+    it (cross-correlation); a convolution (flipped kernels) would give the kernel upright, and
+    reading the stored kernels as [in, out, ...] would route the wrong kernel to channel 1.
+    A 1×1 layer then adds channel 0 plus 10 × channel 1, so both channels show in one map.
+    """
+    first = np.zeros((2, 2, 3, 3), np.float32)  # [out, in, kh, kw]
+    first[0, 0] = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    first[1, 0] = [[0, 0, 1], [0, 0, 0], [0, 0, 0]]  # channel 1 reads input 0 top-right
+    first[0, 1] = [[0, 0, 0], [0, 0, 0], [5, 0, 0]]  # only used if [out, in] were swapped
+    mix = np.array([1.0, 10.0], np.float32).reshape(1, 2, 1, 1)
+    stack = LayerStack(
+        (ConvLayer(0, first, np.zeros(2, np.float32), Activation.NONE),
+         ConvLayer(1, mix, np.zeros(1, np.float32), Activation.NONE)),
+        "hand-built",
+    )
+    image = np.zeros((5, 5, 2), np.float32)
+    image[2, 2, 0] = 1.0
+    expected = np.array([
+        [0, 0, 0, 0, 0],
+        [0, 9, 8, 7, 0],
+        [0, 6, 5, 4, 0],
+        [0, 13, 2, 1, 0],  # 3 + 10 x the top-right 1 of channel 1's kernel, rotated
+        [0, 0, 0, 0, 0],
+    ], np.float32)
+    np.testing.assert_allclose(FastGazeNetwork(stack).run_one(image), expected, atol=1e-5)
 
 
 def test_mixed_sizes_in_one_padded_batch_match_single_runs(tiny_stack) -> None:

@@ -26,10 +26,16 @@ def test_written_file_gets_the_usual_mode(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
-def test_failed_write_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError), atomic_path(tmp_path / "b.txt") as tmp:
-        tmp.write_text("half")
+def _interrupted(context) -> None:
+    """Write half an output inside ``context``, then fail as a killed stage would."""
+    with context as tmp:
+        (tmp / "new.png" if tmp.is_dir() else tmp).write_text("half")
         raise RuntimeError("interrupted")
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _interrupted(atomic_path(tmp_path / "b.txt"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -37,9 +43,8 @@ def test_failed_folder_keeps_the_previous_one(tmp_path):
     target = tmp_path / "sheets"
     target.mkdir()
     (target / "old.png").write_text("previous run")
-    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
-        (tmp / "new.png").write_text("half")
-        raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _interrupted(atomic_dir(target))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sheets"]
     assert [p.name for p in target.iterdir()] == ["old.png"]
 

@@ -14,7 +14,7 @@ from cropaudit.saliency.center import CenterModel
 from cropaudit.stages.pair_saliency import (
     MemberImages,
     gather,
-    render_composite,
+    render_tuple,
     run_shard,
     write_shard,
 )
@@ -50,7 +50,7 @@ def setup(tmp_path):
 def test_composite_pixels_follow_the_recorded_geometry(setup):
     _, _, pairs, images = setup
     t = pairs[pairs["tuple_id"] == 0].sort_values("position")
-    canvas = render_composite(t, images)
+    canvas = render_tuple(t, images)
     assert canvas.shape == (t["composite_height"].iloc[0], t["composite_width"].iloc[0], 3)
     for r in t.itertuples():
         block = canvas[r.y:r.y + r.height, r.x:r.x + r.width]
@@ -95,7 +95,7 @@ def test_shards_partition_the_tuples_and_gather_rejoins_them(setup, tmp_path):
 
 
 def test_shards_from_another_pairs_table_are_refused(setup, tmp_path):
-    root, table, pairs, images = setup
+    _root, table, pairs, images = setup
     other = sample_pairs(table, SamplingParams(n=6), seed=2)
     paths = []
     for shard, (df, name) in enumerate(((pairs, "a"), (other, "b"))):

@@ -28,7 +28,7 @@ from cropaudit.contracts import (
     PAIRS_COLUMNS,
 )
 from cropaudit.reporting.report import SAMPLE_SHEETS
-from cropaudit.saliency.model_store import FASTGAZE_SHA256
+from cropaudit.saliency.params import FASTGAZE_SHA256
 from support.workflow import (
     copy_workflow,
     fastgaze_model,

@@ -18,14 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cropaudit.app.params import AppParams
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
-from cropaudit.faces.detect import FacesParams
-from cropaudit.gaze.analysis import GazeParams
-from cropaudit.reporting.report import ReportParams
-from cropaudit.reporting.tracking import TrackingParams
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.stages.pair_saliency import SaliencyParams
-from cropaudit.stages.sample_pairs import SamplingParams
-from cropaudit.stages.score_crops import CropsParams
+from cropaudit.faces.params import FacesParams
+from cropaudit.gaze.params import GazeParams
+from cropaudit.reporting.params import ReportParams, TrackingParams
+from cropaudit.saliency.params import ModelParams
+from cropaudit.stages.params import CropsParams, SaliencyParams, SamplingParams
 from cropaudit.stats.params import StatsParams
 
 DEFAULT_PARAMS_FILE = "params.yaml"

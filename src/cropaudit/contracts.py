@@ -2,18 +2,34 @@
 
 Each stage checks its input tables on entry, so a missing file or a table from an older
 version fails at once with one line naming the file and the command that makes it, instead
-of a KeyError deep inside a computation.
+of a KeyError deep inside a computation. The names inside the tables follow one contract
+too: a comparison is its groups' labels joined by :data:`COMPARISON_SEP`, and a key of
+metrics.json (and of the MLflow run logged from it) is made valid by :func:`metric_key`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from cropaudit.errors import InputFileError
+
+#: Separator of group labels inside a comparison's name (``marked_a~plain_a``). Group
+#: attribute values may not contain it (``prepare-data`` rejects them).
+COMPARISON_SEP = "~"
+
+#: Characters MLflow refuses in metric and parameter keys.
+_INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
+
+
+def metric_key(name: str) -> str:
+    """A valid MLflow key: comparison separators read ``-vs-``, other odd characters ``_``."""
+    return _INVALID_KEY_CHARS.sub("_", name.replace(COMPARISON_SEP, "-vs-"))
+
 
 #: Pairs table (``sample-pairs``): one row per member of a sampled tuple.
 PAIRS_COLUMNS: tuple[str, ...] = (
@@ -75,10 +91,31 @@ def read_stage_table(
 
 
 def read_pairs(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """The pairs table, checked for the data contract's columns."""
     return read_stage_table(path, PAIRS_COLUMNS, what="pairs table", producer="sample-pairs")
 
 
-def read_outcomes(path: str | os.PathLike[str]) -> pd.DataFrame:
-    return read_stage_table(
-        path, PAIRS_COLUMNS + OUTCOME_COLUMNS, what="saliency outcomes", producer="gather"
-    )
+def read_outcomes(
+    path: str | os.PathLike[str], columns: Sequence[str] = PAIRS_COLUMNS + OUTCOME_COLUMNS
+) -> pd.DataFrame:
+    """The saliency outcomes table, checked for ``columns`` (by default the whole contract).
+
+    A reader that needs fewer columns (the stats stage) names them, so that outcomes from
+    another tool with only those columns can still be analysed.
+    """
+    return read_stage_table(path, columns, what="outcomes table", producer="gather")
+
+
+def read_stats_table(path: str | os.PathLike[str], required: bool = True) -> pd.DataFrame:
+    """A CSV written by the stats stage (an empty file reads as an empty table)."""
+    p = Path(path)
+    if not p.is_file():
+        if required:
+            raise InputFileError(f"{p}: not found (run `cropaudit stats` first)")
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(p, keep_default_na=True)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{p}: not a readable CSV ({exc.__class__.__name__})") from None

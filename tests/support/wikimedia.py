@@ -149,7 +149,7 @@ class FakeWikimedia:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:  # name fixed by http.server
                 try:
                     fake._handle(self)
                 except (BrokenPipeError, ConnectionResetError):  # client gave up (Ctrl-C)

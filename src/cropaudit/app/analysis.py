@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
 from cropaudit.errors import CropauditError
+from cropaudit.geometry.composition import CompositeGeometry, Layout, Scaling, compose
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop
 from cropaudit.saliency import ImageFailure, ImageInput, SaliencyModel, SaliencyResult, load_model
+from cropaudit.saliency.composite import render_composite, score_members
 from cropaudit.saliency.model_store import ModelParams, resolve_model_path
 
 #: Backends offered in the app, with the label shown next to each.
@@ -198,13 +199,6 @@ class PairAnalysis:
         return self.winner.score_max - max(others)
 
 
-def _box_stats(result: SaliencyResult, p: object) -> tuple[float, float]:
-    inside = result.scores_in_box(p.x, p.y, p.width, p.height)  # type: ignore[attr-defined]
-    if inside.size == 0:  # a member too small to hold any cell centre
-        return float("nan"), float("nan")
-    return float(inside.max()), float(inside.mean())
-
-
 class Analyzer:
     """The app's computation service: stored images + models + the result cache."""
 
@@ -271,14 +265,13 @@ class Analyzer:
         result, seconds, cached = self._saliency(
             backend, pixel_hash(composite), composite, f"composite of {name}"
         )
-        winner = geometry.member_at(*result.salient_point)
-        members = []
-        for i, (record, p) in enumerate(zip(records, geometry.placements, strict=True)):
-            smax, smean = _box_stats(result, p)
-            members.append(
-                MemberOutcome(record, i, p.x, p.y, p.width, p.height, p.scale, smax, smean,
-                              i == winner)
+        members = [
+            MemberOutcome(record, i, p.x, p.y, p.width, p.height, p.scale, m.score_max,
+                          m.score_mean, m.won)
+            for i, (record, p, m) in enumerate(
+                zip(records, geometry.placements, score_members(result, geometry), strict=True)
             )
+        ]
         return PairAnalysis(
             members, geometry, composite, result, result.crops(), top_points(result, top_k),
             layout, scaling, scaling_size, padding, seconds, cached,

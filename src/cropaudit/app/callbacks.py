@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 import numpy as np
 from dash import Dash, Input, Output, State, dcc, html, no_update
@@ -37,6 +37,7 @@ from cropaudit.app.figures import (
 from cropaudit.app.images import ImageRecord, ImageStore
 from cropaudit.app.layout import Ids, notice
 from cropaudit.errors import CropauditError, ModelFileError
+from cropaudit.geometry.composition import Layout, Scaling
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,10 @@ def _merge(images: ImageList | None, added: Sequence[ImageRecord]) -> Any:
     return out if len(out) > len(images or []) else no_update
 
 
-def _top_k(value: object, default: int) -> int:
+def _top_k(value: Any, default: int) -> int:
+    """The top-k input's value (whatever the browser sent) as 0..100, else ``default``."""
     try:
-        k = int(value)  # type: ignore[arg-type]
+        k = int(value)
     except (TypeError, ValueError):
         return default
     return max(0, min(100, k))
@@ -132,12 +134,13 @@ class Explorer:
     def on_upload(
         self, contents: Sequence[str] | str | None, names: Sequence[str] | str | None,
         images: ImageList | None,
-    ) -> tuple[Any, list[html.Div], None]:
+    ) -> tuple[Any, Any, None]:
         """Decode uploads into the store; -> (image list, notices, reset upload contents)."""
         if not contents:
-            return no_update, no_update, None  # type: ignore[return-value]
+            return no_update, no_update, None
         if isinstance(contents, str):
-            contents, names = [contents], [names]  # type: ignore[list-item]
+            contents = [contents]
+            names = [names] if isinstance(names, str) else names
         names = list(names or [])
         named = [
             (item, str(names[i]) if i < len(names) and names[i] else f"upload {i + 1}")
@@ -237,6 +240,7 @@ class Explorer:
     def _crop_cards(self, rgb: np.ndarray, a: ImageAnalysis) -> list[html.Figure]:
         cards = []
         for i, (crop, label) in enumerate(zip(a.crops, crop_labels(a.crops), strict=True)):
+            data: dict[str, Any] = {"data-ratio": f"{crop.aspect_ratio:g}"}  # any data-* is valid
             cards.append(html.Figure([
                 html.Div(html.Img(src=crop_thumbnail_url(rgb, crop), alt=f"crop {label}"),
                          className="crop-thumb"),
@@ -246,7 +250,7 @@ class Explorer:
                              className="muted"),
                 ]),
             ], className="crop-card", style={"borderTopColor": crop_colour(i)},
-                **{"data-ratio": f"{crop.aspect_ratio:g}"}))
+                **data))
         return cards
 
     def _image_stats(self, a: ImageAnalysis) -> list[html.Div]:
@@ -266,12 +270,15 @@ class Explorer:
     # -- pair / group ---------------------------------------------------------------------------
 
     def _analyse_pair(self, keys: Sequence[str], backend: str | None, layout: str | None,
-                      scaling: str | None, size: object, padding: object,
-                      top_k: object) -> PairAnalysis:
+                      scaling: str | None, size: Any, padding: Any,
+                      top_k: Any) -> PairAnalysis:
+        layout = layout or "horizontal"
         scaling = scaling or "none"
+        if layout not in get_args(Layout) or scaling not in get_args(Scaling):
+            raise CropauditError(f"unknown layout {layout!r} or scaling {scaling!r}")
         try:
-            size_px = int(size) if size is not None else 0  # type: ignore[arg-type]
-            pad = int(padding) if padding is not None else 0  # type: ignore[arg-type]
+            size_px = int(size) if size is not None else 0
+            pad = int(padding) if padding is not None else 0
         except (TypeError, ValueError):
             raise CropauditError("size and padding must be whole numbers of pixels") from None
         if pad < 0:
@@ -279,8 +286,8 @@ class Explorer:
         if scaling != "none" and size_px < 16:
             raise CropauditError("scaling size must be at least 16 pixels")
         return self.analyzer.analyse_pair(
-            list(keys), backend or "fastgaze", layout=layout or "horizontal",  # type: ignore[arg-type]
-            scaling=scaling, scaling_size=size_px if scaling != "none" else 0,  # type: ignore[arg-type]
+            list(keys), backend or "fastgaze", layout=cast(Layout, layout),  # checked above
+            scaling=cast(Scaling, scaling), scaling_size=size_px if scaling != "none" else 0,
             padding=pad, top_k=_top_k(top_k, self.default_top_k),
         )
 
@@ -352,9 +359,9 @@ class Explorer:
         return dcc.send_string(to_json(pair_numbers(a)), f"pair-{a.result.model}.json")
 
 
-def _opacity(value: float | None) -> float:
+def _opacity(value: Any) -> float:
     try:
-        return min(1.0, max(0.0, float(value)))  # type: ignore[arg-type]
+        return min(1.0, max(0.0, float(value)))
     except (TypeError, ValueError):
         return 0.5
 
@@ -408,7 +415,7 @@ def _member_table(a: PairAnalysis) -> html.Table:
 
 def register(app: Dash, explorer: Explorer) -> None:
     """Wire the explorer's methods to the page's components."""
-    I = Ids  # noqa: E741,N806 - short alias keeps the wiring readable
+    I = Ids  # noqa: E741 - short alias keeps the wiring readable
     e = explorer
     app.callback(
         Output(I.IMAGES, "data"), Output(I.UPLOAD_MESSAGES, "children"),

@@ -17,11 +17,13 @@ import atexit
 import base64
 import binascii
 import hashlib
+import os
 import shutil
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,8 +58,8 @@ class ImageRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> ImageRecord:
-        return cls(**data)  # type: ignore[arg-type]
+    def from_dict(cls, data: dict[str, Any]) -> ImageRecord:
+        return cls(**data)
 
 
 def data_url_bytes(contents: str, name: str, max_bytes: int | None = None) -> bytes:
@@ -100,7 +102,7 @@ class ImageStore:
         hard_limit: int,
         *,
         max_bytes: int | None = None,
-        root: str | Path | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.max_pixels = max_pixels
         self.hard_limit = hard_limit

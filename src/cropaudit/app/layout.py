@@ -8,6 +8,7 @@ the model-file status, and starts with an empty image list (nothing is kept betw
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from dash import dcc, html
 
@@ -57,7 +58,7 @@ class Ids:
 
 
 #: Plotly toolbar: no logo, PNG export at the figure's size, no editing tools users won't need.
-GRAPH_CONFIG = {
+GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
     "toImageButtonOptions": {"format": "png", "filename": "cropaudit", "scale": 2},
@@ -84,13 +85,13 @@ def notice(text: str, level: str = "info") -> html.Div:
     return html.Div(text, className=f"notice notice-{level}", role="status")
 
 
-def _card(title: str, *children: object, **kw: object) -> html.Section:
+def _card(title: str, *children: Any, **kw: Any) -> html.Section:
     return html.Section([html.H2(title, className="card-title"), *children], className="card",
                         **kw)
 
 
-def _field(label: str, control: object, hint: str | None = None) -> html.Div:
-    parts: list[object] = [html.Label(label, className="field-label"), control]
+def _field(label: str, control: Any, hint: str | None = None) -> html.Div:
+    parts: list[Any] = [html.Label(label, className="field-label"), control]
     if hint:
         parts.append(html.Div(hint, className="field-hint"))
     return html.Div(parts, className="field")

@@ -68,7 +68,7 @@ def create_app(
         title="cropaudit · crop explorer",
         assets_folder=str(ASSETS),
         serve_locally=True,
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # None turns the title off; Dash annotates str
     )
     app.layout = lambda: build_layout(
         params.app, dataset.view(), models, default_backend(params, models)

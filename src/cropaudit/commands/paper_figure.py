@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cropaudit.stats.params import StatsParams
 
 HELP = "reproduce the paper's figures and Δ table from its raw counts (results.txt)"
 
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def paper_stats(stats):  # noqa: ANN001, ANN201 - StatsParams in, StatsParams out
+def paper_stats(stats: StatsParams) -> StatsParams:
     """The stats settings with aggregates over the paper's attributes (race, gender) only.
 
     params.yaml describes the project's own dataset (the demo's attributes are feature and

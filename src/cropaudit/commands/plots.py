@@ -24,13 +24,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.stats.inputs import read_outcomes, read_table
-    from cropaudit.stats.outcomes import SCORES, image_scores
+    from cropaudit.contracts import read_outcomes, read_stats_table
+    from cropaudit.stats.outcomes import REQUIRED, SCORES, image_scores
 
     params = load_params(args.params)
-    comparisons = read_table(args.stats_dir / "comparisons.csv")
-    together = read_table(args.stats_dir / "together.csv", required=False)
-    outcomes = read_outcomes(args.outcomes)
+    comparisons = read_stats_table(args.stats_dir / "comparisons.csv")
+    together = read_stats_table(args.stats_dir / "together.csv", required=False)
+    outcomes = read_outcomes(args.outcomes, REQUIRED)
     scores = image_scores(outcomes)
     settings = sorted(comparisons["setting"].fillna("").unique()) if len(comparisons) else []
     if not settings and len(together):

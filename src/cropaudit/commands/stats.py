@@ -39,15 +39,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.contracts import read_outcomes
     from cropaudit.outputs import atomic_path, json_safe, remove_outputs, write_json, write_text
     from cropaudit.stats.audit import audit
-    from cropaudit.stats.inputs import check_aggregates, read_outcomes
+    from cropaudit.stats.inputs import check_aggregates
+    from cropaudit.stats.outcomes import REQUIRED
     from cropaudit.stats.summary import metrics, summary_markdown
 
     params = load_params(args.params)
     attributes = params.dataset.groups.attributes
     check_aggregates(params.stats, attributes)
-    outcomes = read_outcomes(args.outcomes)
+    outcomes = read_outcomes(args.outcomes, REQUIRED)
     face_rates, face_comparisons, face_metrics = _face_stats(args, params)  # inputs checked first
     result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}

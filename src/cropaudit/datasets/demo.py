@@ -81,7 +81,8 @@ class Layout:
 
 
 def _muted(rng: np.random.Generator, low: int = 70, high: int = 190) -> tuple[int, int, int]:
-    return tuple(int(v) for v in rng.integers(low, high, size=3))  # type: ignore[return-value]
+    r, g, b = (int(v) for v in rng.integers(low, high, size=3))
+    return r, g, b
 
 
 def _background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -95,7 +96,7 @@ def _background(rng: np.random.Generator, width: int, height: int) -> Image.Imag
 
 def _badge(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: tuple[int, ...]) -> None:
     """A white card with two lines of dark capital letters: text-like, high-contrast structure."""
-    left, top, right, bottom = box
+    left, top, _right, bottom = box
     draw.rectangle(box, fill=(250, 250, 250), outline=(20, 20, 20), width=2)
     letters = string.ascii_uppercase
     line_h = (bottom - top - 6) // 2

@@ -333,9 +333,9 @@ class PoliteClient:
                         raise Rejected(final)
                     self._check_status(r, body_excerpt(body))
                 expected = r.headers.get("Content-Length")
-                if expected and not r.headers.get("Content-Encoding"):
-                    if len(body) != int(expected):
-                        raise RetryLater(f"truncated body ({len(body)} of {expected} bytes)")
+                if (expected and not r.headers.get("Content-Encoding")
+                        and len(body) != int(expected)):
+                    raise RetryLater(f"truncated body ({len(body)} of {expected} bytes)")
                 if check is not None:
                     check(r, body)
                 return body

@@ -228,9 +228,10 @@ def placer(mode: str, out_dir: Path) -> Callable[[Candidate, ImageInfo], Path]:
         if mode == "reference":
             return cand.file
         dest = out_dir / IMAGES_DIR / _inside(cand.image_id)
-        if mode == "copy" and dest.is_file() and not dest.is_symlink():
-            if dest.stat().st_size == cand.file.stat().st_size and sha256_file(dest) == info.sha256:
-                return dest  # rerun: already copied
+        if (mode == "copy" and dest.is_file() and not dest.is_symlink()
+                and dest.stat().st_size == cand.file.stat().st_size
+                and sha256_file(dest) == info.sha256):
+            return dest  # rerun: already copied
         with atomic_path(dest) as tmp:
             tmp.unlink()
             if mode == "symlink":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.datasets.table import BASE_COLUMNS, group_label, write_table
 from cropaudit.errors import DatasetError, InputFileError
 from cropaudit.outputs import atomic_path
@@ -44,7 +45,7 @@ FORMAT_EXTENSIONS = {
 }
 
 #: A group value may not contain the comparison separator used by later stages.
-FORBIDDEN_IN_VALUES = ("~",)
+FORBIDDEN_IN_VALUES = (COMPARISON_SEP,)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class GroupSpec:
             if not value:
                 raise ImageRejected(f"unknown value: {attr} missing")
             if any(ch in value for ch in FORBIDDEN_IN_VALUES):
-                raise ImageRejected(f"unknown value: {attr} {value!r} contains '~'")
+                raise ImageRejected(f"unknown value: {attr} {value!r} contains {COMPARISON_SEP!r}")
         return out
 
     def label(self, attributes: Mapping[str, str]) -> str:
@@ -264,12 +265,11 @@ def _drop_groups(
         else:
             dropped.append(Exclusion(cand.image_id, _relative(cand.file, base), reason))
     for label, n in sorted(sizes.items()):
-        if spec.include is None or label in spec.include:
-            if n < spec.min_group_size:
-                log.warning(
-                    "dropping group %s: %d images < min_group_size %d", label, n,
-                    spec.min_group_size,
-                )
+        if (spec.include is None or label in spec.include) and n < spec.min_group_size:
+            log.warning(
+                "dropping group %s: %d images < min_group_size %d", label, n,
+                spec.min_group_size,
+            )
     return kept, dropped
 
 

@@ -25,17 +25,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
 from cropaudit.contracts import FACE_COLUMNS, read_stage_table
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.faces.geometry import Box
+from cropaudit.faces.params import FacesParams as FacesParams
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +43,6 @@ log = logging.getLogger(__name__)
 LANDMARKS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 #: The weight files inside the mtcnn wheel, one per stage of its cascade.
 MTCNN_WEIGHTS: tuple[str, ...] = ("pnet.lz4", "rnet.lz4", "onet.lz4")
-
-
-class FacesParams(BaseModel):
-    """``faces:`` section of params.yaml: how faces are found and which one is "the" face."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    detector: Literal["mtcnn"] = Field("mtcnn", description="face detector (weights in its wheel)")
-    min_confidence: float = Field(
-        0.9, ge=0.0, le=1.0, description="boxes below this detector confidence are dropped"
-    )
-    min_face_size: int = Field(
-        20, ge=12, description="smallest face side searched for, in detector pixels"
-    )
-    primary: Literal["largest", "most_confident"] = Field(
-        "largest", description="which box is 'the' face of an image (rank 0)"
-    )
-    max_pixels: int = Field(
-        4_000_000, gt=0, description="larger images are downscaled to detect (boxes mapped back)"
-    )
 
 
 @dataclass(frozen=True)
@@ -186,9 +166,9 @@ def face_rows(image_id: str, group: str, size: tuple[int, int],
             ["x", "y", "width", "height", "confidence",
              *(f"{k}_{a}" for k in LANDMARKS for a in "xy")], np.nan)
         return [{**base, "face_index": -1, "primary": False, **empty}]
-    rows = []
+    rows: list[dict[str, object]] = []
     for i, f in enumerate(kept):
-        marks = {}
+        marks: dict[str, float] = {}
         for k in LANDMARKS:
             x, y = f.landmarks.get(k, (np.nan, np.nan))
             marks[f"{k}_x"], marks[f"{k}_y"] = x, y
@@ -261,7 +241,7 @@ def summary(faces: pd.DataFrame) -> dict[str, object]:
     found = per_image["n_faces"] > 0
     by_group = found.groupby(per_image["group"]).mean()
     return {
-        "images": int(len(per_image)),
+        "images": len(per_image),
         "with_face": int(found.sum()),
         "faces": int((faces["face_index"] >= 0).sum()),
         "detection_rate": float(found.mean()) if len(per_image) else float("nan"),

@@ -30,16 +30,16 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
+from cropaudit.contracts import COMPARISON_SEP, metric_key
 from cropaudit.faces.geometry import Box, face_kept
-from cropaudit.reporting.tracking import metric_key
+from cropaudit.gaze.params import GazeParams as GazeParams
 from cropaudit.saliency.maps import nearest_scores, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 #: Human and automatic label columns and the values they may hold.
@@ -48,33 +48,6 @@ OTHER_REGION = "other_salient_region"
 FACE_VALUES = ("face", "elsewhere", "no_face")
 CROP_VALUES = ("full", "partial", "none", "no_face")
 REGION_VALUES = ("yes", "no", "no_face")
-
-
-class GazeParams(BaseModel):
-    """``gaze:`` section of params.yaml: which images the gaze analysis looks at, and how."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selection: Literal["paper", "all"] = Field(
-        "paper", description="paper: tall images with >= min_regions large regions; all: all"
-    )
-    min_aspect_ratio: float = Field(1.25, gt=0, description="tall = height / width >= this")
-    min_regions: int = Field(2, ge=1, description="large salient regions an image needs")
-    min_region_area: int = Field(1000, ge=0, description="large = area > this, image pixels")
-    percentile: float = Field(
-        90.0, ge=0, lt=100, description="saliency cells at or below this percentile are zeroed "
-        "before Otsu (0 = keep all)"
-    )
-    upsampling: Literal["nearest", "spline"] = Field(
-        "nearest", description="grid to image pixels: nearest cell (paper) or bicubic spline"
-    )
-    closing_size: int = Field(3, ge=1, description="side of the square closing footprint, px")
-    review_attribute: str | None = Field(
-        None, description="attribute whose values get review sheets (null: every group)"
-    )
-    review_per_value: int = Field(
-        100, ge=0, description="review sheets per value of review_attribute (the paper: 100)"
-    )
 
 
 @dataclass(frozen=True)
@@ -241,7 +214,7 @@ def _yes(column: pd.Series, yes: str) -> pd.Series:
 
 
 def gaze_rates(labels: pd.DataFrame, ratios: Sequence[float], levels: Sequence[str], *,
-               alpha: float, interval: str, correction: str
+               alpha: float, interval: str, correction: Correction
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rates, comparisons) per level value, like the face rates of the crops stage."""
     obs = label_observations(labels, ratios)
@@ -268,11 +241,11 @@ def gaze_metrics(selection: pd.DataFrame, labels: pd.DataFrame, rates: pd.DataFr
     tests: dict[str, dict] = {}
     for c in comparisons.itertuples(index=False):
         tests.setdefault(key(c.measure, float(c.aspect_ratio)), {}).setdefault(
-            c.level, {})[metric_key(f"{c.value_a}~{c.value_b}")] = {
+            c.level, {})[metric_key(f"{c.value_a}{COMPARISON_SEP}{c.value_b}")] = {
                 "diff": float(c.diff), "diff_low": float(c.diff_low),
                 "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted)}
     return {"gaze": {
-        "images": int(len(selection)), "tall": int(selection["tall"].sum()),
+        "images": len(selection), "tall": int(selection["tall"].sum()),
         "selected": int(selection["selected"].sum()),
         "selected_with_face": int(labels["has_face"].sum()) if len(labels) else 0,
         "review_sheets": int(sheets), "rates": rate_tree, "tests": tests,

@@ -48,7 +48,7 @@ CROP_COLOURS = ("#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"
 
 def questions(ratios: Sequence[float]) -> dict[str, tuple[str, ...]]:
     """Question column -> allowed answers, in template order."""
-    out = {MAX_ON_FACE: FACE_VALUES}
+    out: dict[str, tuple[str, ...]] = {MAX_ON_FACE: FACE_VALUES}
     out.update({crop_column(r): CROP_VALUES for r in ratios})
     out[OTHER_REGION] = REGION_VALUES
     return out
@@ -241,7 +241,7 @@ def agreement(human: pd.DataFrame, automatic: pd.DataFrame, ratios: Sequence[flo
         table = pd.crosstab(pd.Categorical(answered.astype(str), categories=cats),
                             pd.Categorical(auto, categories=cats), dropna=False)
         k = cohen_kappa(table.to_numpy())
-        rows.append({"question": q, "n": int(len(answered)), "agree": int(np.trace(table)),
+        rows.append({"question": q, "n": len(answered), "agree": int(np.trace(table)),
                      "observed_agreement": k.observed, "expected_agreement": k.expected,
                      "kappa": k.kappa, "kappa_se": k.se, "kappa_low": k.low,
                      "kappa_high": k.high})

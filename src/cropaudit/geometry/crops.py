@@ -44,14 +44,14 @@ class Crop:
         return (self.left, self.top, self.width, self.height)
 
 
-def lroundf(value: float) -> int:
+def lroundf(value: float | np.floating) -> int:
     """C ``lroundf``: round a float32 value half away from zero.
 
     The value is first rounded to float32 (as the original computes in float), then rounded
     exactly in double precision, which holds every float32 value without error.
     """
     v = float(np.float32(value))
-    return int(math.floor(v + 0.5)) if v >= 0 else -int(math.floor(-v + 0.5))
+    return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
 
 
 def _place(center: int, size: int, extent: int) -> int:

@@ -18,19 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.errors import InputFileError
+from cropaudit.reporting.params import ReportParams as ReportParams
 from cropaudit.reporting.provenance import file_digest, git_state, package_versions
-
-
-class ReportParams(BaseModel):
-    """``report:`` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field("cropaudit: saliency cropping audit", description="report heading")
-    max_table_rows: int = Field(200, gt=0, description="rows shown per table (all are in CSVs)")
 
 
 @dataclass(frozen=True)
@@ -125,7 +116,7 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | N
     labels = _read_csv(gaze_dir / "labels.csv", optional=True)
     rates = _read_csv(gaze_dir / "rates.csv", optional=True)
     comparisons = _read_csv(gaze_dir / "comparisons.csv", optional=True)
-    sheets = []
+    sheets: list[Figure] = []
     if "sheet" in labels.columns:
         for name in labels["sheet"].dropna().astype(str):
             path = gaze_dir / name

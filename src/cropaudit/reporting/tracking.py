@@ -25,28 +25,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from cropaudit.contracts import metric_key
 from cropaudit.errors import InputFileError
+from cropaudit.reporting.params import (  # re-exported: imported from here
+    DEFAULT_TRACKING_URI as DEFAULT_TRACKING_URI,
+    ENV_TRACKING_URI as ENV_TRACKING_URI,
+    TrackingParams as TrackingParams,
+)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 #: MLflow's limits on one batch call.
 MAX_PARAMS_PER_BATCH, MAX_METRICS_PER_BATCH = 100, 1000
 MAX_PARAM_VALUE = 6000
-
-
-class TrackingParams(BaseModel):
-    """``tracking:`` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    uri: str | None = Field(
-        None, description=f"tracking URI (env {ENV_TRACKING_URI} wins; default "
-                          f"{DEFAULT_TRACKING_URI})"
-    )
-    experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
-    run_name: str | None = Field(None, description="default: <dataset>-<backend>-seed<seed>")
 
 
 @dataclass(frozen=True)
@@ -78,14 +67,6 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, An
             yield from flatten(value, f"{name}.")
         else:
             yield name, value
-
-
-_INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
-
-
-def metric_key(name: str) -> str:
-    """A valid MLflow key: comparison separators read ``-vs-``, other odd characters ``_``."""
-    return _INVALID_KEY_CHARS.sub("_", name.replace("~", "-vs-"))
 
 
 def flat_params(params_dump: Mapping[str, Any]) -> dict[str, str]:
@@ -187,7 +168,8 @@ def log_run(
     with warnings.catch_warnings():
         # MLflow hints about ambiguous local sources and integer columns do not apply here.
         warnings.simplefilter("ignore", UserWarning)
-        dataset = mlflow.data.from_pandas(
+        # mlflow.data defines its from_* constructors at import time, invisible to mypy
+        dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
             table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
         )
         _ = dataset.schema  # inferred (and cached) here, where its hint is silenced

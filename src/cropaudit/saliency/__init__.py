@@ -16,6 +16,7 @@ __all__ = [
     "ImageInput",
     "SaliencyModel",
     "SaliencyResult",
+    "limit_threads",
     "load_model",
 ]
 
@@ -37,3 +38,19 @@ def load_model(
         max_pixels=params.max_pixels,
         apply_gaussian=params.apply_gaussian,
     )
+
+
+def limit_threads(backend: str) -> None:
+    """Honour the thread count a workflow manager gives the job (Snakemake sets OMP_NUM_THREADS).
+
+    Call it before the model is built: TensorFlow fixes its thread pools at its first op.
+    Only FastGaze runs threaded; the other backends ignore it.
+    """
+    n = os.environ.get("OMP_NUM_THREADS", "")
+    if backend != "fastgaze" or not n.isdigit() or int(n) < 1:
+        return
+    from cropaudit.saliency.fastgaze import import_tensorflow
+
+    tf = import_tensorflow()
+    tf.config.threading.set_intra_op_parallelism_threads(int(n))
+    tf.config.threading.set_inter_op_parallelism_threads(min(int(n), 2))

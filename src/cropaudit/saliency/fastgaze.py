@@ -11,6 +11,7 @@ zero-padded with the padded region re-masked between layers (see :mod:`network`)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import defaultdict
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 _TF_CONFIGURED = False
 
 
-def import_tensorflow():  # noqa: ANN201 - returns the tensorflow module
+def import_tensorflow():  # returns the tensorflow module (untyped)
     """Import TensorFlow with its C++ start-up notices (oneDNN, CUDA probing) silenced.
 
     Those lines are printed by native code at import, whatever TF_CPP_MIN_LOG_LEVEL says, and
@@ -74,10 +75,8 @@ def configure_tensorflow() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if not _TF_CONFIGURED:
         for gpu in gpus:
-            try:
+            with contextlib.suppress(RuntimeError):  # already initialised: leave their choice
                 tf.config.experimental.set_memory_growth(gpu, True)
-            except RuntimeError:  # already initialised by the caller: leave their choice
-                pass
         _TF_CONFIGURED = True
     return "GPU" if gpus else "CPU"
 

@@ -16,6 +16,7 @@ rather than by a shape error deep inside TensorFlow.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -155,7 +156,7 @@ def _check_chain(layers: list[Layer], source: str) -> None:
     convs = [lay for lay in layers if isinstance(lay, ConvLayer)]
     if not convs:
         raise ModelFileError(f"{source}: model has no convolution layers")
-    for prev, cur in zip(convs, convs[1:], strict=False):
+    for prev, cur in itertools.pairwise(convs):
         if cur.in_channels != prev.out_channels:
             raise ModelFileError(
                 f"{source}: layer {cur.index} expects {cur.in_channels} channels, "

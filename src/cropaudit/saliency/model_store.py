@@ -14,45 +14,19 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.errors import DownloadError, ModelFileError
 from cropaudit.outputs import atomic_path
+from cropaudit.saliency.params import (  # re-exported: imported from here
+    ENV_LOCAL_MODEL as ENV_LOCAL_MODEL,
+    FASTGAZE_COMMIT as FASTGAZE_COMMIT,
+    FASTGAZE_SHA256 as FASTGAZE_SHA256,
+    FASTGAZE_URL as FASTGAZE_URL,
+    ModelParams as ModelParams,
+)
 
 log = logging.getLogger(__name__)
 
-FASTGAZE_COMMIT = "d66ad3bb3881fdbd12a27e04c3e57cc8fd772dd1"
-FASTGAZE_URL = (
-    "https://raw.githubusercontent.com/twitter-research/image-crop-analysis/"
-    f"{FASTGAZE_COMMIT}/bin/fastgaze.vxm"
-)
-FASTGAZE_SHA256 = "b76cefc218ec8969cc62b26ad0f41111800421287e7f2725d808da1d90afbdf7"
-ENV_LOCAL_MODEL = "CROPAUDIT_FASTGAZE"
-
-
-class ModelParams(BaseModel):
-    """``model:`` section of params.yaml: which backend, and where its weights come from."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backend: Literal["fastgaze", "center"] = Field(
-        "fastgaze", description="fastgaze = Twitter's model; center = centred Gaussian baseline"
-    )
-    path: str = Field("models/fastgaze.vxm", description="where fetch-model stores the model")
-    url: str = Field(FASTGAZE_URL, description="pinned public download URL")
-    sha256: str | None = Field(FASTGAZE_SHA256, description="expected digest; null accepts any")
-    local_path: str | None = Field(
-        None, description=f"local copy used instead of downloading (env {ENV_LOCAL_MODEL} wins)"
-    )
-    batch_size: int = Field(16, gt=0, description="images per network batch")
-    max_pixels: int = Field(
-        100_000_000, gt=0, description="refuse images with more pixels (decompression bombs)"
-    )
-    apply_gaussian: bool = Field(
-        False, description="apply the model's Gaussian layer (the original program does not)"
-    )
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

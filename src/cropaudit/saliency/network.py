@@ -14,6 +14,7 @@ alone; results match one-at-a-time inference up to float summation order (≤ 1e
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class FastGazeNetwork:
         )
 
     @staticmethod
-    def _plan(stack: LayerStack, apply_gaussian: bool) -> list[tuple[str, object]]:
+    def _plan(stack: LayerStack, apply_gaussian: bool) -> list[tuple[str, Any]]:
         """TF constants per layer, plus where the padded region must be re-zeroed.
 
         Zero padding only matters to ops that look at neighbours (k×k convolutions with k > 1,
@@ -70,7 +71,7 @@ class FastGazeNetwork:
         """
         import tensorflow as tf
 
-        ops: list[tuple[str, object]] = []
+        ops: list[tuple[str, Any]] = []
         last_nonnegative = False
         for layer in stack.layers:
             if isinstance(layer, ConvLayer):
@@ -109,7 +110,7 @@ class FastGazeNetwork:
         return h, w
 
     @staticmethod
-    def _valid_mask(x, valid):  # noqa: ANN001, ANN205 - TF tensors
+    def _valid_mask(x, valid):  # TF tensors
         import tensorflow as tf
 
         shape = tf.shape(x)
@@ -117,7 +118,7 @@ class FastGazeNetwork:
         cols = tf.range(shape[2])[None, None, :] < valid[:, 1][:, None, None]
         return tf.cast(tf.logical_and(rows, cols), tf.float32)[..., None]
 
-    def _forward(self, images, valid):  # noqa: ANN001, ANN202 - TF tensors
+    def _forward(self, images, valid):  # TF tensors
         import tensorflow as tf
 
         x = images

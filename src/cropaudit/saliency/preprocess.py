@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.saliency.grid import fit_size
@@ -121,9 +121,9 @@ def decode_image(
                 target = (width, height) if full_resolution else fit_size(width, height)
                 pixels = _decode_webp(img, p, *target)
             else:
+                decode: Callable[[Image.Image], np.ndarray]
                 if fmt == "PNG":
-                    bit_depth = _png_header(p)[0]
-                    decode = functools.partial(_decode_png, bit_depth=bit_depth)
+                    decode = functools.partial(_decode_png, bit_depth=_png_header(p)[0])
                 else:
                     decode = _decode_other
                 if full_resolution:
@@ -141,7 +141,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _decode_jpeg(img: Image.Image, target_w: int, target_h: int) -> np.ndarray:
+def _decode_jpeg(img: ImageFile.ImageFile, target_w: int, target_h: int) -> np.ndarray:
     """libjpeg-turbo decode (ISLOW, fancy upsampling) at the original's DCT scale 1/2ⁿ.
 
     Pillow ≥ 13 decodes byte-identically to the original when asked through ``draft``.
@@ -160,23 +160,25 @@ def _decode_jpeg(img: Image.Image, target_w: int, target_h: int) -> np.ndarray:
             _force_jpeg_scale(img, scale)
         if img.size != expected:
             raise InputFileError(
-                f"{img.filename}: JPEG decoded at {img.size}, expected {expected}"
+                f"{os.fsdecode(img.filename)}: JPEG decoded at {img.size}, expected {expected}"
             )
     img.load()
     if img.mode == "L":
         grey = np.asarray(img)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if img.mode != "RGB":
-        img = img.convert("RGB")
+        return np.asarray(img.convert("RGB")).copy()
     return np.asarray(img).copy()
 
 
-def _force_jpeg_scale(img: Image.Image, scale: int) -> None:
+def _force_jpeg_scale(img: ImageFile.ImageFile, scale: int) -> None:
     """Mirror of Pillow's ``JpegImageFile.draft`` for an explicit power-of-two scale."""
     d, e, o, a = img.tile[0]
+    if e is None:  # JPEG tiles always have extents; this tells the type checker so
+        raise InputFileError(f"{os.fsdecode(img.filename)}: JPEG without tile extents")
     e = (e[0], e[1], (e[2] - e[0] + scale - 1) // scale + e[0],
          (e[3] - e[1] + scale - 1) // scale + e[1])
-    img._size = (-(-img.size[0] // scale), -(-img.size[1] // scale))  # noqa: SLF001
+    img._size = (-(-img.size[0] // scale), -(-img.size[1] // scale))  # private, as draft() does
     img.tile = [type(img.tile[0])(d, e, o, a)]
     img.decoderconfig = (scale, 0)
 
@@ -224,6 +226,8 @@ def _decode_png(img: Image.Image, bit_depth: int) -> np.ndarray:
     key = img.info.get("transparency")
     alpha: np.ndarray | None = None
     if mode == "P":
+        if img.palette is None:
+            raise ValueError("palette PNG without a palette")
         palette = np.frombuffer(img.palette.tobytes(), dtype=np.uint8)
         palette = palette[: len(palette) // 3 * 3].reshape(-1, 3)
         lut = np.zeros((256, 3), dtype=np.uint8)
@@ -262,7 +266,7 @@ def _decode_png(img: Image.Image, bit_depth: int) -> np.ndarray:
         if key is not None:
             # Pillow keeps only the high byte of 16-bit samples, so a 16-bit colour key is
             # compared on high bytes (exact for 8-bit PNGs).
-            k = np.array(key, dtype=np.uint32)
+            k: np.ndarray = np.array(key, dtype=np.uint32)
             if bit_depth == 16:
                 k = k >> 8
             alpha = np.where((rgb == k.astype(np.uint8)).all(axis=2), 0, 255).astype(np.uint8)

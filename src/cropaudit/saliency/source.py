@@ -10,7 +10,7 @@ import os
 import warnings
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from cropaudit.errors import InputFileError
 
@@ -20,7 +20,7 @@ EXIF_ORIENTATION = 0x0112
 
 def open_image(
     path: str | os.PathLike[str], max_pixels: int, *, name: str | None = None
-) -> Image.Image:
+) -> ImageFile.ImageFile:
     """Open (not decode) an image, checking existence, format, size and the pixel limit.
 
     ``max_pixels`` (``model.max_pixels``) is the decompression-bomb limit; Pillow's own global

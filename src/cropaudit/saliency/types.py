@@ -37,7 +37,8 @@ class SaliencyResult:
 
     @property
     def grid_shape(self) -> tuple[int, int]:
-        return tuple(self.scores.shape)  # type: ignore[return-value]
+        rows, cols = self.scores.shape
+        return int(rows), int(cols)
 
     def crops(self, aspect_ratios: Iterable[float] | None = None) -> list[Crop]:
         """Crops like the original program: default ratios (incl. the image's own) if None."""

@@ -18,8 +18,7 @@ import numpy as np
 from PIL import Image
 
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.preprocess import apply_orientation
-from cropaudit.saliency.preprocess import decode_image as engine_decode
+from cropaudit.saliency.preprocess import apply_orientation, decode_image as engine_decode
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 
 

@@ -13,6 +13,7 @@ Images are read from their files, so every number equals ``cropaudit saliency FI
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,20 +38,20 @@ def result_row(image_id: str, group: str, result: SaliencyResult) -> dict[str, o
     }
 
 
-def result_of(row: object) -> SaliencyResult:
+def result_of(row: Any) -> SaliencyResult:
     """The SaliencyResult of a table row (attribute access, e.g. from ``itertuples``)."""
-    shape = (int(row.grid_rows), int(row.grid_cols))  # type: ignore[attr-defined]
+    shape = (int(row.grid_rows), int(row.grid_cols))
 
     def grid(values: object) -> np.ndarray:
         return np.asarray(values, dtype=np.float32).reshape(shape)
 
     return SaliencyResult(
-        source=str(row.image_id),  # type: ignore[attr-defined]
-        width=int(row.width), height=int(row.height),  # type: ignore[attr-defined]
-        grid_x=grid(row.grid_x), grid_y=grid(row.grid_y),  # type: ignore[attr-defined]
-        scores=grid(row.scores),  # type: ignore[attr-defined]
-        salient_point=(int(row.salient_x), int(row.salient_y)),  # type: ignore[attr-defined]
-        symmetric=bool(row.symmetric), model=str(row.model),  # type: ignore[attr-defined]
+        source=str(row.image_id),
+        width=int(row.width), height=int(row.height),
+        grid_x=grid(row.grid_x), grid_y=grid(row.grid_y),
+        scores=grid(row.scores),
+        salient_point=(int(row.salient_x), int(row.salient_y)),
+        symmetric=bool(row.symmetric), model=str(row.model),
     )
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageOps
-from pydantic import BaseModel, ConfigDict, Field
+from PIL import Image
 
 from cropaudit.contracts import OUTCOME_COLUMNS, PAIRS_COLUMNS
 from cropaudit.datasets.table import image_path
@@ -28,22 +27,10 @@ from cropaudit.errors import InputFileError
 from cropaudit.geometry.composition import CompositeGeometry, Placement
 from cropaudit.outputs import read_parquet_metadata, write_parquet
 from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
+from cropaudit.saliency.composite import fit_member, parse_colour, render_composite, score_members
 from cropaudit.saliency.model_store import sha256_file
-from cropaudit.saliency.source import open_image
-
-
-class SaliencyParams(BaseModel):
-    """``saliency:`` section of params.yaml: how the saliency stage is run (not what it finds)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    shards: int = Field(2, ge=1, le=10_000, description="Snakemake jobs the stage is split into")
-    save_composites: bool = Field(
-        False, description="also write each composite as JPEG under results/composites/"
-    )
-    image_cache_mb: int = Field(
-        512, ge=0, description="decoded member images kept in memory (they repeat across tuples)"
-    )
+from cropaudit.saliency.upright import decode_upright
+from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
 
 def shard_tuple_ids(tuple_ids: np.ndarray, shard: int, shards: int) -> np.ndarray:
@@ -81,14 +68,13 @@ class MemberImages:
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
         self._bytes = 0
 
-    def get(
-        self, image_id: str, width: int, height: int, background: tuple[int, ...]
-    ) -> np.ndarray:
+    def get(self, image_id: str, width: int, height: int) -> np.ndarray:
+        """Upright pixels of ``image_id`` at its placed size (decoded once, then cached)."""
         key = (image_id, width, height)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        array = self._load(image_id, width, height, background)
+        array = self._load(image_id, width, height)
         if array.nbytes <= self.cache_bytes:
             self._cache[key] = array
             self._bytes += array.nbytes
@@ -97,8 +83,7 @@ class MemberImages:
                 self._bytes -= old.nbytes
         return array
 
-    def _load(self, image_id: str, width: int, height: int, background: tuple[int, ...]
-              ) -> np.ndarray:
+    def _load(self, image_id: str, width: int, height: int) -> np.ndarray:
         if image_id not in self.rows.index:
             raise InputFileError(
                 f"{self.dataset_path}: image {image_id!r} of the pairs table is not in the "
@@ -106,67 +91,34 @@ class MemberImages:
             )
         row = self.rows.loc[image_id]
         path = image_path(self.dataset_path, str(row["path"]))
-        with open_image(path, self.max_pixels) as img:
-            try:
-                upright = ImageOps.exif_transpose(img)
-                upright.load()
-            except OSError as exc:
-                raise InputFileError(f"{path}: cannot decode image ({exc})") from None
-            if upright.size != (int(row["width"]), int(row["height"])):
-                raise InputFileError(
-                    f"{path}: image is {upright.size[0]}x{upright.size[1]} but the dataset table "
-                    f"says {row['width']}x{row['height']} (re-run `cropaudit prepare-data`)"
-                )
-            if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
-                flat = Image.new("RGB", upright.size, tuple(background))
-                flat.paste(upright.convert("RGBA"), mask=upright.convert("RGBA"))
-                upright = flat
-            rgb = upright.convert("RGB")
-        if rgb.size != (width, height):
-            rgb = rgb.resize((width, height), Image.Resampling.LANCZOS)
-        return np.asarray(rgb, dtype=np.uint8)
+        # The single-image decoder, so a member's pixels are the image's pixels everywhere.
+        rgb = decode_upright(path, str(path), max_pixels=self.max_pixels,
+                             hard_limit=self.max_pixels).rgb
+        if (rgb.shape[1], rgb.shape[0]) != (int(row["width"]), int(row["height"])):
+            raise InputFileError(
+                f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]} but the dataset table "
+                f"says {row['width']}x{row['height']} (re-run `cropaudit prepare-data`)"
+            )
+        return fit_member(rgb, width, height)
 
 
-def parse_colour(text: str) -> tuple[int, int, int]:
-    """'#rrggbb' -> (r, g, b)."""
-    text = text.lstrip("#")
-    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-
-
-def render_composite(rows: pd.DataFrame, images: MemberImages) -> np.ndarray:
-    """The composite of one tuple as an RGB uint8 array (H, W, 3)."""
+def render_tuple(rows: pd.DataFrame, images: MemberImages) -> np.ndarray:
+    """The composite of one tuple (its pairs-table rows, by position) as RGB uint8 (H, W, 3)."""
     first = rows.iloc[0]
     background = parse_colour(str(first.get("background", "#ffffff")))
-    canvas = np.empty((int(first["composite_height"]), int(first["composite_width"]), 3), np.uint8)
-    canvas[...] = background
-    for r in rows.itertuples(index=False):
-        member = images.get(str(r.image_id), int(r.width), int(r.height), background)
-        canvas[r.y:r.y + r.height, r.x:r.x + r.width] = member
-    return canvas
+    members = [images.get(str(r.image_id), int(r.width), int(r.height))
+               for r in rows.itertuples(index=False)]
+    return render_composite(members, geometry_of(rows), background)
 
 
 def member_outcomes(result: SaliencyResult, geometry: CompositeGeometry) -> list[dict[str, object]]:
     """Per member: who holds the salient point, and score statistics inside its rectangle."""
     sx, sy = result.salient_point
-    winner = geometry.member_at(sx, sy)
-    out = []
-    for i, p in enumerate(geometry.placements):
-        scores = result.scores_in_box(p.x, p.y, p.width, p.height).astype(np.float64)
-        if scores.size:
-            stats = {
-                "score_max": float(scores.max()),
-                "score_p95": float(np.percentile(scores, 95)),
-                "score_p50": float(np.percentile(scores, 50)),
-                "score_mean": float(scores.mean()),
-            }
-        else:  # a member smaller than one grid cell holds no cell centre
-            stats = dict.fromkeys(("score_max", "score_p95", "score_p50", "score_mean"), np.nan)
-        out.append({
-            "model": result.model, "salient_x": int(sx), "salient_y": int(sy),
-            "won": i == winner, **stats, "n_cells": int(scores.size),
-            "symmetric": bool(result.symmetric),
-        })
-    return out
+    return [
+        {"model": result.model, "salient_x": int(sx), "salient_y": int(sy), "won": m.won,
+         **m.statistics(), "n_cells": m.n_cells, "symmetric": bool(result.symmetric)}
+        for m in score_members(result, geometry)
+    ]
 
 
 def run_shard(
@@ -177,7 +129,7 @@ def run_shard(
     shard: int = 0,
     shards: int = 1,
     composites_dir: Path | None = None,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Saliency outcomes (pairs rows + outcome columns) of one shard's tuples."""
     ids = shard_tuple_ids(pairs["tuple_id"].to_numpy(), shard, shards)
@@ -186,7 +138,7 @@ def run_shard(
 
     def composites() -> Iterator[np.ndarray]:
         for t in tuples:
-            canvas = render_composite(t, images)
+            canvas = render_tuple(t, images)
             if composites_dir is not None:
                 name = f"tuple-{int(t['tuple_id'].iloc[0]):07d}.jpg"
                 Image.fromarray(canvas).save(composites_dir / name, quality=95)

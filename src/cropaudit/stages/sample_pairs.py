@@ -24,57 +24,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.errors import ConfigError
 from cropaudit.geometry.composition import compose
-
-COMPARISON_SEPARATOR = "~"
-
-
-class SamplingParams(BaseModel):
-    """``sampling:`` section of params.yaml: the design of the composites."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    groups: list[str] = Field(
-        default_factory=list,
-        description="groups to compare, in canonical order; empty = every group, sorted",
-    )
-    pairs: Literal["all", "none"] | list[str] = Field(
-        "all", description="'all' pairs of groups, 'none', or a list like ['a~b', 'a~c']"
-    )
-    together: bool = Field(True, description="also show all groups at once (one k-way tuple)")
-    n: int = Field(100, gt=0, le=1_000_000, description="tuples drawn per comparison")
-    both_orders: bool = Field(
-        True, description="show every tuple also in reverse order (counterbalancing)"
-    )
-    layout: Literal["horizontal", "vertical"] = "horizontal"
-    scaling: Literal["none", "fixed_height", "max_side"] = Field(
-        "none", description="none | fixed_height (scaling_size px high) | max_side"
-    )
-    scaling_size: int = Field(256, gt=0, description="pixels for fixed_height / max_side")
-    padding: int = Field(0, ge=0, le=10_000, description="pixels between members")
-    background: tuple[int, int, int] = Field(
-        (255, 255, 255), description="RGB colour of padding and empty composite areas"
-    )
-
-    @field_validator("background")
-    @classmethod
-    def _rgb(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
-        if any(not 0 <= c <= 255 for c in v):
-            raise ValueError("colour components must be 0..255")
-        return v
-
-    @field_validator("pairs")
-    @classmethod
-    def _pairs(cls, v: str | list[str]) -> str | list[str]:
-        if isinstance(v, list):
-            for item in v:
-                parts = item.split(COMPARISON_SEPARATOR)
-                if len(parts) != 2 or parts[0] == parts[1] or not all(parts):
-                    raise ValueError(f"{item!r} is not 'group1~group2' with two different groups")
-        return v
+from cropaudit.stages.params import SamplingParams as SamplingParams
 
 
 @dataclass(frozen=True)
@@ -86,7 +40,7 @@ class Comparison:
 
     @property
     def name(self) -> str:
-        return COMPARISON_SEPARATOR.join(self.groups)
+        return COMPARISON_SEP.join(self.groups)
 
 
 def resolve_groups(params: SamplingParams, available: Sequence[str]) -> list[str]:
@@ -113,7 +67,7 @@ def comparisons_for(params: SamplingParams, groups: Sequence[str]) -> list[Compa
         out += [Comparison((a, b), "pair") for a, b in itertools.combinations(groups, 2)]
     elif isinstance(params.pairs, list):
         for item in params.pairs:
-            a, b = item.split(COMPARISON_SEPARATOR)
+            a, b = item.split(COMPARISON_SEP)
             for g in (a, b):
                 if g not in order:
                     raise ConfigError(

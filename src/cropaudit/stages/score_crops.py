@@ -18,33 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cropaudit.contracts import CROP_COLUMNS, CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
 from cropaudit.faces.geometry import Box, box_in_composite, face_kept, kept_fraction
 from cropaudit.geometry.composition import Placement
-from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop, candidate_crops, intersection_area
-
-
-class CropsParams(BaseModel):
-    """``crops:`` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    aspect_ratios: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_ASPECT_RATIOS),
-        min_length=1,
-        description="crop aspect ratios (height / width), as Twitter's cropper used them",
-    )
-
-    @field_validator("aspect_ratios")
-    @classmethod
-    def _positive(cls, v: list[float]) -> list[float]:
-        if any(not (r > 0 and r < float("inf")) for r in v):
-            raise ValueError("aspect ratios must be positive numbers")
-        if len(set(v)) != len(v):
-            raise ValueError("aspect ratios must not repeat")
-        return v
+from cropaudit.geometry.crops import Crop, candidate_crops, intersection_area
+from cropaudit.stages.params import CropsParams as CropsParams
 
 
 def face_scores(face: Box | None, salient: tuple[float, float], crop: Crop

@@ -125,7 +125,9 @@ def _setting_comparisons(
     primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
     aggregates = [*primary, *alternative]
     table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
-    members = {c.comparison: (PoolMember(c.comparison, False),) for c in counts}
+    members: dict[str, tuple[PoolMember, ...]] = {
+        c.comparison: (PoolMember(c.comparison, False),) for c in counts
+    }
     members.update({a.comparison: a.members for a in aggregates})
     table.insert(0, "setting", setting)
 

@@ -74,7 +74,7 @@ def side_counts(units: Sequence[BootstrapUnit], n_images: int) -> np.ndarray:
 
 
 def image_weights(
-    rng: np.random.Generator, group_sizes: Sequence[int], block: int
+    rng: np.random.Generator, group_sizes: Sequence[int] | np.ndarray, block: int
 ) -> np.ndarray:
     """(block × n_images) multiplicities, images ordered by group, each group drawn with
     replacement from itself (so every resample keeps each group's image count)."""

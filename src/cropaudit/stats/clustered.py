@@ -31,7 +31,7 @@ class RobustResult:
     clusters_second: int
 
 
-NAN_RESULT = RobustResult(*(float("nan"),) * 7, 0, 0)  # type: ignore[arg-type]
+NAN_RESULT = RobustResult(*(float("nan"),) * 7, 0, 0)
 
 
 def robust_logit(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.stats.groups import (
     AGGREGATE_PANEL,
     CROSS_PANEL,
@@ -57,7 +58,7 @@ class AggregateCounts:
     @property
     def comparison(self) -> str:
         """Row name: ``gender:female~male``, with ``[mode]`` appended when not primary."""
-        name = f"{self.name}:{self.first}~{self.second}"
+        name = f"{self.name}:{self.first}{COMPARISON_SEP}{self.second}"
         return name if self.primary else f"{name}[{self.pooling}]"
 
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cropaudit.reporting.tracking import metric_key
+from cropaudit.contracts import COMPARISON_SEP, metric_key
+from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 RATE_KEYS = ("source", "measure", "aspect_ratio", "level", "value")
@@ -76,7 +77,7 @@ def _crop_observations(table: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def rate_tables(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float = 0.05,
-                interval: str = "wilson", correction: str = "holm"
+                interval: str = "wilson", correction: Correction = "holm"
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(rates, comparisons) for every level present in the observations."""
     frames = []
@@ -138,7 +139,7 @@ def metrics(rates: pd.DataFrame, comparisons: pd.DataFrame,
     for c in comparisons.itertuples(index=False):
         node = tests.setdefault(c.source, {}).setdefault(measure_key(c.measure, c.aspect_ratio),
                                                          {})
-        node.setdefault(c.level, {})[metric_key(f"{c.value_a}~{c.value_b}")] = {
+        node.setdefault(c.level, {})[metric_key(f"{c.value_a}{COMPARISON_SEP}{c.value_b}")] = {
             "diff": float(c.diff), "diff_low": float(c.diff_low),
             "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted),
         }

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.errors import InputFileError
 from cropaudit.stats.params import AggregateParams, PoolingMode
 
-#: separator of group labels inside a comparison name (data contract)
-COMPARISON_SEP = "~"
 #: separator of attribute values inside a group label (data contract)
 LABEL_SEP = "_"
 #: panel title of comparisons whose groups differ in more than one attribute

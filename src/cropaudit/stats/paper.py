@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,9 @@ class PaperEntry:
 
 def paper_group(name: object) -> Group:
     """('black', 'female') -> Group black_female with race=black, gender=female."""
-    values = (name,) if isinstance(name, str) else tuple(name)  # type: ignore[arg-type]
+    values = (name,) if isinstance(name, str) else (
+        tuple(name) if isinstance(name, Iterable) else ()
+    )
     if not values or not all(isinstance(v, str) and v for v in values):
         raise ValueError(f"group name {name!r} is not a string or a tuple of strings")
     attrs = tuple((PAPER_ATTRIBUTES.get(v, f"attribute{i + 1}"), v) for i, v in enumerate(values))

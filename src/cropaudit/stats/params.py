@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 #: interval methods of ``statsmodels.stats.proportion.proportion_confint`` we expose
 IntervalMethod = Literal["wilson", "beta", "agresti_coull", "jeffreys", "normal"]
 PoolingMode = Literal["consistent", "paper-compatible"]
+#: multiple-comparison corrections (``statsmodels`` ``multipletests`` methods holm, fdr_bh)
+Correction = Literal["holm", "bh"]
 
 
 class AggregateParams(BaseModel):
@@ -55,7 +57,7 @@ class StatsParams(BaseModel):
         "always reported beside it",
     )
     alpha: float = Field(0.05, gt=0, lt=0.5, description="significance level of every test")
-    correction: Literal["holm", "bh"] = Field(
+    correction: Correction = Field(
         "holm", description="multiple-comparison correction across all comparisons of a run"
     )
     bootstrap_resamples: int = Field(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cropaudit.stats.params import Correction
 from cropaudit.stats.proportions import adjust, interval
 
 #: Methods of the two-proportion test and of the difference's interval (statsmodels names).
@@ -93,7 +94,7 @@ def rates_by(obs: pd.DataFrame, keys: Sequence[str], *, outcome: str = "outcome"
 
 def pairwise_differences(rates: pd.DataFrame, within: Sequence[str], value: str, *,
                          family: Sequence[str] = (), alpha: float = 0.05,
-                         correction: str = "holm",
+                         correction: Correction = "holm",
                          order: dict[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Every pair of ``value``s inside each slice ``within``: difference, interval, test.
 
@@ -134,6 +135,6 @@ def pairwise_differences(rates: pd.DataFrame, within: Sequence[str], value: str,
     groups = [g.index for _, g in out.groupby(fam, dropna=False)] if fam else [out.index]
     for index in groups:
         out.loc[index, "p_value_adjusted"] = adjust(out.loc[index, "p_value"].tolist(),
-                                                    correction)  # type: ignore[arg-type]
+                                                    correction)
     out["significant"] = out["p_value_adjusted"] < alpha
     return out[columns]

@@ -119,7 +119,7 @@ def summary_markdown(result: AuditResult) -> str:
             lines += ["No pair comparisons in this setting.", ""]
         else:
             lines += _table(cs, level)
-            lines += [""] + _verdicts(cs) + [""]
+            lines += ["", *_verdicts(cs), ""]
             lines += _pooling(cs)
             lines += _position(result, setting)
         lines += _together(result, setting)
@@ -234,4 +234,4 @@ def _together(result: AuditResult, setting: str) -> list[str]:
             f"χ² = {d['chi2'].iloc[0]:.1f}, p = {d['chi2_p_value'].iloc[0]:.3g}; shares "
             f"(parity {100 / int(d['k'].iloc[0]):.1f}%, simultaneous intervals): {shares}."
         )
-    return out + [""]
+    return [*out, ""]

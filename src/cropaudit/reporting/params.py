@@ -1,0 +1,30 @@
+"""``report:`` and ``tracking:`` sections of params.yaml: the HTML report and the MLflow run."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+
+
+class ReportParams(BaseModel):
+    """``report:`` section of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("cropaudit: saliency cropping audit", description="report heading")
+    max_table_rows: int = Field(200, gt=0, description="rows shown per table (all are in CSVs)")
+
+
+class TrackingParams(BaseModel):
+    """``tracking:`` section of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str | None = Field(
+        None, description=f"tracking URI (env {ENV_TRACKING_URI} wins; default "
+                          f"{DEFAULT_TRACKING_URI})"
+    )
+    experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
+    run_name: str | None = Field(None, description="default: <dataset>-<backend>-seed<seed>")

@@ -1,0 +1,117 @@
+"""The package layout keeps its promises: no module reaches upward, config reads only schemas.
+
+Checked on the source text (imports), so a new upward import fails here with the file and the
+import named, long before it shows up as an import cycle or a slow ``--help``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import cropaudit
+from cropaudit.contracts import COMPARISON_SEP, metric_key
+
+PACKAGE = Path(cropaudit.__file__).parent
+
+#: Layers from the bottom up: a module may import from its own layer and the ones below.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__init__", "errors", "outputs", "contracts"),  # __init__: the version only
+    ("geometry",),
+    ("saliency", "datasets", "faces"),
+    ("stats", "gaze"),
+    ("stages", "reporting"),
+    ("config",),
+    ("app", "commands", "cli", "__main__"),
+)
+LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
+
+
+def _section(module: str) -> str:
+    """``cropaudit.stats.audit`` -> ``stats``; ``cropaudit.config`` -> ``config``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _runtime_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every ``cropaudit`` import outside ``if TYPE_CHECKING:`` blocks."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        out += [(node.lineno, n) for n in names if n.split(".")[0] == "cropaudit"]
+    return out
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _upward_imports(path: Path) -> list[str]:
+    rel = path.relative_to(PACKAGE)
+    section = rel.parts[0].removesuffix(".py")
+    here = LAYER_OF[section]
+    bad = []
+    for line, module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+        target = _section(module)
+        if module.endswith(".params"):  # a section's schema may be read from anywhere
+            continue
+        if LAYER_OF.get(target, here) > here:
+            bad.append(f"{rel}:{line} imports {module}")
+    return bad
+
+
+def test_every_section_has_a_layer():
+    sections = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in _modules()}
+    assert sections <= LAYER_OF.keys(), sorted(sections - LAYER_OF.keys())
+
+
+def test_no_module_imports_from_a_layer_above_its_own():
+    bad = [line for p in _modules() for line in _upward_imports(p)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path, monkeypatch):
+    fake = tmp_path / "cropaudit"
+    (fake / "geometry").mkdir(parents=True)
+    (fake / "geometry" / "bad.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from cropaudit.config import Params\n"
+        "from cropaudit.stats.params import StatsParams\n"
+        "from cropaudit.stages.pair_saliency import run_shard\n"
+    )
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", fake)
+    assert _upward_imports(fake / "geometry" / "bad.py") == [
+        "geometry/bad.py:5 imports cropaudit.stages.pair_saliency"
+    ]
+
+
+def test_config_imports_only_the_sections_schemas():
+    tree = ast.parse((PACKAGE / "config.py").read_text(encoding="utf-8"))
+    modules = {m for _, m in _runtime_imports(tree)}
+    others = sorted(m for m in modules if not m.endswith(".params") and m != "cropaudit.errors")
+    assert not others, f"config.py imports more than params schemas: {others}"
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        (f"marked_a{COMPARISON_SEP}plain_a", "marked_a-vs-plain_a"),
+        ("cohort:a~b[paper-compatible]", "cohort:a-vs-b_paper-compatible_"),
+        ("scores.score p95/ratio (0.56)", "scores.score p95/ratio _0.56_"),
+    ],
+)
+def test_metric_keys_name_comparisons_the_same_everywhere(name, key):
+    assert metric_key(name) == key
