@@ -23,7 +23,8 @@ from support.workflow import copy_workflow, run, tool, tool_env
 
 #: 10 levels of 9 aliases each: under 400 bytes that expand to 9**10 leaves when compared.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefghij", "bcdefghijk")
+    f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n"
+    for p, n in zip("abcdefghij", "bcdefghijk", strict=True)
 )
 
 
