@@ -91,6 +91,23 @@ def test_snakemake_refuses_an_alias_bomb_at_once(tmp_path: Path) -> None:
     assert "params.yaml: line " in proc.stderr and "YAML alias *a is not allowed" in proc.stderr
 
 
+def test_snakemake_shows_the_end_of_the_failed_jobs_log(tmp_path: Path) -> None:
+    root = copy_workflow(tmp_path / "wf", {
+        "model": {"backend": "center"},
+        "dataset": {"demo": {"images_per_group": 3}},
+        "sampling": {"groups": ["marked_a", "purple_x"]},  # valid YAML, unknown group
+    })
+    proc = run([tool("snakemake"), "--cores", "1", "results/pairs.parquet"], cwd=root,
+               check=False, timeout=300)
+    assert proc.returncode != 0
+    job_log = (root / "logs/sample_pairs.log").read_text().strip().splitlines()
+    assert job_log and job_log[-1].startswith("cropaudit sample-pairs: error:")
+    assert "purple_x" in job_log[-1]
+    shown = proc.stderr[proc.stderr.index("cropaudit: logs/sample_pairs.log ends with:"):]
+    assert f"    {job_log[-1]}" in shown
+    assert "cropaudit: a step failed; the end of its log is above" in shown
+
+
 # -- one line per failure, with its exit code --------------------------------------------------
 
 
