@@ -57,5 +57,4 @@ onerror:
         tail = [f"    {line}" for line in lines[-5:]] or ["    (empty)"]
         print(f"cropaudit: {job_log} ends with:", *tail, sep="\n", file=sys.stderr)
     where = "the end of its log is above" if failed_logs else "see logs/"
-    print(f"cropaudit: a step failed; {where} (Snakemake's log: {', '.join(map(str, log))})",
-          file=sys.stderr)
+    print(f"cropaudit: a step failed; {where}", file=sys.stderr)
