@@ -264,8 +264,6 @@ def log_run(
     run with the same inputs' digest is returned instead of logging a copy, unless ``new``.
     Store errors are one :class:`TrackingServerError` line.
     """
-    from mlflow.exceptions import MlflowException
-
     for key, value in HTTP_ENV_DEFAULTS.items():
         os.environ.setdefault(key, value)
     metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
@@ -273,7 +271,9 @@ def log_run(
         raise InputFileError(f"{dataset_path}: dataset table not found")
     metrics = read_metrics(metrics_paths)
     uri = tracking_uri(params.tracking)
-    check_reachable(uri)
+    check_reachable(uri)  # before importing MLflow, which alone takes seconds
+    from mlflow.exceptions import MlflowException
+
     try:
         return _log_run(params, params_path, metrics_paths, metrics, dataset_path, stats_dir,
                         figures_dir, report_path, model_path, artifact_dirs, uri, new)
