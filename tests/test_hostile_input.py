@@ -207,8 +207,9 @@ def test_excluded_csv_escapes_formula_like_file_names(tmp_path: Path) -> None:
     assert not rows.map(lambda v: v.startswith(("=", "+", "-", "@"))).any().any()
 
 
-def test_exit_codes_are_documented_in_help() -> None:
-    proc = subprocess.run(_cropaudit("--help"), capture_output=True, text=True,
+@pytest.mark.parametrize("argv", [["--help"], ["gather", "--help"]])
+def test_exit_codes_are_documented_in_help(argv) -> None:
+    proc = subprocess.run(_cropaudit(*argv), capture_output=True, text=True,
                           env=tool_env(), timeout=60)
     assert proc.returncode == 0
     for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "130", "141"):

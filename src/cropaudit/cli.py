@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=module.HELP,
             description=doc or module.HELP,
+            epilog=EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(p)
