@@ -42,4 +42,19 @@ onsuccess:
 
 
 onerror:
-    print("cropaudit: a step failed; its one-line reason is above, full output in logs/")
+    # Each stage's stderr goes to logs/<rule>.log: show the end of the failed jobs' logs,
+    # found in Snakemake's own log ("log: logs/x.log (check log file(s) ...)").
+    import re
+
+    failed_logs = []
+    for snakemake_log in log if isinstance(log, list) else [log]:
+        text = Path(snakemake_log).read_text(encoding="utf-8", errors="replace")
+        for names in re.findall(r"^\s+log: (.+?) \(check log file", text, re.M):
+            failed_logs += [n for n in names.split(", ") if n not in failed_logs]
+    for job_log in failed_logs:
+        path = Path(job_log)
+        lines = path.read_text(errors="replace").strip().splitlines() if path.is_file() else []
+        tail = [f"    {line}" for line in lines[-5:]] or ["    (empty)"]
+        print(f"cropaudit: {job_log} ends with:", *tail, sep="\n", file=sys.stderr)
+    where = "the end of its log is above" if failed_logs else "see logs/"
+    print(f"cropaudit: a step failed; {where}", file=sys.stderr)

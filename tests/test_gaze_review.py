@@ -85,16 +85,25 @@ def test_filled_review_is_read_back_and_normalised(tmp_path, labels):
     assert cell.set_index("automatic")["count"].to_dict() == {"full": 2}
 
 
+#: Every question of RATIOS: a review file must keep them all (a missing one is refused).
+HEADER = "image_id,max_on_face,crop_0.56,crop_1,other_salient_region\n"
+
+
 @pytest.mark.parametrize(("text", "message"), [
-    ("image_id,max_on_face\na,face\nzz,face\n",
+    (HEADER + "a,face,,,\nzz,face,,,\n",
      "row 3: image_id 'zz' is not among the gaze analysis' images"),
-    ("image_id,max_on_face\na,face\nb,face\na,elsewhere\n", "row 4: image_id 'a' repeats row 2"),
-    ("image_id,max_on_face,crop_1\na,maybe,full\nb,face,half\n",
+    (HEADER + "a,face,,,\nb,face,,,\na,elsewhere,,,\n", "row 4: image_id 'a' repeats row 2"),
+    (HEADER + "a,maybe,,full,\nb,face,,half,\n",
      "row 2: max_on_face: 'maybe' is not one of face, elsewhere, no_face \\(and 1 more\\)"),
-    ("image_id,max_on_face\n,face\n", "row 2: image_id is empty"),
+    (HEADER + ",face,,,\n", "row 2: image_id is empty"),
     ("image_id,notes\na,hello\n", "missing column"),
-    ("max_on_face\nface\n", "missing column\\(s\\) image_id"),
-    ("image_id,max_on_face\na,\nb,\n", "no labels filled in yet"),
+    ("max_on_face,crop_0.56,crop_1,other_salient_region\nface,,,\n",
+     "missing column\\(s\\) image_id"),
+    ("image_id,max_on_face,crop_0.56,other_salient_region\na,face,,\n",
+     "missing column\\(s\\) crop_1 \\("),
+    ("image_id,max_on_face,crop_0.56,crop_one,other_salient_region\na,face,,full,\n",
+     "missing column\\(s\\) crop_1; unknown column\\(s\\) crop_one"),
+    (HEADER + "a,,,,\nb,,,,\n", "no labels filled in yet"),
     ("", "not a readable CSV file"),
 ])
 def test_malformed_reviews_are_refused_with_one_line_naming_the_row(tmp_path, labels, text,
@@ -108,7 +117,7 @@ def test_malformed_reviews_are_refused_with_one_line_naming_the_row(tmp_path, la
 def test_gaze_import_command_reports_agreement(tmp_path, labels, capsys):
     labels.reset_index().to_csv(tmp_path / "labels.csv", index=False)
     review = _write(tmp_path / "review.csv",
-                    "image_id,max_on_face,crop_1\na,face,full\nb,face,full\nc,face,none\n")
+                    HEADER + "a,face,,full,\nb,face,,full,\nc,face,,none,\n")
     params = _write(tmp_path / "params.yaml", "crops:\n  aspect_ratios: [0.56, 1.0]\n")
     code = main(["gaze-import", str(review), "--params", str(params), "--labels",
                  str(tmp_path / "labels.csv"), "--out-dir", str(tmp_path / "out")])
@@ -119,7 +128,7 @@ def test_gaze_import_command_reports_agreement(tmp_path, labels, capsys):
     # max_on_face: human face/face/face vs auto face/elsewhere/face -> 2 of 3 agree
     assert agreement_table.loc["max_on_face", "agree"] == 2
     assert (tmp_path / "out/confusion.csv").is_file()
-    bad = _write(tmp_path / "bad.csv", "image_id,max_on_face\nq,face\n")
+    bad = _write(tmp_path / "bad.csv", HEADER + "q,face,,,\n")
     code = main(["gaze-import", str(bad), "--params", str(params), "--labels",
                  str(tmp_path / "labels.csv")])
     err = capsys.readouterr().err
@@ -138,3 +147,40 @@ def test_a_review_sheet_is_drawn(tmp_path):
     with Image.open(path) as img:
         assert img.format == "PNG" and img.width > 400 and img.height > 400
     assert isinstance(crops[0], Crop)
+
+
+def test_a_missing_question_column_fails_the_command(tmp_path, labels, capsys):
+    labels.reset_index().to_csv(tmp_path / "labels.csv", index=False)
+    review = _write(tmp_path / "review.csv", "image_id,max_on_face,crop_0.56,crop_1\na,face,,\n")
+    params = _write(tmp_path / "p.yaml", "crops:\n  aspect_ratios: [0.56, 1.0]\n")
+    code = main(["gaze-import", str(review), "--labels", str(tmp_path / "labels.csv"),
+                 "--params", str(params)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "missing column(s) other_salient_region" in err[0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_spreadsheet_encodings_with_a_byte_order_mark_are_read(tmp_path, labels, encoding):
+    path = tmp_path / "review.csv"
+    path.write_text(HEADER + "a,Face,,,\nb,Ailleurs é,,,\n", encoding=encoding)
+    with pytest.raises(InputFileError, match="row 3: max_on_face: 'Ailleurs é'"):
+        read_review(path, labels, RATIOS)  # decoded: the bad answer is quoted back, not bytes
+    path.write_text(HEADER + "a,Face,,,\nb,elsewhere,,,\n", encoding=encoding)
+    assert list(read_review(path, labels, RATIOS)["max_on_face"]) == ["face", "elsewhere"]
+
+
+def test_latin1_is_refused_naming_the_row(tmp_path, labels):
+    path = tmp_path / "review.csv"
+    path.write_bytes((HEADER + "a,face,,,\nb,face,,,caf\xe9\n").encode("latin-1"))
+    with pytest.raises(InputFileError) as err:
+        read_review(path, labels, RATIOS)
+    assert str(err.value) == (f"{path}: row 3: byte 0xe9 is not UTF-8 (saved as Latin-1 or "
+                              "Windows-1252?); save the file as CSV UTF-8")
+
+
+def test_utf16_without_a_byte_order_mark_is_refused(tmp_path, labels):
+    path = tmp_path / "review.csv"
+    path.write_bytes((HEADER + "a,face,,,\n").encode("utf-16-le"))
+    with pytest.raises(InputFileError, match="UTF-16 without a byte-order mark"):
+        read_review(path, labels, RATIOS)

@@ -10,6 +10,7 @@ stays instant.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cropaudit",
         description="Audit saliency-based image cropping for demographic bias.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cropaudit {__version__}")
     parser.add_argument(
@@ -60,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=module.HELP,
             description=doc or module.HELP,
+            epilog=EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(p)
@@ -67,8 +71,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit codes (also in README "Exit codes" and ``cropaudit --help``).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
+EXIT_CODES_HELP = """exit codes:
+  0    success
+  1    some images failed (the others were processed; each failure is one line on stderr)
+  2    usage error or bad input (a file, a parameter): one line naming it
+  3    the environment failed: disk full, permission denied, a server unreachable
+  4    internal error (a bug: run with -v for the traceback and please report it)
+  130  interrupted (Ctrl-C)
+  141  the reader of standard output went away (e.g. `| head`): nothing more is printed"""
+
+
+#: errno values of a write that failed for lack of room or a broken device.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _environment_error(exc: OSError) -> str:
+    """One line for an OSError: what failed on which file, without Python's repr."""
+    what = exc.strerror or _first_line(exc)
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{what}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run one sub-command; user errors become one line on stderr."""
+    """Entry point: run one sub-command; every failure becomes one line on stderr.
+
+    Input errors (:class:`CropauditError`) exit 2, environment errors (disk full, permission
+    denied) 3, anything unexpected 4 with the traceback only under ``-v``; see
+    :data:`EXIT_CODES_HELP`.
+    """
     # TensorFlow's C++ logging (oneDNN notices, CUDA probing) is noise for users; must be set
     # before TensorFlow is first imported.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,16 +126,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    try:
-        return int(args._run(args) or 0)
-    except CropauditError as exc:
+    def fail(message: str, code: int) -> int:
         if args.verbose:
             logging.exception("failed")
-        print(f"cropaudit {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        print(f"cropaudit {args.command}: error: {message}", file=sys.stderr)
+        return code
+
+    try:
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+        return code
+    except CropauditError as exc:
+        return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         print(f"cropaudit {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        if exc.filename is None and _is_stdout_error():
+            _silence_stdout()
+            return fail(f"cannot write to standard output: {exc.strerror or exc}",
+                        EXIT_ENVIRONMENT)
+        if exc.filename is None and exc.errno in _WRITE_ERRNOS:
+            return fail(f"cannot write output: {exc.strerror}", EXIT_ENVIRONMENT)
+        return fail(_environment_error(exc), EXIT_ENVIRONMENT)
+    except MemoryError:
+        return fail("out of memory (try fewer images per batch or smaller images)",
+                    EXIT_ENVIRONMENT)
+    except Exception as exc:  # a bug: still one line, the traceback under -v
+        return fail(f"internal error: {type(exc).__name__}: {_first_line(exc)} "
+                    "(run with -v for the traceback; please report it)", EXIT_INTERNAL)
+
+
+def _is_stdout_error() -> bool:
+    """Whether stdout refuses writes (e.g. /dev/full), probed with a zero-byte write."""
+    try:
+        os.write(sys.stdout.fileno(), b"")
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

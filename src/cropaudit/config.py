@@ -4,10 +4,16 @@ Snakemake reads the same file as its ``configfile`` and DVC as its ``params``. E
 module owns the schema of its own section (a pydantic model named ``<Concept>Params``); this
 module only composes them, so adding a parameter touches one place. Unknown keys are errors:
 a typo in params.yaml must not silently fall back to a default.
+
+Values are checked strictly (as JSON types): ``n: true`` is not the integer 1 and ``name: 5``
+is not a string. The YAML itself is read by :func:`read_yaml_mapping`, which refuses what
+YAML allows but a configuration never needs: aliases (``*a``: a few hundred bytes of nested
+aliases expand to billions of nodes) and duplicate keys (the last one would silently win).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,10 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(20210517, description="master seed: every random choice derives from it")
+    seed: int = Field(
+        20210517, ge=0, lt=2**32,
+        description="master seed: every random choice derives from it (0 to 2**32-1)",
+    )
     model: ModelParams = Field(default_factory=ModelParams)
     dataset: DatasetParams = Field(default_factory=DatasetParams)
     sampling: SamplingParams = Field(default_factory=SamplingParams)
@@ -56,11 +65,72 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
 
 
 def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
-    """Validate an already-loaded mapping (e.g. Snakemake's ``config``)."""
+    """Validate an already-loaded mapping (e.g. Snakemake's ``config``).
+
+    Strict JSON-mode validation: YAML's ``true`` is not accepted for an integer, nor a number
+    for a string (lax mode would coerce both silently); integers still count as floats.
+    """
     try:
-        return Params.model_validate(data or {})
+        text = json.dumps(data or {}, default=str)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: values must be plain YAML scalars, lists and mappings "
+                          f"({exc})") from None
+    try:
+        return Params.model_validate_json(text, strict=True)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and duplicate mapping keys (see the module doc)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(
+                problem=f"YAML alias *{event.anchor} is not allowed (write the value out)",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, list | dict):
+                    continue  # unhashable keys are refused by SafeLoader itself
+                if key in seen:
+                    raise yaml.MarkedYAMLError(
+                        problem=f"duplicate key {key!r} (the last one would silently win)",
+                        problem_mark=key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A YAML file as a mapping (None when empty), read with :class:`_StrictLoader`.
+
+    Every problem is one :class:`ConfigError` line naming the file and line.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None)
+        raise ConfigError(f"{p}:{where} {problem or 'invalid YAML'}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping")
+    return data
 
 
 def load_params(path: str | os.PathLike[str] | None = None) -> Params:
@@ -71,12 +141,4 @@ def load_params(path: str | os.PathLike[str] | None = None) -> Params:
         if explicit:
             raise ConfigError(f"{p}: parameters file not found")
         return Params()
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        where = f" line {line + 1}" if line is not None else ""
-        raise ConfigError(f"{p}:{where} invalid YAML") from None
-    if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
-    return parse_params(data, source=str(p))
+    return parse_params(read_yaml_mapping(p), source=str(p))

@@ -33,3 +33,10 @@ class DownloadError(CropauditError):
 
 class DatasetError(CropauditError):
     """A dataset source produced no usable table (all images excluded, no group left, ...)."""
+
+
+class TrackingServerError(CropauditError):
+    """The MLflow tracking store could not be reached or refused a call (the results on disk
+    are intact; ``log-run`` can be rerun later)."""
+
+    exit_code = 3

@@ -141,7 +141,52 @@ def write_parquet(
 
 def read_parquet_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``cropaudit`` metadata written by :func:`write_parquet` ({} if there is none)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    raw = (pq.read_schema(path).metadata or {}).get(b"cropaudit")
+    from cropaudit.errors import InputFileError
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(f"{path}: not a readable parquet file ({detail})") from None
+    raw = (schema.metadata or {}).get(b"cropaudit")
     return json.loads(raw) if raw else {}
+
+
+def check_writable_dir(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse, before any slow work, an output folder that could not be created or written.
+
+    Probes the folder itself or, when it does not exist yet, its nearest existing parent with
+    a temporary file that vanishes at once: nothing is created on success, so a run that fails
+    later leaves no empty output folder behind.
+    """
+    from cropaudit.errors import InputFileError
+
+    target = Path(path)
+    probe = target
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputFileError(f"{what} {target}: {probe} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise InputFileError(f"{what} {target}: not writable ({exc.strerror or exc})") from None
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell prefixed with ``'`` when a spreadsheet would run it as a formula.
+
+    Tables written for people to open (excluded.csv lists file names from the internet) must
+    not turn ``=HYPERLINK(...)`` in a file name into a live formula. Non-text values pass.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value

@@ -4,9 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
-from cropaudit.config import parse_params
+from cropaudit.config import parse_params, read_yaml_mapping
 from cropaudit.errors import CropauditError
 from cropaudit.reporting.tracking import tracking_uri
 
@@ -22,16 +20,19 @@ def _load_validated():
     The commands read params.yaml themselves (so DVC, a notebook and the shell see the same
     values); a value changed only in Snakemake's config would silently not reach them.
     """
-    on_disk = yaml.safe_load(Path(PARAMS_FILE).read_text(encoding="utf-8")) or {}
+    # Validate the file first (refusing YAML aliases and duplicate keys): comparing a config
+    # full of nested aliases with `!=` would take minutes.
+    try:
+        on_disk = read_yaml_mapping(PARAMS_FILE) or {}
+        params = parse_params(on_disk, source=PARAMS_FILE)
+    except CropauditError as exc:
+        sys.exit(f"cropaudit: error: {exc}")
     if config != on_disk:
         sys.exit(
             f"cropaudit: error: --config/--configfile values differ from {PARAMS_FILE}; "
             f"edit {PARAMS_FILE} instead (the stage commands read it)"
         )
-    try:
-        return parse_params(config, source=PARAMS_FILE)
-    except CropauditError as exc:
-        sys.exit(f"cropaudit: error: {exc}")
+    return params
 
 
 P = _load_validated()

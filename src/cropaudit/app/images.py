@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ class ImageStore:
     Each image is kept twice: the original bytes (``<key>.bin``, what the model reads when
     the image was not downscaled) and its upright RGB pixels (``<key>.npy``, what figures,
     thumbnails and composites use, memory-mapped on read).
+
+    The folder is capped (``max_images`` images, ``max_store_bytes`` on disk): beyond either,
+    the least recently used images are deleted, so a long session cannot fill the disk (a
+    40-megapixel upload takes 120 MB as pixels). A deleted image asks to be uploaded again.
     """
 
     def __init__(
@@ -103,20 +108,54 @@ class ImageStore:
         *,
         max_bytes: int | None = None,
         root: str | os.PathLike[str] | None = None,
+        max_images: int | None = None,
+        max_store_bytes: int | None = None,
     ) -> None:
         self.max_pixels = max_pixels
         self.hard_limit = hard_limit
         self.max_bytes = max_bytes
+        self.max_images = max_images
+        self.max_store_bytes = max_store_bytes
         self.root = Path(tempfile.mkdtemp(prefix="cropaudit-app-", dir=root))
-        self._records: dict[str, ImageRecord] = {}
+        self._records: OrderedDict[str, ImageRecord] = OrderedDict()  # least recent first
+        self._sizes: dict[str, int] = {}
         self._lock = threading.Lock()
         atexit.register(self.close)
+
+    @property
+    def stored_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def _evict(self, keep: str) -> None:
+        """Delete least recently used images until the caps hold (never ``keep``)."""
+        with self._lock:
+            victims = []
+            total = sum(self._sizes.values())
+            for key in list(self._records):
+                over_count = self.max_images is not None and len(self._records) > self.max_images
+                over_size = self.max_store_bytes is not None and total > self.max_store_bytes
+                if not (over_count or over_size):
+                    break
+                if key == keep:
+                    continue
+                del self._records[key]
+                total -= self._sizes.pop(key, 0)
+                victims.append(key)
+        for key in victims:
+            for suffix in (".bin", ".npy"):
+                (self.root / f"{key}{suffix}").unlink(missing_ok=True)
 
     def close(self) -> None:
         """Delete every stored image (also runs at interpreter exit)."""
         shutil.rmtree(self.root, ignore_errors=True)
         with self._lock:
             self._records.clear()
+            self._sizes.clear()
 
     def add_bytes(
         self, data: bytes, name: str, *, origin: str = "upload", group: str = ""
@@ -125,6 +164,8 @@ class ImageStore:
         sha = hashlib.sha256(data).hexdigest()
         with self._lock:
             known = self._records.get(sha)
+            if known is not None:
+                self._records.move_to_end(sha)
         if known is not None:
             return known
         if not data:
@@ -151,8 +192,11 @@ class ImageStore:
             notice=decoded.notice,
         )
         np.save(self.root / f"{sha}.npy", decoded.rgb)
+        size = original.stat().st_size + (self.root / f"{sha}.npy").stat().st_size
         with self._lock:
             self._records[sha] = record
+            self._sizes[sha] = size
+        self._evict(keep=sha)
         return record
 
     def add_upload(self, contents: str, name: str) -> ImageRecord:
@@ -169,6 +213,8 @@ class ImageStore:
     def record(self, key: str) -> ImageRecord:
         with self._lock:
             record = self._records.get(key)
+            if record is not None:
+                self._records.move_to_end(key)
         if record is None or not (self.root / f"{key}.npy").is_file():
             raise InputFileError(f"image {key[:12]}… is no longer stored; upload it again")
         return record

@@ -24,3 +24,14 @@ class AppParams(BaseModel):
         256, ge=1, description="saliency results kept in memory (per image hash and model)"
     )
     top_k: int = Field(5, ge=0, le=100, description="grid cells marked as top-k points by default")
+    allowed_hosts: list[str] = Field(
+        ["127.0.0.1", "localhost", "::1"],
+        description="host names the app answers to (Host and Origin headers); others get 403, "
+        "which stops DNS-rebinding pages. The interface served on (--host) is added",
+    )
+    max_stored_images: int = Field(
+        100, ge=2, description="uploaded images kept; beyond, the least recently used go"
+    )
+    max_store_mb: float = Field(
+        1024.0, gt=0, description="disk the upload folder may use (pixels and files), in MB"
+    )

@@ -4,7 +4,10 @@ Upload images (drag and drop) or pick them from the dataset table, and see the h
 salient point, the top-k grid cells and every candidate crop; join two or more images in pair
 mode to see which one the cropper keeps and by how much. Serves on 127.0.0.1:8050 by default
 (params ``app.host`` / ``app.port``, overridden by --host / --port). Uploads live only in a
-temporary folder deleted when the app stops.
+temporary folder deleted when the app stops (Ctrl+C, SIGTERM or SIGHUP), capped while it runs
+(params ``app.max_stored_images``, ``app.max_store_mb``: the least recently used images go).
+Only requests addressed to ``app.allowed_hosts`` (127.0.0.1, localhost, ::1) or to --host are
+answered; others get 403 (a defence against DNS rebinding).
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit so the upload folder is removed when a service stops us."""
+def _exit_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP (terminal closed, service stopped) into SystemExit, so the
+    upload folder is removed instead of left in the temp dir."""
     import signal
     import sys
 
-    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, lambda _sig, _frame: sys.exit(0))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else params.app.port
     if not 0 < port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}")
-    app = create_app(params, args.model)
+    _exit_on_signals()  # from here on the upload folder exists and must not be left behind
+    app = create_app(params, args.model, serve_host=host)
     log = logging.getLogger("cropaudit.app")
     models = app.explorer.analyzer.models
     backend = default_backend(params, models)
@@ -60,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     print(f"cropaudit app: serving the crop explorer on http://{host}:{port}/ (Ctrl+C stops it)",
           flush=True)
-    _exit_on_sigterm()
     try:
         app.dash.run(host=host, port=port, debug=False)
     finally:

@@ -3,8 +3,10 @@
 FILE is the review.csv written by `cropaudit gaze` with the reviewers' answers: max_on_face
 (face / elsewhere / no_face), crop_<ratio> (full / partial / none / no_face) and
 other_salient_region (yes / no / no_face). Blank answers count as not reviewed; case, spaces
-and hyphens do not matter ("No face" = no_face). A malformed file is refused with one line
-naming the row as a spreadsheet numbers it (the header is row 1).
+and hyphens do not matter ("No face" = no_face). Every question column must be kept (a
+renamed or deleted one is refused, not skipped). The file may be UTF-8 (with or without BOM) or
+UTF-16 with a BOM; other encodings are refused naming the row. A malformed file is refused with
+one line naming the row as a spreadsheet numbers it (the header is row 1).
 
 Prints, per question, how many images both people and the automatic labels judged, the
 share they agree on and Cohen's kappa with its 95 % interval, then the confusion tables

@@ -6,6 +6,12 @@ flattened, every number of --metrics (one or more files), the stats tables, figu
 and every --artifacts folder as artifacts, the dataset table as an MLflow dataset input
 (digest), and tags: git commit + dirty flag, model sha256, package versions. --out receives
 the run id and where to find it.
+
+Idempotent: the same inputs (params, metrics, dataset, model, commit) are logged once; a
+second call reports the existing run (--new logs another). A remote server is probed first:
+if it does not answer within seconds the command fails with one line (exit 3) and the results
+stay on disk, to be logged later by running the same command again. An interrupted run
+(Ctrl-C, SIGTERM, SIGHUP) is marked FAILED.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifacts", type=Path, nargs="*", default=[],
                         help="further folders to log, each under its own name (e.g. results/gaze)")
     parser.add_argument("--out", required=True, type=Path, help="JSON record of the run")
+    parser.add_argument("--new", action="store_true",
+                        help="log a new run even if these inputs were logged before")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.reporting.tracking import log_run, record_dict
 
     params = load_params(args.params)
-    record = log_run(
+    record, reused = log_run(
         params=params,
         params_path=Path(args.params or DEFAULT_PARAMS_FILE),
         metrics_path=args.metrics,
@@ -49,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
         report_path=args.report,
         model_path=args.model,
         artifact_dirs=args.artifacts,
+        new=args.new,
     )
     write_json(args.out, record_dict(record))
+    already = " (these inputs were logged before; --new logs another run)" if reused else ""
     print(f"MLflow run {record.run_id} in experiment {record.experiment!r} at "
-          f"{record.tracking_uri}")
+          f"{record.tracking_uri}{already}")
     return 0

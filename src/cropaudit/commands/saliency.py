@@ -53,9 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.errors import ConfigError
-    from cropaudit.outputs import write_text
+    from cropaudit.outputs import check_writable_dir, write_text
     from cropaudit.saliency import ImageFailure, load_model
-    from cropaudit.saliency.formats import candidate_crops_text, result_json
+    from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
 
     params = load_params(args.params)
     overrides = {
@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
         raise ConfigError("--batch-size and --max-pixels must be positive")
     model_params = params.model.model_copy(update=overrides)
+    if args.out_dir is not None:  # before the model loads: a bad folder fails in a second
+        check_writable_dir(args.out_dir, "--out-dir")
     model = load_model(model_params, args.model)
 
     if args.out_dir is not None:
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             write_text(args.out_dir / (Path(item.source).stem + suffix), text)
         else:
             if multiple and args.format != "json":
-                sys.stdout.write(f"# {item.source}\n")
+                sys.stdout.write(source_header(item.source))
             sys.stdout.write(text)
             sys.stdout.flush()
     if failed:

@@ -173,7 +173,11 @@ class DatasetParams(BaseModel):
 
     source: Literal["demo", "wikiceleb", "folder", "csv"] = "demo"
     name: str | None = Field(
-        None, description="dataset folder name under data/ (default: the source name)"
+        None,
+        # one folder name: "../.." or "/tmp/x" would put data/<name>/ outside the repository
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="dataset folder name under data/ (default: the source name); letters, "
+        "digits, '.', '_', '-', starting with a letter or digit",
     )
     groups: GroupParams = Field(default_factory=GroupParams)
     demo: DemoSourceParams = Field(default_factory=DemoSourceParams)

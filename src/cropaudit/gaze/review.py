@@ -15,6 +15,8 @@ question.
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import re
 import warnings
@@ -131,6 +133,28 @@ def _normal(value: str) -> str:
     return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
+def review_text(path: Path) -> str:
+    """The text of a review file: UTF-8 (with or without BOM) or UTF-16 with a BOM, as
+    spreadsheets save it. Other encodings are refused naming the row (the header is row 1)."""
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputFileError(f"{path}: not valid UTF-16 ({exc.reason})") from None
+    if b"\x00" in raw[:4096]:
+        raise InputFileError(f"{path}: looks like UTF-16 without a byte-order mark; save it "
+                             "as CSV UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = raw.count(b"\n", 0, exc.start) + 1
+        raise InputFileError(
+            f"{path}: row {row}: byte 0x{raw[exc.start]:02x} is not UTF-8 (saved as Latin-1 "
+            "or Windows-1252?); save the file as CSV UTF-8"
+        ) from None
+
+
 def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
                 ratios: Sequence[float]) -> pd.DataFrame:
     """Validated human labels, indexed by image_id; unanswered cells are NA.
@@ -142,19 +166,25 @@ def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
     if not p.is_file():
         raise InputFileError(f"{p}: no such file")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        df = pd.read_csv(io.StringIO(review_text(p)), dtype=str, keep_default_na=False,
+                         skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(f"{p}: not a readable CSV file ({first})") from None
     df.columns = [str(c).strip() for c in df.columns]
     wanted = questions(ratios)
-    asked = [q for q in wanted if q in df.columns]
-    if "image_id" not in df.columns or not asked:
-        missing = "image_id" if "image_id" not in df.columns else ", ".join(wanted)
+    missing = [c for c in ("image_id", *wanted) if c not in df.columns]
+    if missing:
+        # every question must be there: a renamed or deleted column would otherwise drop that
+        # question from the agreement without a word
+        known = {*ID_COLUMNS, *wanted, *FREE_COLUMNS}
+        unknown = [c for c in df.columns if c not in known]
+        hint = f"; unknown column(s) {', '.join(unknown)}" if unknown else ""
         raise InputFileError(
-            f"{p}: missing column(s) {missing} (fill in the review.csv that `cropaudit gaze` "
-            "wrote)"
+            f"{p}: missing column(s) {', '.join(missing)}{hint} (fill in the review.csv that "
+            "`cropaudit gaze` wrote, keeping its header)"
         )
+    asked = list(wanted)
     known = set(labels.index.astype(str))
     problems: list[str] = []
     seen: dict[str, int] = {}

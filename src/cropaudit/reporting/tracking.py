@@ -11,14 +11,26 @@ deprecates the file store), with artifacts in ``mlruns/`` beside the database. T
 ``MLFLOW_TRACKING_URI`` environment variable, then ``tracking.uri`` in params.yaml, override it
 (e.g. a team's ``http://mlflow.example:5000``). Experiments are created through the client so
 that their artifact location is recorded in the store.
+
+A remote server is probed first (a few seconds at most) and MLflow's HTTP retries are cut
+from minutes to seconds: an unreachable server is one line, the results stay on disk, and
+``log-run`` can simply be rerun later. Logging is idempotent: a run is tagged with a digest of
+its inputs (params, metrics, dataset, model, code), and the same inputs are not logged twice
+(``--new`` forces another run). A run interrupted by Ctrl-C, SIGTERM or SIGHUP is marked
+FAILED; one killed outright (SIGKILL) is marked FAILED by the next ``log-run`` of the same
+inputs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
 import re
+import signal
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cropaudit.contracts import metric_key
-from cropaudit.errors import InputFileError
+from cropaudit.errors import InputFileError, TrackingServerError
 from cropaudit.reporting.params import (  # re-exported: imported from here
     DEFAULT_TRACKING_URI as DEFAULT_TRACKING_URI,
     ENV_TRACKING_URI as ENV_TRACKING_URI,
@@ -36,6 +48,21 @@ from cropaudit.reporting.params import (  # re-exported: imported from here
 #: MLflow's limits on one batch call.
 MAX_PARAMS_PER_BATCH, MAX_METRICS_PER_BATCH = 100, 1000
 MAX_PARAM_VALUE = 6000
+#: Tag holding the digest of a run's inputs (what makes ``log-run`` idempotent).
+DIGEST_TAG = "cropaudit.inputs_digest"
+#: MLflow's HTTP client defaults (5 retries, backoff factor 2, 120 s timeout) take minutes to
+#: give up on a dead server; these take seconds. Values already in the environment win.
+HTTP_ENV_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+#: (connect, read) seconds of the reachability probe of a remote server.
+PROBE_TIMEOUT_S = (3.0, 5.0)
+LATER_HINT = (
+    "the results stay on disk: run the same `cropaudit log-run` (or `snakemake`) again once "
+    "it answers, or log them locally now with MLFLOW_TRACKING_URI=sqlite:///mlflow.db"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,7 @@ class RunRecord:
     experiment: str
     tracking_uri: str
     artifact_uri: str
+    inputs_digest: str = ""
 
 
 def tracking_uri(params: TrackingParams) -> str:
@@ -126,6 +154,77 @@ def read_metrics(paths: Sequence[Path]) -> dict[str, Any]:
     return merged
 
 
+def check_reachable(uri: str) -> None:
+    """Refuse at once, with one line, a remote tracking server that does not answer.
+
+    Any HTTP answer counts as reachable (even 404 from a proxy); only a refused connection,
+    a DNS failure or silence beyond :data:`PROBE_TIMEOUT_S` do not. Local stores pass.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S)
+    except requests.Timeout:
+        reason = f"no answer within {PROBE_TIMEOUT_S[1]:g} s"
+    except requests.ConnectionError as exc:
+        reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+    else:
+        return
+    raise TrackingServerError(f"MLflow tracking server {uri} unreachable ({reason}); "
+                              f"{LATER_HINT}")
+
+
+def inputs_digest(params_dump: Mapping[str, Any], metrics: Mapping[str, Any],
+                  tags: Mapping[str, str]) -> str:
+    """sha256 of what a run records: params, metrics, dataset and model digests, code commit.
+
+    Two ``log-run`` calls on the same inputs get the same digest, so the second can find the
+    first instead of adding an identical run.
+    """
+    keys = ("dataset.sha256", "dataset.digest", "model.sha256", "git.commit", "git.dirty")
+    payload = {"params": params_dump, "metrics": metrics, **{k: tags.get(k, "") for k in keys}}
+    text = json.dumps(payload, sort_keys=True, default=str, allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _runs_with_digest(client: Any, experiment_id: str, digest: str) -> list[Any]:
+    return list(client.search_runs(
+        [experiment_id], filter_string=f"tags.`{DIGEST_TAG}` = '{digest}'",
+        order_by=["attributes.start_time DESC"],
+    ))
+
+
+def _record(run: Any, experiment: str, uri: str, digest: str) -> RunRecord:
+    return RunRecord(
+        run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment=experiment,
+        tracking_uri=uri, artifact_uri=run.info.artifact_uri, inputs_digest=digest,
+    )
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt while a run is open, so that MLflow's
+    ``with start_run()`` marks it FAILED instead of leaving it RUNNING forever."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def log_run(
     *,
     params: Any,
@@ -137,25 +236,46 @@ def log_run(
     report_path: Path | None = None,
     model_path: Path | None = None,
     artifact_dirs: Sequence[Path] = (),
-) -> RunRecord:
-    """Log one complete audit run; returns where to find it.
+    new: bool = False,
+) -> tuple[RunRecord, bool]:
+    """Log one complete audit run; returns where to find it and whether it was logged before.
 
     ``metrics_path`` may list several metrics files (e.g. the stats stage's and the gaze
-    stage's); ``artifact_dirs`` are further folders logged under their own names.
+    stage's); ``artifact_dirs`` are further folders logged under their own names. A finished
+    run with the same inputs' digest is returned instead of logging a copy, unless ``new``.
+    Store errors are one :class:`TrackingServerError` line.
     """
+    for key, value in HTTP_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
+    if not dataset_path.is_file():
+        raise InputFileError(f"{dataset_path}: dataset table not found")
+    metrics = read_metrics(metrics_paths)
+    uri = tracking_uri(params.tracking)
+    check_reachable(uri)  # before importing MLflow, which alone takes seconds
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _log_run(params, params_path, metrics_paths, metrics, dataset_path, stats_dir,
+                        figures_dir, report_path, model_path, artifact_dirs, uri, new)
+    except MlflowException as exc:
+        first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()
+        raise TrackingServerError(f"MLflow tracking store {uri}: "
+                                  f"{first[0] if first else type(exc).__name__}; {LATER_HINT}"
+                                  ) from None
+
+
+def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
+             metrics: dict[str, Any], dataset_path: Path, stats_dir: Path | None,
+             figures_dir: Path | None, report_path: Path | None, model_path: Path | None,
+             artifact_dirs: Sequence[Path], uri: str, new: bool) -> tuple[RunRecord, bool]:
     import mlflow
     import pandas as pd
     from mlflow.tracking import MlflowClient
 
     from cropaudit.reporting.provenance import file_digest, git_state, package_versions
 
-    metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
-    if not dataset_path.is_file():
-        raise InputFileError(f"{dataset_path}: dataset table not found")
-    metrics = read_metrics(metrics_paths)
-
     tp: TrackingParams = params.tracking
-    uri = tracking_uri(tp)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
     experiment_id = ensure_experiment(client, tp.experiment, uri)
@@ -187,10 +307,23 @@ def log_run(
     }
     if git.commit:
         tags["mlflow.source.git.commit"] = git.commit
+    params_dump = params.model_dump(mode="json")
+    digest = inputs_digest(params_dump, metrics, tags)
+    tags[DIGEST_TAG] = digest
 
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    earlier = _runs_with_digest(client, experiment_id, digest)
+    for stale in (r for r in earlier if r.info.status == "RUNNING"):
+        # a log-run of the same inputs killed outright (SIGKILL) never ended its run
+        client.set_terminated(stale.info.run_id, status="FAILED")
+    finished = [r for r in earlier if r.info.status == "FINISHED"]
+    if finished and not new:
+        return _record(finished[0], tp.experiment, uri, digest), True
+
+    with _signals_interrupt(), mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name
+    ) as run:
         mlflow.set_tags(tags)
-        for chunk in _chunks(flat_params(params.model_dump(mode="json")), MAX_PARAMS_PER_BATCH):
+        for chunk in _chunks(flat_params(params_dump), MAX_PARAMS_PER_BATCH):
             mlflow.log_params(chunk)
         for chunk in _chunks(flat_metrics(metrics), MAX_METRICS_PER_BATCH):
             mlflow.log_metrics(chunk)
@@ -206,11 +339,8 @@ def log_run(
                 mlflow.log_artifacts(str(directory), dest)
         if report_path is not None and report_path.is_file():
             mlflow.log_artifact(str(report_path), "report")
-        record = RunRecord(
-            run_id=run.info.run_id, experiment_id=experiment_id, experiment=tp.experiment,
-            tracking_uri=uri, artifact_uri=run.info.artifact_uri,
-        )
-    return record
+        record = _record(run, tp.experiment, uri, digest)
+    return record, False
 
 
 def record_dict(record: RunRecord) -> dict[str, str]:

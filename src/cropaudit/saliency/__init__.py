@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from cropaudit.saliency.model_store import ModelParams, resolve_model_path
+from cropaudit.saliency.model_store import ModelParams, resolve_model_path, verify_model_file
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
 
 __all__ = [
@@ -32,8 +32,10 @@ def load_model(
         return CenterModel(max_pixels=params.max_pixels)
     from cropaudit.saliency.fastgaze import FastGazeModel
 
+    path = resolve_model_path(params, model_path)
+    verify_model_file(path, params)  # before TensorFlow loads: a wrong file fails in a moment
     return FastGazeModel.from_file(
-        resolve_model_path(params, model_path),
+        path,
         batch_size=params.batch_size,
         max_pixels=params.max_pixels,
         apply_gaussian=params.apply_gaussian,

@@ -40,6 +40,17 @@ def candidate_crops_text(
     return "\n".join(lines) + "\n"
 
 
+def source_header(source: str) -> str:
+    """The ``# <file>`` line that separates images in candidate-crops output.
+
+    A file name may contain a newline (or a backslash); those are written as ``\\n`` and
+    ``\\\\`` so that the header stays one line and a reader cannot take the rest of the name
+    for a result line.
+    """
+    escaped = source.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f"# {escaped}\n"
+
+
 def result_dict(
     result: SaliencyResult, crops: Sequence[Crop], *, all_points: bool = False
 ) -> dict[str, Any]:

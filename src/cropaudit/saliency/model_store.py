@@ -4,10 +4,15 @@ The weights are Twitter's (Apache-2.0) and are never committed here: ``fetch-mod
 them from a pinned commit of twitter-research/image-crop-analysis and checks the sha256, so a
 moved or altered file can never silently change an audit's numbers. Offline users and CI point
 ``CROPAUDIT_FASTGAZE`` (or ``model.local_path``) at a local copy, which is verified the same way.
+
+Every load verifies the file again (:func:`verify_model_file`): a file replaced or edited after
+it was fetched (negated weights move every salient point) is refused, unless the user declares
+a custom model (``model.custom: true``, or ``model.sha256`` set to that file's digest).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -126,6 +131,27 @@ def fetch_model(params: ModelParams, dest: str | os.PathLike[str] | None = None)
             _verify(tmp, params.sha256, params.url)
             log.info("downloaded %s to %s", params.url, target)
     return target
+
+
+@functools.lru_cache(maxsize=32)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, remembered per (path, size, mtime): loading again costs a stat."""
+    return sha256_file(path)
+
+
+def verify_model_file(path: str | os.PathLike[str], params: ModelParams) -> None:
+    """Refuse a model file whose sha256 is not ``params.sha256``, unless declared custom."""
+    if params.custom or params.sha256 is None:
+        return
+    p = Path(path)
+    st = p.stat()
+    actual = _digest_of(str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if actual != params.sha256.lower():
+        raise ModelFileError(
+            f"{p}: sha256 {actual[:16]}… is not model.sha256 {params.sha256[:16]}… (the "
+            "released weights); run `cropaudit fetch-model` for those, or to audit this model "
+            f"on purpose set model.custom: true (or model.sha256: {actual})"
+        )
 
 
 def resolve_model_path(params: ModelParams, explicit: str | os.PathLike[str] | None = None) -> Path:

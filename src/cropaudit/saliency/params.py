@@ -29,7 +29,15 @@ class ModelParams(BaseModel):
     )
     path: str = Field("models/fastgaze.vxm", description="where fetch-model stores the model")
     url: str = Field(FASTGAZE_URL, description="pinned public download URL")
-    sha256: str | None = Field(FASTGAZE_SHA256, description="expected digest; null accepts any")
+    sha256: str | None = Field(
+        FASTGAZE_SHA256,
+        description="expected digest, checked on download and on every load; null accepts any",
+    )
+    custom: bool = Field(
+        False,
+        description="audit a model file other than the released one: its digest is not "
+        "checked on load (it is still recorded with the run)",
+    )
     local_path: str | None = Field(
         None, description=f"local copy used instead of downloading (env {ENV_LOCAL_MODEL} wins)"
     )

@@ -166,6 +166,15 @@ def write_shard(df: pd.DataFrame, path: str | os.PathLike[str], *, shard: int, s
     })
 
 
+def _read_shard(path: Path) -> pd.DataFrame:
+    """A shard's rows; a file whose footer reads but whose data is corrupt is one line too."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputFileError(f"{path}: not a readable parquet table ({type(exc).__name__})"
+                             ) from None
+
+
 def gather(paths: list[Path]) -> pd.DataFrame:
     """Concatenate shard files, refusing a set that is incomplete or from different runs."""
     if not paths:
@@ -192,7 +201,7 @@ def gather(paths: list[Path]) -> pd.DataFrame:
     missing = sorted(set(range(k)) - set(seen))
     if missing:
         raise InputFileError(f"{paths[0].parent}: missing shard(s) {missing} of {k}")
-    frames = [pd.read_parquet(p) for p in paths]
+    frames = [_read_shard(p) for p in paths]
     df = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     df = df.sort_values(["tuple_id", "position"], ignore_index=True)
     total = metas[0]["tuples_total"]

@@ -1,0 +1,197 @@
+"""`log-run` against real stores: idempotent on its inputs, interrupted runs marked FAILED,
+and an unreachable server refused in seconds with one line (issue 15, defects 9 and 17).
+
+A real MLflow sqlite store; real sockets on 127.0.0.1 for servers that refuse or never
+answer; real subprocesses for SIGTERM and SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from cropaudit.cli import EXIT_ENVIRONMENT, main
+from cropaudit.config import parse_params
+from cropaudit.errors import TrackingServerError
+from cropaudit.reporting.tracking import DIGEST_TAG, inputs_digest, log_run
+from support.workflow import tool_env
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """One sqlite store for the module (creating its schema takes seconds); each test logs
+    into an experiment of its own."""
+    return tmp_path_factory.mktemp("store") / "mlflow.db"
+
+
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch, store: Path, request) -> dict:
+    """A finished audit's files, small: params, dataset table, metrics, an artifact folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    experiment = re.sub(r"[^\w-]", "_", request.node.name)  # also its artifact folder's name
+    params = tmp_path / "params.yaml"
+    params.write_text(json.dumps(_params_data(experiment)))
+    dataset = tmp_path / "images.parquet"
+    pd.DataFrame({"image_id": ["a", "b"], "group": ["x", "y"]}).to_parquet(dataset)
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"pair_tuples": 10, "share": 0.5}))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.txt").write_text("kept as an artifact")
+    return {"params": params, "dataset": dataset, "metrics": metrics, "extra": extra,
+            "db": store, "out": tmp_path / "mlflow-run.json", "experiment": experiment}
+
+
+def _params_data(experiment: str) -> dict:
+    return {"model": {"backend": "center"}, "seed": 3, "tracking": {"experiment": experiment}}
+
+
+def _log(inputs: dict, *, new: bool = False):
+    params = parse_params(_params_data(inputs["experiment"]))
+    return log_run(params=params, params_path=inputs["params"], metrics_path=inputs["metrics"],
+                   dataset_path=inputs["dataset"], artifact_dirs=[inputs["extra"]], new=new)
+
+
+def _statuses(inputs: dict) -> dict[str, str]:
+    """run id -> status of the test's experiment, read from the store's own tables."""
+    con = sqlite3.connect(inputs["db"], timeout=30)
+    try:
+        return dict(con.execute(
+            "select r.run_uuid, r.status from runs r join experiments e "
+            "on r.experiment_id = e.experiment_id where e.name = ?", (inputs["experiment"],)
+        ).fetchall())
+    finally:
+        con.close()
+
+
+def test_same_inputs_are_logged_once_and_new_forces_another_run(inputs) -> None:
+    first, reused = _log(inputs)
+    assert not reused and first.inputs_digest
+    again, reused = _log(inputs)
+    assert reused and again == first
+    forced, reused = _log(inputs, new=True)
+    assert not reused and forced.run_id != first.run_id
+    assert _statuses(inputs) == {first.run_id: "FINISHED", forced.run_id: "FINISHED"}
+
+
+def test_the_digest_follows_every_input() -> None:
+    tags = {"dataset.sha256": "a", "git.commit": "c"}
+    base = inputs_digest({"seed": 1}, {"p": 0.5}, tags)
+    assert base == inputs_digest({"seed": 1}, {"p": 0.5}, {**tags, "unrelated": "x"})
+    variants = [
+        inputs_digest({"seed": 2}, {"p": 0.5}, tags),
+        inputs_digest({"seed": 1}, {"p": 0.6}, tags),
+        inputs_digest({"seed": 1}, {"p": 0.5}, {**tags, "dataset.sha256": "b"}),
+        inputs_digest({"seed": 1}, {"p": 0.5}, {**tags, "git.commit": "d"}),
+        inputs_digest({"seed": 1}, {"p": 0.5}, {**tags, "model.sha256": "m"}),
+    ]
+    assert len({base, *variants}) == 6
+
+
+def test_log_run_command_says_when_a_run_is_reused(inputs, capsys) -> None:
+    argv = ["log-run", "--params", str(inputs["params"]), "--dataset", str(inputs["dataset"]),
+            "--metrics", str(inputs["metrics"]), "--out", str(inputs["out"])]
+    assert main(argv) == 0
+    first = json.loads(inputs["out"].read_text())
+    assert "logged before" not in capsys.readouterr().out
+    assert main(argv) == 0
+    assert "these inputs were logged before; --new logs another run" in capsys.readouterr().out
+    assert json.loads(inputs["out"].read_text()) == first
+    assert first["inputs_digest"] and list(_statuses(inputs)) == [first["run_id"]]
+
+
+def _start_and_catch_running(inputs: dict, files: int) -> subprocess.Popen[bytes]:
+    """A `log-run` subprocess, returned once its run is RUNNING and copying artifacts.
+
+    Many small artifact files keep the run open long enough to be caught in that state; the
+    copy's folder appearing is the sign (polling the file system, not the store, so as not to
+    compete for its lock).
+    """
+    for i in range(files):
+        (inputs["extra"] / f"file-{i:04d}.txt").write_text(f"{i}\n")
+    argv = [sys.executable, "-m", "cropaudit", "log-run", "--params", str(inputs["params"]),
+            "--dataset", str(inputs["dataset"]), "--metrics", str(inputs["metrics"]),
+            "--artifacts", str(inputs["extra"]), "--out", str(inputs["out"])]
+    env = tool_env(MLFLOW_TRACKING_URI=f"sqlite:///{inputs['db']}")
+    proc = subprocess.Popen(argv, cwd=inputs["out"].parent, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    copies = inputs["db"].parent / "mlruns" / inputs["experiment"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(copies.glob("*/artifacts/extra/file-*")):
+            return proc
+        time.sleep(0.01)
+    proc.kill()
+    _, err = proc.communicate()
+    pytest.fail(f"never saw the run copying (exit {proc.returncode}): {err.decode()[-2000:]}")
+
+
+def test_a_terminated_log_run_marks_its_run_failed(inputs) -> None:
+    proc = _start_and_catch_running(inputs, files=300)
+    proc.send_signal(signal.SIGTERM)  # what Snakemake and service managers send (SIGHUP alike)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert err.decode().strip().splitlines()[-1] == "cropaudit log-run: interrupted"
+    assert list(_statuses(inputs).values()) == ["FAILED"]
+    assert not inputs["out"].exists()
+
+
+def test_a_killed_log_run_is_marked_failed_by_the_next_one(inputs) -> None:
+    proc = _start_and_catch_running(inputs, files=300)
+    proc.kill()  # SIGKILL: no handler runs, the run stays RUNNING
+    proc.communicate(timeout=60)
+    (killed,) = _statuses(inputs).items()
+    assert killed[1] == "RUNNING"
+    record, reused = _log(inputs)
+    assert not reused
+    assert _statuses(inputs) == {killed[0]: "FAILED", record.run_id: "FINISHED"}
+    run = MlflowClient(f"sqlite:///{inputs['db']}").get_run(record.run_id)
+    assert run.data.tags[DIGEST_TAG] == record.inputs_digest
+
+
+# -- unreachable servers ---------------------------------------------------------------------
+
+
+def _refusing_port() -> int:
+    """A port on 127.0.0.1 where nothing listens (connections are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_refused_connection_is_one_line_with_a_way_to_log_later(inputs, monkeypatch,
+                                                                   capsys) -> None:
+    uri = f"http://127.0.0.1:{_refusing_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code = main(["log-run", "--params", str(inputs["params"]), "--dataset",
+                 str(inputs["dataset"]), "--metrics", str(inputs["metrics"]),
+                 "--out", str(inputs["out"])])
+    assert code == EXIT_ENVIRONMENT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"cropaudit log-run: error: MLflow tracking server {uri} "
+                             "unreachable (connection refused); the results stay on disk")
+    assert "run the same `cropaudit log-run`" in err[0]
+    assert not inputs["out"].exists() and inputs["metrics"].exists()
+
+
+def test_a_server_that_never_answers_is_given_up_in_seconds(inputs, monkeypatch) -> None:
+    with socket.socket() as silent:  # accepts connections (kernel backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        with pytest.raises(TrackingServerError, match=r"unreachable \(no answer within 5 s\)"):
+            _log(inputs)
