@@ -33,7 +33,10 @@ from cropaudit.stats.multinomial import together_table
 from cropaudit.stats.outcomes import image_scores, pair_tuples, together_counts
 from cropaudit.stats.params import StatsParams
 from cropaudit.stats.position import (
+    BALANCE_TOLERANCE,
     POSITION_TERM,
+    balance_statement,
+    first_left_share,
     mcnemar_table,
     position_model,
 )
@@ -151,10 +154,13 @@ def _setting_comparisons(
         ia, ib, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
         units.append(BootstrapUnit(ia, ib, y))
         robust = robust_logit(y, ia, ib, params.alpha)
+        first_left = first_left_share(order)
         extra.append(
             {
-                "counterbalanced": bool({0, 1} <= set(np.unique(order))),
+                "counterbalanced": abs(first_left - 0.5) <= BALANCE_TOLERANCE,
                 "n_order_reversed": int((order == 1).sum()),
+                "first_left_share": first_left,
+                "position_statement": balance_statement(first_left, len(order)),
                 "p_left": float(left.mean()),
                 "n_images_a": len(np.unique(ia)),
                 "n_images_b": len(np.unique(ib)),
@@ -180,6 +186,30 @@ def _setting_comparisons(
         table["design_effect"] = (table["robust_se"] / table["se"]) ** 2
         table["design_effect_source"] = "robust logit"
     table["boot_resamples"] = params.bootstrap_resamples
+    return _headline_intervals(table)
+
+
+#: what the headline interval columns (ci_low, ci_high) hold, by design-effect source
+HEADLINE_METHODS = {
+    "bootstrap": "two-way cluster bootstrap (t, G−1 df)",
+    "robust logit": "two-way cluster-robust logit (t, G−1 df)",
+}
+
+
+def _headline_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """``ci_low``/``ci_high`` become the clustered interval; the binomial one that treats
+    every pair as independent moves to ``naive_low``/``naive_high`` (``naive_method``).
+
+    With design effects of 4–9 the naive Wilson interval excluded 0.5 where the clustered
+    verdict rightly said "inconclusive", so the interval shown beside p must be the one the
+    verdict agrees with.
+    """
+    table = table.rename(columns={"ci_low": "naive_low", "ci_high": "naive_high",
+                                  "ci_method": "naive_method"})
+    boot = table["design_effect_source"] == "bootstrap"
+    table["ci_method"] = table["design_effect_source"].map(HEADLINE_METHODS)
+    table["ci_low"] = np.where(boot, table["boot_low"], table["robust_low"])
+    table["ci_high"] = np.where(boot, table["boot_high"], table["robust_high"])
     return table
 
 
@@ -213,13 +243,26 @@ def _adjust_and_judge(table: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
                              table["p_value_clustered_adjusted"], family, strict=True)
     ]
     table["power"] = params.power
-    table["min_detectable_delta"] = [min_detectable_delta(n, params.alpha, params.power)
+    alpha_mdd = detectable_alpha(params.alpha, int(family.sum()))
+    table["alpha_detectable"] = alpha_mdd
+    table["min_detectable_delta"] = [min_detectable_delta(n, alpha_mdd, params.power)
                                      for n in table["n"]]
     table["min_detectable_delta_clustered"] = [
-        min_detectable_delta(n, params.alpha, params.power, d)
+        min_detectable_delta(n, alpha_mdd, params.power, d)
         for n, d in zip(table["n"], deff, strict=True)
     ]
     return table
+
+
+def detectable_alpha(alpha: float, family_size: int) -> float:
+    """The level a single true effect must reach to be called significant after correction.
+
+    Verdicts use Holm- (or BH-) adjusted p-values; a lone real effect among m comparisons is
+    judged at the first, strictest step, α/m (for BH too, when the other comparisons are null).
+    The minimum detectable Δ uses this level, so "detectable with 80 % power" promises what the
+    verdicts can deliver.
+    """
+    return alpha / max(family_size, 1)
 
 
 def _together(counts: pd.DataFrame, params: StatsParams) -> pd.DataFrame:

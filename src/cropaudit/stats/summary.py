@@ -16,8 +16,8 @@ from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
 
 #: comparison-table columns copied into metrics.json per comparison
 METRIC_COLUMNS = (
-    "n", "p", "delta", "ci_low", "ci_high", "boot_low", "boot_high", "design_effect",
-    "p_value_adjusted", "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
+    "n", "p", "delta", "ci_low", "ci_high", "naive_low", "naive_high", "boot_low", "boot_high",
+    "design_effect", "first_left_share", "counterbalanced", "p_value_adjusted", "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
     "significant", "equivalent", "min_detectable_delta", "min_detectable_delta_clustered",
 )
 
@@ -101,12 +101,15 @@ def summary_markdown(result: AuditResult) -> str:
     lines = ["## Bias statistics", ""]
     lines.append(
         f"p = P(first listed group's image holds the salient point), Δ = p − 0.5. "
-        f"{INTERVAL_NAMES[p.interval]} {level}% intervals (the paper's p ± 2·SE in the CSV); "
-        f"two-way cluster bootstrap over source images ({p.bootstrap_resamples} resamples, "
-        f"seed {result.seed}) and a cluster-robust logit for image reuse; tests use Kish's "
-        f"effective n (n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted "
-        f"across "
-        f"the run; equivalence = TOST within ±{p.equivalence_margin:g} of parity."
+        f"The {level}% interval beside p is clustered over source images (two-way cluster "
+        f"bootstrap, {p.bootstrap_resamples} resamples, seed {result.seed}, t quantile; "
+        f"cluster-robust logit when the bootstrap is off): the interval the verdict agrees "
+        f"with. The naive {INTERVAL_NAMES[p.interval]} interval treats every pair as "
+        f"independent and is too narrow when images repeat (the design effect says by how "
+        f"much); it is shown for comparison only. Tests use Kish's effective n "
+        f"(n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted across the "
+        f"run; equivalence = TOST within ±{p.equivalence_margin:g} of parity. "
+        f"See docs/statistics.md for what each number means."
     )
     lines.append("")
     if not result.settings:
@@ -119,7 +122,7 @@ def summary_markdown(result: AuditResult) -> str:
             lines += ["No pair comparisons in this setting.", ""]
         else:
             lines += _table(cs, level)
-            lines += [""] + _verdicts(cs) + [""]
+            lines += [""] + _verdicts(cs, p.power) + [""]
             lines += _pooling(cs)
             lines += _position(result, setting)
         lines += _together(result, setting)
@@ -128,22 +131,24 @@ def summary_markdown(result: AuditResult) -> str:
 
 def _table(cs: pd.DataFrame, level: int) -> list[str]:
     out = [
-        f"| comparison | n | p [{level}% CI] | Δ | bootstrap CI | design effect | adj. p "
-        "| verdict |",
-        "|---|---:|---|---:|---|---:|---:|---|",
+        f"| comparison | n | p [{level}% clustered CI] | Δ | naive CI (pairs independent) "
+        "| design effect | adj. p | verdict | first group left |",
+        "|---|---:|---|---:|---|---:|---:|---|---|",
     ]
     for r in cs[cs["primary"]].itertuples():
         name = r.label if r.kind == "pair" else f"{r.label} ({r.pooling})"
-        boot = (f"[{r.boot_low:.3f}, {r.boot_high:.3f}]" if pd.notna(r.boot_low) else "–")
+        balance = f"{100 * r.first_left_share:.0f}%"
+        if not r.counterbalanced:
+            balance += " ⚠ position confounded"
         out.append(
             f"| {name} | {r.n} | {r.p:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_pct(r.delta)} "
-            f"| {boot} | {r.design_effect:.2f} | {r.p_value_clustered_adjusted:.3g} "
-            f"| {r.verdict} |"
+            f"| [{r.naive_low:.3f}, {r.naive_high:.3f}] | {r.design_effect:.2f} "
+            f"| {r.p_value_clustered_adjusted:.3g} | {r.verdict} | {balance} |"
         )
     return out
 
 
-def _verdicts(cs: pd.DataFrame) -> list[str]:
+def _verdicts(cs: pd.DataFrame, power: float) -> list[str]:
     prim = cs[cs["primary"]]
     out = []
     for v, text in (("differs", "**Differ from parity**"),
@@ -155,7 +160,8 @@ def _verdicts(cs: pd.DataFrame) -> list[str]:
             continue
         if v == "inconclusive":
             items = ", ".join(
-                f"{r.label} (Δ {_pct(r.delta)}; detectable with 80% power: "
+                f"{r.label} (Δ {_pct(r.delta)}; detectable with {100 * power:.0f}% power "
+                f"at the corrected level α = {r.alpha_detectable:.2g}: "
                 f"±{100 * r.min_detectable_delta_clustered:.1f} pp)"
                 if pd.notna(r.min_detectable_delta_clustered) else r.label
                 for r in rows.itertuples()
@@ -212,10 +218,25 @@ def _position(result: AuditResult, setting: str) -> list[str]:
             f"the left {int(mc['first_won_left_only'])}×, only on the right "
             f"{int(mc['first_won_right_only'])}× (p = {mc['mcnemar_p_value']:.3g})."
         )
-    if flag:
-        text += (" Group comparisons are counterbalanced, so p and Δ above are free of it, "
-                 "but a single-order audit (like the paper's) would confound the two.")
+    text += " " + _balance_sentence(result.comparisons_of(setting), flag)
     return [text, ""]
+
+
+def _balance_sentence(cs: pd.DataFrame, flag: bool) -> str:
+    """Per comparison, not per setting: which p values are free of the position effect."""
+    prim = cs[cs["primary"]] if len(cs) else cs
+    if prim.empty:
+        return ""
+    unbalanced = prim[~prim["counterbalanced"].astype(bool)]
+    if unbalanced.empty:
+        return (f"Each of the {len(prim)} comparisons above showed its first group on the left "
+                "in half of its tuples, so a left/right preference cancels out of its p and Δ.")
+    names = ", ".join(f"{r.label} (first group left in {100 * r.first_left_share:.0f}%)"
+                      for r in unbalanced.itertuples())
+    warn = "⚠ " if flag else ""
+    return (f"{warn}Not counterbalanced: {names}; their p and Δ mix the group effect with the "
+            "left/right preference" + (" detected here." if flag else " (not significant "
+                                       "here, which does not show it is absent)."))
 
 
 def _together(result: AuditResult, setting: str) -> list[str]:
