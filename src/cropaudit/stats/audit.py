@@ -29,8 +29,13 @@ from cropaudit.stats.counts import ComparisonCounts, aggregates_both_modes, prop
 from cropaudit.stats.distributions import distribution_table
 from cropaudit.stats.equivalence import tost_p_value, verdict
 from cropaudit.stats.groups import PoolMember, parse_group, split_comparison
-from cropaudit.stats.multinomial import together_table
-from cropaudit.stats.outcomes import image_scores, pair_tuples, together_counts
+from cropaudit.stats.multinomial import together_model, together_table
+from cropaudit.stats.outcomes import (
+    image_scores,
+    pair_tuples,
+    together_counts,
+    together_members,
+)
 from cropaudit.stats.params import StatsParams
 from cropaudit.stats.position import (
     BALANCE_TOLERANCE,
@@ -106,7 +111,8 @@ def audit(
     if models:
         pm = pd.concat(models, ignore_index=True)
         result.position_model = pm[["setting", *[c for c in pm.columns if c != "setting"]]]
-    result.together = _together(together_counts(outcomes, source), params)
+    result.together = _together(together_counts(outcomes, source),
+                                together_members(outcomes, source), params, seed)
     if len(comparisons):
         pairs = comparisons[comparisons["kind"] == "pair"]
         scores = image_scores(outcomes)
@@ -265,13 +271,21 @@ def detectable_alpha(alpha: float, family_size: int) -> float:
     return alpha / max(family_size, 1)
 
 
-def _together(counts: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
+def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,
+              seed: int) -> pd.DataFrame:
+    """Raw shares (naive χ²) plus the position-adjusted model and Monte Carlo test."""
     if counts.empty:
         return pd.DataFrame()
     parts = []
     for (setting, comparison), d in counts.groupby(["setting", "comparison"], sort=True):
-        t = together_table(comparison, d["group"].tolist(), d["count"].tolist(),
+        groups = d["group"].tolist()
+        t = together_table(comparison, groups, d["count"].tolist(),
                            alpha=params.alpha, method=params.interval)
+        t = t.rename(columns={"chi2": "naive_chi2", "chi2_df": "naive_chi2_df",
+                              "chi2_p_value": "naive_chi2_p_value"})
+        m = members[(members["setting"] == setting) & (members["comparison"] == comparison)]
+        model = together_model(m, groups, alpha=params.alpha, seed=seed)
+        t = t.merge(model.drop(columns=["tuples"]), on="group", how="left")
         parts.append(t.assign(setting=setting))
     out = pd.concat(parts, ignore_index=True)
     return out[["setting", *[c for c in out.columns if c != "setting"]]]

@@ -85,6 +85,45 @@ def robust_logit(
 # exactly the restriction that made the position model's group terms anti-conservative.
 
 
+def shared_label_jackknife(info: np.ndarray, scores: np.ndarray, labels: np.ndarray
+                           ) -> np.ndarray:
+    """Covariance from the same inclusion–exclusion, with each cluster's score sum S_T
+    replaced by the one-step leave-cluster-out change of the estimate, (H − H_T)⁻¹ S_T.
+
+    This is the multiway form of the CR3 (jackknife) estimator. The plain sandwich is biased
+    low when a group has few images: its scores are evaluated at an estimate that has already
+    absorbed those images' own effects (with 20 images per group and 4 groups it gave the
+    together test a 24 % false-positive rate at nominal 5 %; the jackknife form corrects it).
+    ``info``: (n, p, p) per-observation information contributions, summing to H.
+    """
+    import itertools
+
+    s = np.asarray(scores, dtype=float)
+    info = np.asarray(info, dtype=float)
+    n, p = s.shape
+    total = info.sum(axis=0)
+    lab = np.sort(np.asarray(labels, dtype=np.int64), axis=1)
+    m = lab.shape[1]
+    cov = np.zeros((p, p))
+    flat = info.reshape(n, p * p)
+    for r in range(1, m + 1):
+        combos = list(itertools.combinations(range(m), r))
+        keys = np.concatenate([lab[:, list(c)] for c in combos])
+        inverse = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+        size = inverse.max() + 1
+        s_sum = np.zeros((size, p))
+        h_sum = np.zeros((size, p * p))
+        np.add.at(s_sum, inverse, np.tile(s, (len(combos), 1)))
+        np.add.at(h_sum, inverse, np.tile(flat, (len(combos), 1)))
+        h_out = total[None, :, :] - h_sum.reshape(size, p, p)
+        try:
+            delta = np.linalg.solve(h_out, s_sum[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:  # a cluster holding a whole term: no jackknife
+            delta = np.linalg.solve(total, s_sum.T).T
+        cov += (-1) ** (r + 1) * delta.T @ delta
+    return cov
+
+
 def shared_label_meat(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Σ s_i s_j' over observation pairs sharing ≥ 1 label (inclusion–exclusion; see above).
 
@@ -116,10 +155,20 @@ def small_cluster_count(labels: np.ndarray) -> int:
 
 
 def shared_label_cov(bread: np.ndarray, scores: np.ndarray, labels: np.ndarray,
-                     clusters: int | None = None) -> np.ndarray:
+                     clusters: int | None = None, info: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Sandwich B·meat·B with the small-sample factor G/(G−1); falls back to the largest
-    one-label (single-column) meat if inclusion–exclusion leaves a non-positive variance."""
+    one-label (single-column) meat if inclusion–exclusion leaves a non-positive variance.
+
+    With ``info`` (per-observation information contributions) the jackknife form
+    :func:`shared_label_jackknife` is used instead (with the factor (G−1)/G of CR3, and the
+    same fallback).
+    """
     g = clusters if clusters is not None else small_cluster_count(labels)
+    if info is not None:
+        cov = shared_label_jackknife(info, scores, labels)
+        if np.all(np.diag(cov) > 0):
+            return cov * ((g - 1) / g if g > 1 else 1.0)
     meat = shared_label_meat(scores, labels)
     if np.any(np.diag(meat) <= 0):
         lab = np.asarray(labels)

@@ -60,9 +60,17 @@ def metrics(result: AuditResult) -> dict[str, object]:
         if len(t):
             t = t[t["setting"] == setting]
             out["together"] = {
-                comparison: {"chi2_p_value": _clean(d["chi2_p_value"].iloc[0]),
-                             **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
-                                                                        strict=True)}}
+                comparison: {
+                    "group_p_value": _clean(d["group_p_value"].iloc[0]),
+                    "mc_p_value": _clean(d["mc_p_value"].iloc[0]),
+                    "position_p_value": _clean(d["position_p_value"].iloc[0]),
+                    "naive_chi2_p_value": _clean(d["naive_chi2_p_value"].iloc[0]),
+                    "counterbalanced": bool(d["counterbalanced"].all()),
+                    **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
+                                                               strict=True)},
+                    **{f"adjusted_share_{g}": _clean(s)
+                       for g, s in zip(d["group"], d["adjusted_share"], strict=True)},
+                }
                 for comparison, d in t.groupby("comparison")
             }
         per_setting[setting] = out
@@ -244,15 +252,34 @@ def _together(result: AuditResult, setting: str) -> list[str]:
     if t.empty:
         return []
     t = t[t["setting"] == setting]
+    level = round(100 * (1 - result.params.alpha))
     out = []
     for _, d in t.groupby("comparison"):
+        k, n = int(d["k"].iloc[0]), int(d["n"].iloc[0])
+        r = d.iloc[0]
         shares = ", ".join(
-            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-            for g, s, lo, hi in zip(d["group"], d["share"], d["ci_low"], d["ci_high"], strict=True)
+            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
+            f"{100 * a:.1f}%)"
+            for g, s, lo, hi, a in zip(d["group"], d["share"], d["ci_low"], d["ci_high"],
+                                       d["adjusted_share"], strict=True)
         )
+        balance = ("every group sat at every position equally often"
+                   if bool(d["counterbalanced"].all()) else
+                   f"⚠ NOT counterbalanced (a group's share of a position is off 1/k by up to "
+                   f"{100 * d['max_position_imbalance'].max():.0f} pp): raw shares mix group "
+                   "and position; only the position-adjusted numbers separate them")
+        model = (f"group effect with position in the model (conditional logit, clustered over "
+                 f"{int(r['clusters'])}+ images per group): F-test p = {r['group_p_value']:.3g}"
+                 f"; position effect p = {r['position_p_value']:.3g}"
+                 if pd.notna(r["group_p_value"]) else
+                 "⚠ the position-adjusted model is not estimable: the arrangements do not "
+                 "move every group through every position (set `sampling.together_orders: "
+                 "cyclic`), there are too few tuples, or a group or position never wins")
         out.append(
-            f"- **All {int(d['k'].iloc[0])} groups at once** (n = {int(d['n'].iloc[0])}): "
-            f"χ² = {d['chi2'].iloc[0]:.1f}, p = {d['chi2_p_value'].iloc[0]:.3g}; shares "
-            f"(parity {100 / int(d['k'].iloc[0]):.1f}%, simultaneous intervals): {shares}."
+            f"- **All {k} groups at once** (n = {n} tuples; {balance}): {model}; Monte Carlo "
+            f"test holding the position preference fixed p = {r['mc_p_value']:.3g} (tuples "
+            f"treated as independent; use it when n is small). Naive χ² on raw counts "
+            f"p = {r['naive_chi2_p_value']:.3g} (ignores position and image reuse). Shares "
+            f"(parity {100 / k:.1f}%, {level}% simultaneous intervals, naive): {shares}."
         )
     return out + [""]
