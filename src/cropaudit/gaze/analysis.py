@@ -26,7 +26,6 @@ heat map's bicubic spline) → Otsu's threshold → morphological closing with a
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,9 +36,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cropaudit.faces.geometry import Box, face_kept
-from cropaudit.reporting.tracking import metric_key
 from cropaudit.saliency.maps import nearest_scores, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.stats.face_rates import rate_tree as rate_tree_of
+from cropaudit.stats.face_rates import test_tree
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
 #: Human and automatic label columns and the values they may hold.
@@ -257,20 +257,9 @@ def gaze_rates(labels: pd.DataFrame, ratios: Sequence[float], levels: Sequence[s
 
 def gaze_metrics(selection: pd.DataFrame, labels: pd.DataFrame, rates: pd.DataFrame,
                  comparisons: pd.DataFrame, sheets: int) -> dict[str, object]:
-    """``gaze.*`` keys of metrics.json."""
-    def key(measure: str, ratio: float) -> str:
-        return measure if math.isnan(ratio) else f"{measure}_ar{ratio:g}"
-
-    rate_tree: dict[str, dict] = {}
-    for r in rates.itertuples(index=False):
-        rate_tree.setdefault(key(r.measure, float(r.aspect_ratio)), {}).setdefault(
-            r.level, {})[metric_key(str(r.value))] = float(r.rate)
-    tests: dict[str, dict] = {}
-    for c in comparisons.itertuples(index=False):
-        tests.setdefault(key(c.measure, float(c.aspect_ratio)), {}).setdefault(
-            c.level, {})[metric_key(f"{c.value_a}~{c.value_b}")] = {
-                "diff": float(c.diff), "diff_low": float(c.diff_low),
-                "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted)}
+    """``gaze.*`` keys of metrics.json (trees built like the face rates')."""
+    rate_tree = rate_tree_of(rates, [])
+    tests = test_tree(comparisons, [])
     return {"gaze": {
         "images": int(len(selection)), "tall": int(selection["tall"].sum()),
         "selected": int(selection["selected"].sum()),

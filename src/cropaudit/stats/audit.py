@@ -26,9 +26,10 @@ import pandas as pd
 from cropaudit.stats.bootstrap import BootstrapUnit, cluster_bootstrap
 from cropaudit.stats.clustered import robust_logit
 from cropaudit.stats.counts import ComparisonCounts, aggregates_both_modes, proportion_table
+from cropaudit.stats.disparity import disparity_table
 from cropaudit.stats.distributions import distribution_table
 from cropaudit.stats.equivalence import tost_p_value, verdict
-from cropaudit.stats.groups import PoolMember, parse_group, split_comparison
+from cropaudit.stats.groups import LABEL_SEP, PoolMember, parse_group, split_comparison
 from cropaudit.stats.multinomial import together_model, together_table
 from cropaudit.stats.outcomes import (
     image_scores,
@@ -60,6 +61,8 @@ class AuditResult:
     position: pd.DataFrame = field(default_factory=pd.DataFrame)
     position_model: pd.DataFrame = field(default_factory=pd.DataFrame)
     distributions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    disparities: pd.DataFrame = field(default_factory=pd.DataFrame)
+    interactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     n_tuples: int = 0
 
     @property
@@ -111,6 +114,8 @@ def audit(
     if models:
         pm = pd.concat(models, ignore_index=True)
         result.position_model = pm[["setting", *[c for c in pm.columns if c != "setting"]]]
+    result.disparities = saliency_disparities(tuples, params, attributes)
+    result.interactions = interaction_table(comparisons, params, attributes)
     result.together = _together(together_counts(outcomes, source),
                                 together_members(outcomes, source), params, seed)
     if len(comparisons):
@@ -269,6 +274,108 @@ def detectable_alpha(alpha: float, family_size: int) -> float:
     verdicts can deliver.
     """
     return alpha / max(family_size, 1)
+
+
+#: slices of the saliency disparity table
+DISPARITY_SLICES = ("setting", "level")
+
+
+def saliency_disparities(tuples: pd.DataFrame, params: StatsParams,
+                         attributes: list[str]) -> pd.DataFrame:
+    """Per setting and level (``group`` and each attribute): each value's share of pair
+    tuples won, clustered over images and tuples, against a reference (the aggregates'
+    ``second`` value where configured, else the value with most observations)."""
+    if tuples.empty:
+        return pd.DataFrame()
+    tuple_key = tuples["setting"] + "|" + tuples["comparison"] + "|" + tuples["base_id"].astype(str)
+    members = pd.concat([
+        pd.DataFrame({"setting": tuples["setting"], "group": tuples["group_a"],
+                      "other": tuples["group_b"], "image_id": tuples["image_a"],
+                      "tuple": tuple_key, "outcome": tuples["a_won"]}),
+        pd.DataFrame({"setting": tuples["setting"], "group": tuples["group_b"],
+                      "other": tuples["group_a"], "image_id": tuples["image_b"],
+                      "tuple": tuple_key, "outcome": 1 - tuples["a_won"]}),
+    ], ignore_index=True)
+    parts = [members.assign(level="group", value=members["group"])]
+    for i, attribute in enumerate(attributes):
+        own = members["group"].str.split(LABEL_SEP).str[i]
+        other = members["other"].str.split(LABEL_SEP).str[i]
+        differs = own != other  # the attribute only separates the members of such tuples
+        parts.append(members[differs].assign(level=attribute, value=own[differs]))
+    obs = pd.concat(parts, ignore_index=True)
+    references = {a.attribute: a.second for a in params.aggregates}
+    return disparity_table(
+        obs, list(DISPARITY_SLICES), references=references, clusters=("image_id", "tuple"),
+        alpha=params.alpha, method=params.interval, min_n=params.disparity_min_n,
+        describe=lambda v: f"the salient point lands on the {v} image",
+    )
+
+
+def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
+                      attributes: list[str]) -> pd.DataFrame:
+    """Difference-in-differences: does one attribute's gap differ by another attribute?
+
+    For each aggregate (e.g. female vs male) and each other attribute (e.g. race) with two or
+    more values, take the within-value comparisons (black_female~black_male and
+    white_female~white_male) and test whether their p differ: DiD = p₁ − p₂ with SE
+    sqrt(se₁² + se₂²) from the clustered (bootstrap, else robust) SEs. The two comparisons
+    use disjoint images (their groups differ in the other attribute), so they are
+    independent and the variances add. t interval on G−1 df (G = fewest images of a side).
+    """
+    from scipy.stats import t as student_t
+
+    if comparisons.empty:
+        return pd.DataFrame()
+    pairs = comparisons[comparisons["kind"] == "pair"]
+    rows = []
+    for agg in params.aggregates:
+        if agg.attribute not in attributes:
+            continue
+        a_idx = attributes.index(agg.attribute)
+        for other_idx, other in enumerate(attributes):
+            if other == agg.attribute:
+                continue
+            for setting, ps in pairs.groupby("setting", sort=True):
+                within = {}
+                for r in ps.itertuples():
+                    ga, gb = r.group_a.split(LABEL_SEP), r.group_b.split(LABEL_SEP)
+                    if len(ga) != len(attributes) or ga[other_idx] != gb[other_idx]:
+                        continue
+                    if [v for j, v in enumerate(ga) if j not in (a_idx, other_idx)] != \
+                            [v for j, v in enumerate(gb) if j not in (a_idx, other_idx)]:
+                        continue
+                    pair = (ga[a_idx], gb[a_idx])
+                    se = r.boot_se if pd.notna(r.boot_se) else r.robust_se
+                    g = min(r.n_images_a, r.n_images_b)
+                    if pair == (agg.first, agg.second):
+                        within[ga[other_idx]] = (r.p, se, g, r.comparison)
+                    elif pair == (agg.second, agg.first):
+                        within[ga[other_idx]] = (1 - r.p, se, g, r.comparison)
+                values = sorted(within)
+                for i, v1 in enumerate(values):
+                    for v2 in values[i + 1:]:
+                        p1, se1, g1, c1 = within[v1]
+                        p2, se2, g2, c2 = within[v2]
+                        did = p1 - p2
+                        se = float(np.hypot(se1, se2))
+                        g = int(min(g1, g2))
+                        q = float(student_t.ppf(1 - params.alpha / 2, max(g - 1, 1)))
+                        pval = float(2 * student_t.sf(abs(did) / se, max(g - 1, 1))) \
+                            if se > 0 else float("nan")
+                        rows.append({
+                            "setting": setting, "aggregate": agg.name,
+                            "gap": f"{agg.first}~{agg.second}", "by": other,
+                            "value_1": v1, "value_2": v2, "comparison_1": c1,
+                            "comparison_2": c2, "p_1": p1, "p_2": p2, "did": did, "se": se,
+                            "low": did - q * se, "high": did + q * se, "clusters": g,
+                            "p_value": pval,
+                        })
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out["p_value_adjusted"] = adjust(out["p_value"].to_numpy(), params.correction)
+    out["significant"] = out["p_value_adjusted"] < params.alpha
+    return out
 
 
 def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,

@@ -7,8 +7,8 @@ stats stage cannot disagree about what Δ or an aggregate means).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np

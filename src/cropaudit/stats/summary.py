@@ -11,13 +11,15 @@ import math
 import pandas as pd
 
 from cropaudit.stats.audit import AuditResult
+from cropaudit.stats.disparity import disparity_metrics, metric_tree
 from cropaudit.stats.position import POSITION_TERM
 from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
 
 #: comparison-table columns copied into metrics.json per comparison
 METRIC_COLUMNS = (
     "n", "p", "delta", "ci_low", "ci_high", "naive_low", "naive_high", "boot_low", "boot_high",
-    "design_effect", "first_left_share", "counterbalanced", "p_value_adjusted", "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
+    "design_effect", "first_left_share", "counterbalanced", "p_value_adjusted",
+    "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
     "significant", "equivalent", "min_detectable_delta", "min_detectable_delta_clustered",
 )
 
@@ -73,6 +75,17 @@ def metrics(result: AuditResult) -> dict[str, object]:
                 }
                 for comparison, d in t.groupby("comparison")
             }
+        d = result.disparities
+        if len(d):
+            out["disparities"] = disparity_metrics(d[d["setting"] == setting], ["level"])
+        inter = result.interactions
+        if len(inter):
+            out["interactions"] = metric_tree(
+                inter[inter["setting"] == setting].itertuples(index=False),
+                lambda r: [r.aggregate, f"by_{r.by}", f"{r.value_1}~{r.value_2}"],
+                lambda r: {k: _clean(getattr(r, k)) for k in
+                           ("did", "low", "high", "p_value_adjusted", "significant")},
+            )
         per_setting[setting] = out
     if len(per_setting) == 1:
         return next(iter(per_setting.values()))
@@ -134,6 +147,8 @@ def summary_markdown(result: AuditResult) -> str:
             lines += _pooling(cs)
             lines += _position(result, setting)
         lines += _together(result, setting)
+        lines += _disparities(result, setting, level)
+        lines += _interactions(result, setting, level)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -281,5 +296,59 @@ def _together(result: AuditResult, setting: str) -> list[str]:
             f"treated as independent; use it when n is small). Naive χ² on raw counts "
             f"p = {r['naive_chi2_p_value']:.3g} (ignores position and image reuse). Shares "
             f"(parity {100 / k:.1f}%, {level}% simultaneous intervals, naive): {shares}."
+        )
+    return out + [""]
+
+
+def _disparities(result: AuditResult, setting: str, level: int) -> list[str]:
+    """The disparity table (fairlearn / Aequitas shape) with one plain sentence per row."""
+    d = result.disparities
+    if d.empty:
+        return []
+    d = d[d["setting"] == setting]
+    out = [
+        "#### Disparities: each group's share of pairs won",
+        "",
+        f"Per level, each value's share of the pair tuples it was in whose salient point "
+        f"landed on its image (attribute levels: only pairs whose members differ in that "
+        f"attribute), with a {level}% interval clustered over images and tuples; difference "
+        f"and ratio against the reference value. Fewer than {result.params.disparity_min_n} "
+        "effective observations: insufficient evidence, no claim either way.",
+        "",
+        f"| level | value | n | rate [{level}% clustered CI] | vs reference | difference "
+        f"[{level}% CI] | ratio [{level}% CI] | evidence |",
+        "|---|---|---:|---|---|---|---|---|",
+    ]
+    for r in d.itertuples():
+        ratio = (f"{r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
+                 if pd.notna(r.ratio_low) else "–")
+        diff = ("–" if r.evidence == "reference" else
+                f"{_pct(r.diff)} [{100 * r.diff_low:+.1f}, {100 * r.diff_high:+.1f}]")
+        out.append(
+            f"| {r.level} | {r.value} | {r.n} | {r.rate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] "
+            f"| {r.reference} | {diff} | {ratio if r.evidence != 'reference' else '–'} "
+            f"| {r.evidence} |"
+        )
+    out.append("")
+    out += [f"- {r.level} = {r.value}: {r.explanation}" for r in d.itertuples()
+            if r.evidence != "reference"]
+    return out + [""]
+
+
+def _interactions(result: AuditResult, setting: str, level: int) -> list[str]:
+    """Difference-in-differences: does a gap differ by another attribute?"""
+    t = result.interactions
+    if t.empty:
+        return []
+    t = t[t["setting"] == setting]
+    out = ["#### Interactions: does a gap differ by another attribute?", ""]
+    for r in t.itertuples():
+        verdict = ("the gaps differ" if r.significant else
+                   "no difference between the gaps detected (not evidence that they are equal)")
+        out.append(
+            f"- {r.gap} gap among {r.by} = {r.value_1}: p = {r.p_1:.3f}; among {r.by} = "
+            f"{r.value_2}: p = {r.p_2:.3f}; difference {_pct(r.did)} [{100 * r.low:+.1f}, "
+            f"{100 * r.high:+.1f}] ({level}% clustered), adj. p = {r.p_value_adjusted:.3g}: "
+            f"{verdict}."
         )
     return out + [""]
