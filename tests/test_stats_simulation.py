@@ -55,24 +55,38 @@ def _together(rng, *, bases: int, images: int, weights, image_sd: float, scheme:
 MIDDLE = (1.0, 1.5, 1.5, 1.0)  # the audit's pure preference for middle positions
 
 
+@pytest.mark.slow
 def test_together_group_test_holds_its_level_under_a_pure_position_effect() -> None:
-    # 300 runs of 100 draws × 4 rotations, 20 images per group reused (image sd 0.5 on the
-    # log-odds scale). Nominal 5 %; tolerance 2 points + 2 MC SE (1.26 points at 300 reps).
-    reps = 300
+    # 200 runs of 250 draws × 4 rotations, 80 images per group reused (image sd 0.5 on the
+    # log-odds scale), middle positions preferred 1 : 1.5 : 1.5 : 1, no group effect.
+    # Nominal 5 %; tolerance 2 points + 2 MC SE (3.5 points at 200 reps). Measured: 6.5 %.
+    reps = 200
     rng = np.random.default_rng(12)
-    model_rejects = mc_rejects = 0
+    rejects = 0
     for r in range(reps):
+        g, im, w = _together(rng, bases=250, images=80, weights=MIDDLE, image_sd=0.5,
+                             scheme="cyclic")
+        out = together_effects(g, im, w, seed=r, resamples=99)
+        rejects += out["group_p_value"].iloc[0] < ALPHA
+        assert out["counterbalanced"].all() and not out["few_images"].any()
+    assert abs(rejects / reps - ALPHA) <= 0.02 + 2 * mc_se(ALPHA, reps), rejects / reps
+
+
+def test_together_group_test_flags_few_images() -> None:
+    # with 20 images per group the clustered test exceeds nominal (measured 14 %): the table
+    # must say so, and the estimates must still be centred on the truth (no group effect)
+    rng = np.random.default_rng(2)
+    strengths = []
+    for r in range(40):
         g, im, w = _together(rng, bases=100, images=20, weights=MIDDLE, image_sd=0.5,
                              scheme="cyclic")
-        out = together_effects(g, im, w, seed=r, resamples=999)
-        model_rejects += out["group_p_value"].iloc[0] < ALPHA
-        mc_rejects += out["mc_p_value"].iloc[0] < ALPHA
-        assert out["counterbalanced"].all()
-    tol = 0.02 + 2 * mc_se(ALPHA, reps)
-    assert abs(model_rejects / reps - ALPHA) <= tol, model_rejects / reps
-    # the Monte Carlo test treats tuples as independent: with reused images it may exceed
-    # nominal a little, never like the naive χ² did (40 of 40); it is meant for small n
-    assert mc_rejects / reps <= ALPHA + tol, mc_rejects / reps
+        out = together_effects(g, im, w, seed=r, resamples=99)
+        assert out["few_images"].all()
+        strengths.append(out["strength"].to_numpy()[1:])
+        se = out["strength_se"].to_numpy()[1:]
+    # mean of 40 estimates with SD ≈ 0.21 each: |mean| < 4 SE of the mean
+    assert np.all(np.abs(np.mean(strengths, axis=0)) < 4 * 0.21 / np.sqrt(40))
+    assert np.all(se > 0)
 
 
 def test_former_design_confounds_and_the_model_says_so() -> None:
@@ -125,7 +139,8 @@ def test_conditional_logit_matches_statsmodels() -> None:
     y[np.arange(n) * k + w] = 1
     fit = ConditionalLogit(y, np.column_stack([pos, grp]), groups=np.repeat(np.arange(n), k)
                            ).fit(disp=False)
-    assert out["strength"].to_numpy()[1:] == pytest.approx(fit.params[k - 1:], abs=1e-4)
+    # statsmodels stops its BFGS at a looser gradient tolerance than our Newton iterations
+    assert out["strength"].to_numpy()[1:] == pytest.approx(fit.params[k - 1:], abs=1e-3)
 
 
 # -- pairs: position model, bootstrap ----------------------------------------------------------
