@@ -55,18 +55,24 @@ def _together(rng, *, bases: int, images: int, weights, image_sd: float, scheme:
 MIDDLE = (1.0, 1.5, 1.5, 1.0)  # the audit's pure preference for middle positions
 
 
+def _together_runs(seed: int, reps: int, resamples: int, **design):
+    """``reps`` seeded data sets of :func:`_together` (middle preference) with their fitted
+    :func:`together_effects`: yields (group, image, winner, table)."""
+    rng = np.random.default_rng(seed)
+    for r in range(reps):
+        g, im, w = _together(rng, weights=MIDDLE, **design)
+        yield g, im, w, together_effects(g, im, w, seed=r, resamples=resamples)
+
+
 @pytest.mark.slow
 def test_together_group_test_holds_its_level_under_a_pure_position_effect() -> None:
     # 200 runs of 250 draws × 4 rotations, 80 images per group reused (image sd 0.5 on the
     # log-odds scale), middle positions preferred 1 : 1.5 : 1.5 : 1, no group effect.
     # Nominal 5 %; tolerance 2 points + 2 MC SE (3.5 points at 200 reps). Measured: 6.5 %.
     reps = 200
-    rng = np.random.default_rng(12)
     rejects = 0
-    for r in range(reps):
-        g, im, w = _together(rng, bases=250, images=80, weights=MIDDLE, image_sd=0.5,
-                             scheme="cyclic")
-        out = together_effects(g, im, w, seed=r, resamples=99)
+    for *_, out in _together_runs(12, reps, 99, bases=250, images=80, image_sd=0.5,
+                                  scheme="cyclic"):
         rejects += out["group_p_value"].iloc[0] < ALPHA
         assert out["counterbalanced"].all() and not out["few_images"].any()
     assert abs(rejects / reps - ALPHA) <= 0.02 + 2 * mc_se(ALPHA, reps), rejects / reps
@@ -75,12 +81,9 @@ def test_together_group_test_holds_its_level_under_a_pure_position_effect() -> N
 def test_together_group_test_flags_few_images() -> None:
     # with 20 images per group the clustered test exceeds nominal (measured 14 %): the table
     # must say so, and the estimates must still be centred on the truth (no group effect)
-    rng = np.random.default_rng(2)
     strengths = []
-    for r in range(40):
-        g, im, w = _together(rng, bases=100, images=20, weights=MIDDLE, image_sd=0.5,
-                             scheme="cyclic")
-        out = together_effects(g, im, w, seed=r, resamples=99)
+    for *_, out in _together_runs(2, 40, 99, bases=100, images=20, image_sd=0.5,
+                                  scheme="cyclic"):
         assert out["few_images"].all()
         strengths.append(out["strength"].to_numpy()[1:])
         se = out["strength_se"].to_numpy()[1:]
@@ -95,16 +98,13 @@ def test_former_design_confounds_and_the_model_says_so() -> None:
     # tell middle positions from middle groups and reports "not estimable" (NaN), never a
     # group effect
     reps = 100
-    rng = np.random.default_rng(7)
     raw_rejects = 0
     from scipy.stats import chisquare
 
-    for r in range(reps):
-        g, im, w = _together(rng, bases=200, images=40, weights=MIDDLE, image_sd=0.0,
-                             scheme="reverse")
+    for g, _, w, out in _together_runs(7, reps, 99, bases=200, images=40, image_sd=0.0,
+                                       scheme="reverse"):
         winners = g[np.arange(len(w)), w]
         raw_rejects += chisquare(np.bincount(winners, minlength=4)).pvalue < ALPHA
-        out = together_effects(g, im, w, seed=r, resamples=99)
         assert not out["counterbalanced"].iloc[1]
         assert np.isnan(out["group_p_value"].iloc[0])
     assert raw_rejects / reps > 0.9
@@ -115,12 +115,9 @@ def test_small_n_monte_carlo_test_holds_its_level() -> None:
     # unreliable here, the Monte Carlo test must not exceed nominal (it is conservative with
     # so few tuples); 400 runs, tolerance 2 MC SE above nominal
     reps = 400
-    rng = np.random.default_rng(3)
     rejects = 0
-    for r in range(reps):
-        g, im, w = _together(rng, bases=3, images=10_000, weights=MIDDLE, image_sd=0.0,
-                             scheme="cyclic")
-        out = together_effects(g, im, w, seed=r, resamples=999)
+    for *_, out in _together_runs(3, reps, 999, bases=3, images=10_000, image_sd=0.0,
+                                  scheme="cyclic"):
         rejects += out["mc_p_value"].iloc[0] < ALPHA
     assert rejects / reps <= ALPHA + 2 * mc_se(ALPHA, reps), rejects / reps
 

@@ -95,10 +95,12 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     level = round(100 * (1 - params.stats.alpha))
     method = rows["ci_method"].iloc[0]
     name = f"{level}% {INTERVAL_NAMES.get(method, method)} CI"
+    naive = rows["naive_method"].iloc[0] if "naive_method" in rows.columns else ""
+    thin_name = f"naive {INTERVAL_NAMES.get(naive, naive)} (pairs independent)"
     path = out_dir / f"forest{suffix}.png"
     margin = float(rows["equivalence_margin"].iloc[0])
     title = f"Δ per comparison ({setting})" if setting else "Δ per comparison"
-    save_png(forest(rows, margin=margin, title=title, ci_name=name), path)
+    save_png(forest(rows, margin=margin, title=title, ci_name=name, thin_name=thin_name), path)
     return [path]
 
 
