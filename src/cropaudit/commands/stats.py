@@ -17,8 +17,9 @@ it also writes face_rates.csv (per source, measure, aspect ratio and group or at
 value: how often the salient point lies on the face, the crop keeps the whole face, the
 detector finds a face; Wilson intervals) and face_comparisons.csv (two-proportion score tests
 between values, corrected per measure; naive: rows independent), face_disparities.csv (the
-clustered disparity table of every face measure), and adds faces / face_rates / face_tests /
-face_disparities to --metrics.
+clustered disparity table of every face measure), face_position_adjusted.csv (composite
+members: group differences with position in a clustered logit), and adds faces / face_rates /
+face_tests / face_disparities / face_tests_position_adjusted to --metrics.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ def run(args: argparse.Namespace) -> int:
     attributes = params.dataset.groups.attributes
     check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(args.outcomes)
-    face_rates, face_comparisons, face_disparities, face_metrics = _face_stats(args, params)
+    face_rates, face_comparisons, face_disparities, face_adjusted, face_metrics = _face_stats(
+        args, params)
     result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
     if face_rates is not None:
         tables[args.out_dir / "face_rates.csv"] = face_rates
         tables[args.out_dir / "face_comparisons.csv"] = face_comparisons
         tables[args.out_dir / "face_disparities.csv"] = face_disparities
+        tables[args.out_dir / "face_position_adjusted.csv"] = face_adjusted
     summary = args.out_dir / "summary.md"
     paths = [*tables, summary, args.metrics]
     try:
@@ -83,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _face_stats(args: argparse.Namespace, params):
-    """(face_rates, face_comparisons, face_disparities, metrics) when --faces is given, else
-    (None, None, None, {}); inputs are checked before any statistics run."""
+    """(face_rates, face_comparisons, face_disparities, face_position_adjusted, metrics) when
+    --faces is given, else (None, None, None, None, {}); inputs are checked first."""
     if args.faces is None:
         if args.crops or args.image_crops:
             from cropaudit.errors import ConfigError
 
             raise ConfigError("--crops/--image-crops need --faces and --dataset")
-        return None, None, None, {}
+        return None, None, None, None, {}
     from cropaudit.contracts import (
         CROP_COLUMNS,
         CROP_FACE_COLUMNS,

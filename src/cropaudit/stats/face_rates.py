@@ -49,14 +49,16 @@ def observations(*, crops: pd.DataFrame | None, image_crops: pd.DataFrame | None
         parts.append(pd.DataFrame({
             "source": "single", "measure": "face_detected", "aspect_ratio": np.nan,
             "image_id": per_image["image_id"].astype(str),
-            "tuple": "i" + per_image["image_id"].astype(str), "group": per_image["group"],
+            "tuple": "i" + per_image["image_id"].astype(str), "position": np.nan,
+            "group": per_image["group"],
             "outcome": (per_image["n_faces"] > 0).astype("boolean"),
         }))
     if image_crops is not None and "salient_in_face" in image_crops.columns:
         parts += _crop_observations(image_crops.assign(source="single"))
     if crops is not None and "salient_in_face" in crops.columns:
         parts += _crop_observations(crops.assign(source=crops["kind"].astype(str)))
-    columns = ["source", "measure", "aspect_ratio", "image_id", "tuple", "group", "outcome"]
+    columns = ["source", "measure", "aspect_ratio", "image_id", "tuple", "position", "group",
+               "outcome"]
     if not parts:
         return pd.DataFrame(columns=columns)
     obs = pd.concat(parts, ignore_index=True)[columns]
@@ -74,6 +76,13 @@ def _tuple_label(table: pd.DataFrame) -> pd.Series:
     return "i" + table["image_id"].astype(str)
 
 
+def _position(table: pd.DataFrame) -> pd.Series:
+    """Member's position in its composite (NaN for single images)."""
+    if "position" in table.columns and "tuple_id" in table.columns:
+        return table["position"].astype(float)
+    return pd.Series(np.nan, index=table.index)
+
+
 def _crop_observations(table: pd.DataFrame) -> list[pd.DataFrame]:
     """salient_in_face once per member (or image), face_kept once per aspect ratio."""
     member = ["tuple_id", "position"] if "tuple_id" in table.columns else ["image_id"]
@@ -81,13 +90,14 @@ def _crop_observations(table: pd.DataFrame) -> list[pd.DataFrame]:
     salient = pd.DataFrame({
         "source": once["source"], "measure": "salient_in_face", "aspect_ratio": np.nan,
         "image_id": once["image_id"].astype(str), "tuple": _tuple_label(once),
-        "group": once["group"], "outcome": once["salient_in_face"],
+        "position": _position(once), "group": once["group"],
+        "outcome": once["salient_in_face"],
     })
     kept = pd.DataFrame({
         "source": table["source"], "measure": "face_kept",
         "aspect_ratio": table["aspect_ratio"].astype(float),
         "image_id": table["image_id"].astype(str), "tuple": _tuple_label(table),
-        "group": table["group"], "outcome": table["face_kept"],
+        "position": _position(table), "group": table["group"], "outcome": table["face_kept"],
     })
     return [salient, kept]
 
@@ -141,13 +151,74 @@ def face_disparities(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float =
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+POSITION_ADJUSTED_COLUMNS = ["source", "measure", "aspect_ratio", "level", "value",
+                             "reference", "coef", "se", "low", "high", "p_value",
+                             "joint_p_value", "clusters", "observations"]
+
+
+def position_adjusted_tests(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float = 0.05,
+                            references: dict[str, str] | None = None) -> pd.DataFrame:
+    """Group differences of composite members' face outcomes *with position in the model*.
+
+    The salient point's position preference decides which member it lands on, so a member's
+    face outcome depends on where it sits. Per composite source, measure, aspect ratio and
+    level: logit P(outcome) = position terms + value terms (reference value 0), clustered over
+    images and composites (:func:`cropaudit.stats.clustered.robust_glm_terms`); ``coef`` is a
+    value's log-odds against the reference at equal positions, ``joint_p_value`` the F-test
+    that all values are equal. Slices whose outcome is constant or separated are skipped.
+    """
+    from cropaudit.stats.clustered import robust_glm_terms, wald_test
+
+    rows = []
+    composite = obs[obs["position"].notna() & obs["outcome"].notna()]
+    for level in levels:
+        if level not in composite.columns:
+            continue
+        part = composite.assign(level=level, value=composite[level].astype(str))
+        for key, d in part.groupby(["source", "measure", "aspect_ratio", "level"],
+                                   dropna=False, sort=True):
+            values = sorted(d["value"].unique())
+            y = d["outcome"].astype(float).to_numpy()
+            if len(values) < 2 or y.min() == y.max():
+                continue
+            ref = (references or {}).get(level)
+            ref = ref if ref in values else values[0]
+            others = [v for v in values if v != ref]
+            x = pd.DataFrame({"const": 1.0}, index=d.index)
+            for v in others:
+                x[f"value[{v}]"] = (d["value"] == v).astype(float)
+            for pos in sorted(d["position"].unique())[1:]:
+                x[f"position[{int(pos)}]"] = (d["position"] == pos).astype(float)
+            labels = np.column_stack([pd.factorize(d["image_id"])[0],
+                                      pd.factorize(d["tuple"])[0]])
+            labels[:, 1] += labels[:, 0].max() + 1
+            clusters = int(d.groupby("value")["image_id"].nunique().min())
+            try:
+                terms, cov, g = robust_glm_terms(y, x, labels, alpha, clusters)
+            except (ValueError, np.linalg.LinAlgError, RuntimeError):
+                continue
+            idx = [list(x.columns).index(f"value[{v}]") for v in others]
+            _, _, joint = wald_test(terms["coef"].to_numpy()[idx], cov[np.ix_(idx, idx)], g)
+            for v, i in zip(others, idx, strict=True):
+                t = terms.iloc[i]
+                rows.append({**dict(zip(["source", "measure", "aspect_ratio", "level"], key,
+                                        strict=True)),
+                             "value": v, "reference": ref, "coef": t["coef"], "se": t["se"],
+                             "low": t["low"], "high": t["high"], "p_value": t["p_value"],
+                             "joint_p_value": joint, "clusters": g, "observations": len(d)})
+    return pd.DataFrame(rows, columns=POSITION_ADJUSTED_COLUMNS)
+
+
 def face_statistics_tables(*, params: Any, crops: pd.DataFrame | None,
                            image_crops: pd.DataFrame | None, faces: pd.DataFrame,
                            table: pd.DataFrame
-                           ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """(face_rates, face_comparisons, face_disparities, metrics) of a run, at levels
+                           ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame,
+                                      dict[str, Any]]:
+    """(face_rates, face_comparisons, face_disparities, face_position_adjusted, metrics) of a
+    run, at levels
     ``group`` and every group attribute of ``dataset.groups.attributes`` the dataset table
-    has; metrics hold ``faces``, ``face_rates``, ``face_tests`` and ``face_disparities``."""
+    has; metrics hold ``faces``, ``face_rates``, ``face_tests``, ``face_disparities`` and
+    ``face_tests_position_adjusted``."""
     from cropaudit.faces.detect import summary
 
     attributes = [a for a in params.dataset.groups.attributes if a in table.columns]
@@ -161,12 +232,22 @@ def face_statistics_tables(*, params: Any, crops: pd.DataFrame | None,
         obs, ["group", *attributes], alpha=params.stats.alpha, interval=params.stats.interval,
         min_n=params.stats.disparity_min_n,
         references={a.attribute: a.second for a in params.stats.aggregates})
+    adjusted = position_adjusted_tests(
+        obs, ["group", *attributes], alpha=params.stats.alpha,
+        references={a.attribute: a.second for a in params.stats.aggregates})
     out = metrics(rates, comparisons, summary(faces))
+    if len(adjusted):
+        out["face_tests_position_adjusted"] = metric_tree(
+            adjusted.drop_duplicates(["source", "measure", "aspect_ratio", "level"])
+            .itertuples(index=False),
+            lambda r: [r.source, measure_key(r.measure, r.aspect_ratio), r.level,
+                       "joint_p_value"],
+            lambda r: float(r.joint_p_value))
     if len(disparities):
         keyed = disparities.assign(measure=[measure_key(m, a) for m, a in zip(
             disparities["measure"], disparities["aspect_ratio"], strict=True)])
         out["face_disparities"] = disparity_metrics(keyed, ["source", "measure", "level"])
-    return rates, comparisons, disparities, out
+    return rates, comparisons, disparities, adjusted, out
 
 
 def measure_key(measure: str, aspect_ratio: float) -> str:
