@@ -304,11 +304,14 @@ def saliency_disparities(tuples: pd.DataFrame, params: StatsParams,
         parts.append(members[differs].assign(level=attribute, value=own[differs]))
     obs = pd.concat(parts, ignore_index=True)
     references = {a.attribute: a.second for a in params.aggregates}
-    return disparity_table(
+    table = disparity_table(
         obs, list(DISPARITY_SLICES), references=references, clusters=("image_id", "tuple"),
         alpha=params.alpha, method=params.interval, min_n=params.disparity_min_n,
         describe=lambda v: f"the salient point lands on the {v} image",
     )
+    rank = {name: i for i, name in enumerate(["group", *attributes])}
+    order = np.lexsort([table["level"].map(rank).to_numpy(), table["setting"].to_numpy()])
+    return table.iloc[order].reset_index(drop=True)
 
 
 def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
