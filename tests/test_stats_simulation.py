@@ -66,7 +66,8 @@ def _together_runs(seed: int, reps: int, resamples: int, **design):
 
 @pytest.mark.slow
 def test_together_group_test_holds_its_level_under_a_pure_position_effect() -> None:
-    # 200 runs of 250 draws × 4 rotations, 80 images per group reused (image sd 0.5 on the
+    # 200 runs of 250 draws × 4 rotations from 80 images per group (70–78 distinct ones used;
+    # the test's threshold is 70), images reused (image sd 0.5 on the
     # log-odds scale), middle positions preferred 1 : 1.5 : 1.5 : 1, no group effect.
     # Nominal 5 %; tolerance 2 points + 2 MC SE (3.5 points at 200 reps). Measured: 6.5 %.
     reps = 200
