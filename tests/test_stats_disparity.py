@@ -169,3 +169,22 @@ def test_compare_croppers_pairs_outcomes_on_the_same_tuples() -> None:
     other["image_id"] = other["image_id"].sample(frac=1, random_state=0).to_numpy()
     with pytest.raises(InputFileError):
         compare_croppers(a, other)
+
+
+def test_together_members_accept_rotations_and_reject_a_repeated_group() -> None:
+    from cropaudit.errors import InputFileError
+    from cropaudit.stats.outcomes import together_members
+
+    df = simulate_outcomes(5, images_per_group=10, bases_per_comparison=5, together_tuples=6)
+    members = together_members(df)
+    assert set(members["order"]) == {0, 1, 2, 3}  # the four cyclic rotations
+    # every member's canonical index is its group's place in the comparison
+    groups = members["comparison"].str.split("~")
+    assert all(g[i] == grp for g, i, grp in zip(groups, members["group_index"],
+                                                members["group"], strict=True))
+    bad = df.copy()
+    row = bad.index[(bad["kind"] == "together") & (bad["order"] == 2) & (bad["position"] == 1)][0]
+    twin = bad.index[(bad["tuple_id"] == bad.loc[row, "tuple_id"]) & (bad["position"] == 2)][0]
+    bad.loc[twin, "group"] = bad.loc[row, "group"]
+    with pytest.raises(InputFileError, match="comparison says otherwise"):
+        together_members(bad)
