@@ -4,6 +4,11 @@ Who holds the salient point follows a Bradley–Terry model with a position term
 logit P(left wins) = position_effect + (s[left group] + u[left image]) − (s[right] + u[right]),
 where u ~ N(0, image_sd²) is a per-image effect (what makes image reuse matter). Saliency
 scores are the image's latent strength plus noise, so score distributions differ by group too.
+The salient point lies at the centre of the winning member's box (consistent with ``won``).
+
+Together tuples: P(member at position j wins) ∝ w[j]·exp(s[group] + u[image]), with
+``together_position_weights`` w (e.g. 1 : 1.5 : 1.5 : 1, a preference for the middle), each
+drawn tuple shown in the arrangements of ``together_orders`` (as in sampling).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ def simulate_outcomes(
     position_effect: float = 0.0,
     image_sd: float = 0.0,
     together_tuples: int = 0,
+    together_orders: str = "cyclic",
+    together_position_weights: Sequence[float] | None = None,
     model: str = "fastgaze",
 ) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -54,30 +61,55 @@ def simulate_outcomes(
             p_left = 1 / (1 + np.exp(-(position_effect + left_minus_right)))
             left_won = rng.random(bases_per_comparison) < p_left
             a_pos = 0 if order == 0 else 1
+            winner_pos = np.where(left_won, 0, 1)
             for member, (g, idx, st) in enumerate(((ga, ia, strength_a), (gb, ib, strength_b))):
                 pos = a_pos if member == 0 else 1 - a_pos
                 won = left_won if pos == 0 else ~left_won
                 rows.append(_members(ids, bases, order, comparison, "pair", 2, pos,
-                                     [images[g][i] for i in idx], g, won, st, rng, model))
+                                     [images[g][i] for i in idx], g, won, st, rng, model,
+                                     winner_pos))
     if together_tuples:
-        comparison = "~".join(groups)
-        k = len(groups)
-        idx = rng.integers(0, images_per_group, (together_tuples, k))
-        st = np.column_stack([s[g] + u[g][idx[:, j]] for j, g in enumerate(groups)])
-        prob = np.exp(st) / np.exp(st).sum(axis=1, keepdims=True)
-        winner = (prob.cumsum(axis=1) < rng.random((together_tuples, 1))).sum(axis=1)
-        ids = np.arange(tuple_id, tuple_id + together_tuples)
-        bases = np.arange(base_id, base_id + together_tuples)
-        for j, g in enumerate(groups):
-            rows.append(_members(ids, bases, 0, comparison, "together", k, j,
-                                 [images[g][i] for i in idx[:, j]], g, winner == j, st[:, j],
-                                 rng, model))
+        rows += _together(rng, groups, images, s, u, images_per_group, together_tuples,
+                          together_orders, together_position_weights, tuple_id, base_id, model)
     return pd.concat(rows, ignore_index=True).sort_values(["tuple_id", "position"],
                                                           ignore_index=True)
 
 
+def _together(rng, groups, images, s, u, images_per_group, bases_n, orders, weights, tuple_id,
+              base_id, model) -> list[pd.DataFrame]:
+    from itertools import permutations
+
+    comparison = "~".join(groups)
+    k = len(groups)
+    identity = tuple(range(k))
+    arrangements = {
+        "cyclic": [identity[r:] + identity[:r] for r in range(k)],
+        "all": list(permutations(identity)),
+        "reverse": [identity, identity[::-1]],
+        "canonical": [identity],
+    }[orders]
+    log_w = np.log(np.asarray(weights if weights is not None else np.ones(k), dtype=float))
+    idx = rng.integers(0, images_per_group, (bases_n, k))  # canonical member j: group j
+    st = np.column_stack([s[g] + u[g][idx[:, j]] for j, g in enumerate(groups)])
+    bases = np.arange(base_id, base_id + bases_n)
+    rows = []
+    for order, arrangement in enumerate(arrangements):
+        ids = np.arange(tuple_id, tuple_id + bases_n)
+        tuple_id += bases_n
+        members = np.asarray(arrangement)  # position -> canonical member
+        utility = st[:, members] + log_w[None, :]
+        prob = np.exp(utility) / np.exp(utility).sum(axis=1, keepdims=True)
+        winner_pos = (prob.cumsum(axis=1) < rng.random((bases_n, 1))).sum(axis=1)
+        for pos, j in enumerate(members):
+            g = groups[j]
+            rows.append(_members(ids, bases, order, comparison, "together", k, pos,
+                                 [images[g][i] for i in idx[:, j]], g, winner_pos == pos,
+                                 st[:, j], rng, model, winner_pos))
+    return rows
+
+
 def _members(ids, bases, order, comparison, kind, k, position, image_ids, group, won, latent,
-             rng, model) -> pd.DataFrame:
+             rng, model, winner_pos) -> pd.DataFrame:
     n = len(ids)
     size = 256
     score = 0.5 + 0.1 * latent + rng.normal(0, 0.05, n)
@@ -88,7 +120,8 @@ def _members(ids, bases, order, comparison, kind, k, position, image_ids, group,
             "padding": 0, "composite_width": size * k, "composite_height": size,
             "position": position, "image_id": image_ids, "group": group,
             "x": position * size, "y": 0, "width": size, "height": size, "scale": 1.0,
-            "model": model, "salient_x": 0, "salient_y": 0, "won": np.asarray(won, dtype=bool),
+            "model": model, "salient_x": np.asarray(winner_pos) * size + size // 2,
+            "salient_y": size // 2, "won": np.asarray(won, dtype=bool),
             "score_max": score + 0.3, "score_p95": score + 0.2, "score_p50": score,
             "score_mean": score - 0.05,
         }

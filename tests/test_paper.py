@@ -145,3 +145,30 @@ def test_paper_figure_unknown_setting_is_one_line_error(results_txt: Path, capsy
     err = capsys.readouterr().err.strip()
     assert err.startswith("cropaudit paper-figure: error: setting 'nope' not in results")
     assert "\n" not in err
+
+
+def test_heterogeneity_and_design_effect_sensitivity_of_the_paper(headline) -> None:
+    # the audit's known answers: B↔W pools members at 0.434 / 0.477 / 0.555 / 0.365,
+    # χ² = 765 on 3 df; BM↔WM stops being significant at a design effect of 5.7 (α = 0.05)
+    from cropaudit.stats.counts import significant_up_to_design_effect
+
+    _, table = headline
+    t = table.set_index("label")
+    assert t.loc["B ↔ W", "heterogeneity_chi2"] == pytest.approx(765, abs=1)
+    assert t.loc["B ↔ W", "heterogeneity_df"] == 3
+    assert t.loc["BF ↔ WF", "heterogeneity_df"] == 0  # not an aggregate
+    assert significant_up_to_design_effect(4767, 10000, 0.05) == pytest.approx(5.7, abs=0.05)
+    # the table uses the strictest Holm step, α / (number of primary rows)
+    family = int(table["primary"].sum())
+    assert t.loc["BM ↔ WM", "significant_up_to_de"] == pytest.approx(
+        significant_up_to_design_effect(4767, 10000, 0.05 / family))
+    assert significant_up_to_design_effect(5000, 10000, 0.05) == 0.0
+
+
+def test_paper_figure_prints_caveat_adjusted_p_and_heterogeneity(results_txt: Path, tmp_path,
+                                                                  capsys) -> None:
+    assert main(["paper-figure", "--results", str(results_txt), "--out-dir",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Caveat" in out and "naive" in out and "sig. to DE" in out and "Holm p" in out
+    assert "Heterogeneity B ↔ W: chi2 = 764.8 on 3 df" in out

@@ -23,7 +23,8 @@ def dataset(groups=("a", "b", "c", "d"), per_group=5, seed=0) -> pd.DataFrame:
 
 
 def test_all_pairs_and_together_with_n_tuples_each():
-    pairs = sample_pairs(dataset(), SamplingParams(n=7, both_orders=False), seed=1)
+    pairs = sample_pairs(dataset(), SamplingParams(n=7, both_orders=False,
+                                                   together_orders="canonical"), seed=1)
     assert set(PAIRS_COLUMNS) <= set(pairs.columns)
     per = pairs.groupby("comparison")["tuple_id"].nunique()
     assert set(per.index) == {"a~b", "a~c", "a~d", "b~c", "b~d", "c~d", "a~b~c~d"}
@@ -98,8 +99,44 @@ def test_n_must_be_positive():
 
 
 def test_order_zero_is_the_canonical_order_and_one_reverses_it():
-    pairs = sample_pairs(dataset(), SamplingParams(n=4, both_orders=True), seed=9)
+    pairs = sample_pairs(dataset(), SamplingParams(n=4, both_orders=True,
+                                                   together_orders="reverse"), seed=9)
     for r in pairs.itertuples():
         groups = r.comparison.split("~")
         expected = groups[r.position] if r.order == 0 else groups[r.k - 1 - r.position]
         assert r.group == expected
+
+
+@pytest.mark.parametrize(("scheme", "arrangements"), [("cyclic", 4), ("all", 24)])
+def test_together_orders_put_every_group_at_every_position_equally_often(scheme, arrangements):
+    pairs = sample_pairs(dataset(), SamplingParams(n=6, together_orders=scheme), seed=3)
+    t = pairs[pairs["kind"] == "together"]
+    assert t.groupby("base_id")["tuple_id"].nunique().eq(arrangements).all()
+    # each base shows the same four images in every arrangement, each arrangement once
+    images = t.groupby(["base_id", "order"])["image_id"].apply(frozenset)
+    assert images.groupby(level="base_id").nunique().eq(1).all()
+    layouts = t.sort_values("position").groupby(["base_id", "order"])["group"].apply(tuple)
+    assert layouts.groupby(level="base_id").nunique().eq(arrangements).all()
+    # order 0 is canonical; every group sits at every position in 1/k of the tuples
+    canon = t[t["order"] == 0]
+    assert (canon["group"].to_numpy() == np.array(["a", "b", "c", "d"])[canon["position"]]).all()
+    share = pd.crosstab(t["group"], t["position"], normalize="index")
+    assert np.allclose(share.to_numpy(), 0.25)
+
+
+def test_reverse_order_scheme_leaves_middle_groups_in_the_middle():
+    # the former design, kept for old runs: documents the confound the default removes
+    pairs = sample_pairs(dataset(), SamplingParams(n=6, together_orders="reverse"), seed=3)
+    t = pairs[pairs["kind"] == "together"]
+    assert set(t.loc[t["group"] == "b", "position"]) == {1, 2}
+
+
+def test_pair_tuples_do_not_depend_on_the_together_scheme():
+    a = sample_pairs(dataset(), SamplingParams(n=9, together_orders="cyclic"), seed=4)
+    b = sample_pairs(dataset(), SamplingParams(n=9, together_orders="all"), seed=4)
+    cols = ["base_id", "order", "comparison", "position", "image_id"]
+    pa = a[a["kind"] == "pair"][cols].reset_index(drop=True)
+    pb = b[b["kind"] == "pair"][cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(pa, pb)
+    again = sample_pairs(dataset(), SamplingParams(n=9, together_orders="all"), seed=4)
+    pd.testing.assert_frame_equal(b, again)

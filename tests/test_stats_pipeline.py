@@ -52,12 +52,14 @@ def test_contract_violations_are_reported(mutate, message: str) -> None:
 
 
 def test_planted_position_bias_is_recovered_within_its_interval() -> None:
-    # no per-image effects, so the fitted logit is the simulated model
+    # no per-image effects, so the fitted logit is the simulated model. One seeded draw: the
+    # estimate must lie within 3 SE of the truth (a 95 % interval misses 1 draw in 20; the
+    # coverage itself is measured in test_stats_simulation.py)
     df = simulate_outcomes(3, strength={"white_female": 0.4}, position_effect=0.3,
                            images_per_group=200, bases_per_comparison=1500)
     model = position_model(pair_tuples(df))
     pos = model.position
-    assert pos["low"] < 0.3 < pos["high"]
+    assert abs(pos["coef"] - 0.3) < 3 * pos["se"]
     assert pos["p_value"] < 1e-6
     wf = model.term("group[white_female]")  # reference black_female has strength 0
     assert wf["low"] < 0.4 < wf["high"]

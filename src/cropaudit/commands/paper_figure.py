@@ -76,13 +76,17 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
     from cropaudit.reporting.figures import save_png
     from cropaudit.reporting.figures.bars import grouped_bars, panel_order
     from cropaudit.stats.counts import aggregates_both_modes, proportion_table
+    from cropaudit.stats.proportions import adjust
 
     primary, alternative = aggregates_both_modes(counts, stats.aggregates, pooling)
     table = proportion_table(
         counts, [*primary, *alternative], alpha=stats.alpha, method=stats.interval
     )
     table["delta_percent"] = (100 * table["delta"]).round().astype(int)
+    table["p_value_adjusted"] = adjust(table["p_value"].where(table["primary"]).to_numpy(),
+                                       stats.correction)
     print(_format_table(table, stats))
+    print(_caveats(table, stats))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.out_dir / f"{stem}.csv") as tmp:
         table.to_csv(tmp, index=False)
@@ -118,22 +122,48 @@ def _legend(counts) -> str:
 
 
 def _format_table(table, stats) -> str:
-    from cropaudit.stats.proportions import INTERVAL_NAMES
+    from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
 
     level = round(100 * (1 - stats.alpha))
     method = INTERVAL_NAMES[stats.interval]
     head = (
         f"{'comparison':<28} {'panel':<10} {'pooling':<17} {'n':>7} {'p(first)':>9} "
-        f"{'Δ':>8} {'Δ%':>5}  {'p ± 2·SE':<17} {f'{method} {level}%':<17} {'p-value':>9}"
+        f"{'Δ':>8} {'Δ%':>5}  {'p ± 2·SE':<17} {f'naive {method} {level}%':<17} "
+        f"{'naive p':>9} {CORRECTION_NAMES[stats.correction] + ' p':>9} {'sig. to DE':>10}"
     )
     lines = [head, "-" * len(head)]
     for r in table.itertuples():
+        de = f"{r.significant_up_to_de:.1f}" if r.significant_up_to_de > 0 else "never"
+        adjusted = f"{r.p_value_adjusted:.2g}" if r.p_value_adjusted == r.p_value_adjusted else "-"
         lines.append(
             f"{r.label:<28} {r.panel:<10} {r.pooling or '-':<17} {r.n:>7} {r.p:>9.4f} "
             f"{r.delta:>+8.4f} {r.delta_percent:>+4d}%  "
             f"[{r.wald_low:.4f}, {r.wald_high:.4f}] [{r.ci_low:.4f}, {r.ci_high:.4f}] "
-            f"{r.p_value:>9.2g}"
+            f"{r.p_value:>9.2g} {adjusted:>9} {de:>10}"
         )
+    return "\n".join(lines)
+
+
+def _caveats(table, stats) -> str:
+    """What the naive numbers cannot say, and whether each aggregate's members agree."""
+    lines = [
+        "",
+        "Caveat: the paper's counts carry no image identities, so every interval and p-value "
+        "above treats the pairs as independent (naive). Images were reused across pairs; "
+        "with design effects of 4-9 (typical of our runs) a naive p of 1e-10 can be "
+        "non-significant. 'sig. to DE' is the largest design effect at which a row stays "
+        f"significant at alpha = {stats.alpha:g} / {int(table['primary'].sum())} (the strictest "
+        f"{stats.correction} step); rows significant only up to a small DE should not be "
+        "trusted without the image-level data.",
+    ]
+    for r in table[table["kind"] == "aggregate"].itertuples():
+        if r.heterogeneity_p_value == r.heterogeneity_p_value:
+            verdict = ("members differ: the pooled p describes none of them"
+                       if r.heterogeneity_p_value < stats.alpha else "no evidence members differ")
+            lines.append(
+                f"Heterogeneity {r.label}: chi2 = {r.heterogeneity_chi2:.1f} on "
+                f"{r.heterogeneity_df} df, p = {r.heterogeneity_p_value:.2g} (naive): {verdict}."
+            )
     return "\n".join(lines)
 
 
@@ -161,7 +191,7 @@ def _together(entries, args, stats, stem) -> None:
                   f"simultaneous CI [{r.ci_low:.3f}, {r.ci_high:.3f}]")
         path = args.out_dir / f"{stem}_entry{i}.png"
         title = f"{e.setting}, n={e.n} (line {e.line}): χ² p = {t['chi2_p_value'].iloc[0]:.3g}"
-        save_png(together_bars(t, title=title), path)
+        save_png(together_bars(t, title=title, level=round(100 * (1 - stats.alpha))), path)
         print(f"wrote {path}")
     with atomic_path(args.out_dir / f"{stem}_together.csv") as tmp:
         pd.concat(tables).to_csv(tmp, index=False)

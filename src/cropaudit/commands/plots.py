@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             written += _ecdf(s, columns, args.out_dir, suffix, setting)
         if len(together):
             t = together[together["setting"].fillna("") == setting]
-            written += _together(t, args.out_dir, suffix)
+            written += _together(t, args.out_dir, suffix,
+                                 round(100 * (1 - params.stats.alpha)))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -94,10 +95,12 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     level = round(100 * (1 - params.stats.alpha))
     method = rows["ci_method"].iloc[0]
     name = f"{level}% {INTERVAL_NAMES.get(method, method)} CI"
+    naive = rows["naive_method"].iloc[0] if "naive_method" in rows.columns else ""
+    thin_name = f"naive {INTERVAL_NAMES.get(naive, naive)} (pairs independent)"
     path = out_dir / f"forest{suffix}.png"
     margin = float(rows["equivalence_margin"].iloc[0])
     title = f"Δ per comparison ({setting})" if setting else "Δ per comparison"
-    save_png(forest(rows, margin=margin, title=title, ci_name=name), path)
+    save_png(forest(rows, margin=margin, title=title, ci_name=name, thin_name=thin_name), path)
     return [path]
 
 
@@ -111,7 +114,7 @@ def _ecdf(scores, columns, out_dir: Path, suffix: str, setting: str) -> list[Pat
     return [path]
 
 
-def _together(t, out_dir: Path, suffix: str) -> list[Path]:
+def _together(t, out_dir: Path, suffix: str, level: int) -> list[Path]:
     from cropaudit.reporting.figures import save_png
     from cropaudit.reporting.figures.together import together_bars
 
@@ -120,7 +123,7 @@ def _together(t, out_dir: Path, suffix: str) -> list[Path]:
         extra = f"_{j + 1}" if t["comparison"].nunique() > 1 else ""
         path = out_dir / f"together{extra}{suffix}.png"
         title = (f"All {int(d['k'].iloc[0])} groups at once (n={int(d['n'].iloc[0]):,}): "
-                 f"χ² p = {d['chi2_p_value'].iloc[0]:.3g}")
-        save_png(together_bars(d.reset_index(drop=True), title=title), path)
+                 f"position-adjusted group test p = {d['group_p_value'].iloc[0]:.3g}")
+        save_png(together_bars(d.reset_index(drop=True), title=title, level=level), path)
         out.append(path)
     return out

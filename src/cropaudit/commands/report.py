@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         model_path=args.model,
         model_backend=params.model.backend,
         gaze_dir=args.gaze_dir,
+        alpha=params.stats.alpha,
     )
     print(write_report(args.out, text))
     return 0

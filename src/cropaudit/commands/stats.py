@@ -4,15 +4,22 @@ Writes, under --out-dir: comparisons.csv (one row per comparison and aggregate w
 number: counts, p, Δ, Wilson and Wald ±2·SE intervals, exact test, cluster bootstrap,
 cluster-robust logit, design effect, adjusted p-values, TOST, verdict, minimum detectable Δ),
 position.csv (McNemar on mirrored tuples), position_model.csv (position + group logit),
-together.csv (k-way tuples), distributions.csv (saliency scores by group) and summary.md (the
-findings section of the report); and --metrics (JSON for `dvc metrics`). Settings come from
+together.csv (k-way tuples: raw shares, position-adjusted conditional logit, Monte Carlo
+test), distributions.csv (saliency scores by group), disparities.csv (each group's and
+attribute value's share of pairs won with clustered interval, difference and ratio against a
+reference, minimum-n guard, plain-language explanation), interactions.csv
+(difference-in-differences between attribute gaps) and summary.md (the findings section of
+the report); see docs/statistics.md; and --metrics (JSON for `dvc metrics`). Settings come from
 the `stats:` section of params.yaml; the bootstrap uses the top-level `seed`.
 
 With --faces (and --dataset, --crops, --image-crops from `cropaudit faces` / `score-crops`)
 it also writes face_rates.csv (per source, measure, aspect ratio and group or attribute
 value: how often the salient point lies on the face, the crop keeps the whole face, the
 detector finds a face; Wilson intervals) and face_comparisons.csv (two-proportion score tests
-between values, corrected per measure), and adds faces / face_rates / face_tests to --metrics.
+between values, corrected per measure; naive: rows independent), face_disparities.csv (the
+clustered disparity table of every face measure), face_position_adjusted.csv (composite
+members: group differences with position in a clustered logit), and adds faces / face_rates /
+face_tests / face_disparities / face_tests_position_adjusted to --metrics.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from pathlib import Path
 
 HELP = "bias statistics of a run (tidy CSVs, metrics.json, summary.md)"
 
-TABLES = ("comparisons", "position", "position_model", "together", "distributions")
+TABLES = ("comparisons", "position", "position_model", "together", "distributions",
+          "disparities", "interactions")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,12 +58,15 @@ def run(args: argparse.Namespace) -> int:
     attributes = params.dataset.groups.attributes
     check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(args.outcomes, REQUIRED)
-    face_rates, face_comparisons, face_metrics = _face_stats(args, params)  # inputs checked first
+    face_rates, face_comparisons, face_disparities, face_adjusted, face_metrics = _face_stats(
+        args, params)
     result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
     if face_rates is not None:
         tables[args.out_dir / "face_rates.csv"] = face_rates
         tables[args.out_dir / "face_comparisons.csv"] = face_comparisons
+        tables[args.out_dir / "face_disparities.csv"] = face_disparities
+        tables[args.out_dir / "face_position_adjusted.csv"] = face_adjusted
     summary = args.out_dir / "summary.md"
     paths = [*tables, summary, args.metrics]
     try:
@@ -77,13 +88,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _face_stats(args: argparse.Namespace, params):
-    """(face_rates, face_comparisons, metrics) when --faces is given, else (None, None, {})."""
+    """(face_rates, face_comparisons, face_disparities, face_position_adjusted, metrics) when
+    --faces is given, else (None, None, None, None, {}); inputs are checked first."""
     if args.faces is None:
         if args.crops or args.image_crops:
             from cropaudit.errors import ConfigError
 
             raise ConfigError("--crops/--image-crops need --faces and --dataset")
-        return None, None, {}
+        return None, None, None, None, {}
     from cropaudit.contracts import (
         CROP_COLUMNS,
         CROP_FACE_COLUMNS,
@@ -93,7 +105,7 @@ def _face_stats(args: argparse.Namespace, params):
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.faces.detect import read_faces
-    from cropaudit.stats.face_rates import face_statistics
+    from cropaudit.stats.face_rates import face_statistics_tables
 
     if args.dataset is None:
         raise ConfigError("--faces needs --dataset (group attributes)")
@@ -106,5 +118,5 @@ def _face_stats(args: argparse.Namespace, params):
     if args.image_crops is not None:
         image_crops = read_stage_table(args.image_crops, IMAGE_CROP_COLUMNS,
                                        what="single-image crops table", producer="score-crops")
-    return face_statistics(params=params, crops=crops, image_crops=image_crops, faces=faces,
-                           table=table)
+    return face_statistics_tables(params=params, crops=crops, image_crops=image_crops,
+                                  faces=faces, table=table)

@@ -26,7 +26,6 @@ heat map's bicubic spline) → Otsu's threshold → morphological closing with a
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,11 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cropaudit.contracts import COMPARISON_SEP, metric_key
 from cropaudit.faces.geometry import Box, face_kept
 from cropaudit.gaze.params import GazeParams as GazeParams
 from cropaudit.saliency.maps import nearest_scores, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.stats.face_rates import rate_tree as rate_tree_of, test_tree
 from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by
 
@@ -230,20 +229,9 @@ def gaze_rates(labels: pd.DataFrame, ratios: Sequence[float], levels: Sequence[s
 
 def gaze_metrics(selection: pd.DataFrame, labels: pd.DataFrame, rates: pd.DataFrame,
                  comparisons: pd.DataFrame, sheets: int) -> dict[str, object]:
-    """``gaze.*`` keys of metrics.json."""
-    def key(measure: str, ratio: float) -> str:
-        return measure if math.isnan(ratio) else f"{measure}_ar{ratio:g}"
-
-    rate_tree: dict[str, dict] = {}
-    for r in rates.itertuples(index=False):
-        rate_tree.setdefault(key(r.measure, float(r.aspect_ratio)), {}).setdefault(
-            r.level, {})[metric_key(str(r.value))] = float(r.rate)
-    tests: dict[str, dict] = {}
-    for c in comparisons.itertuples(index=False):
-        tests.setdefault(key(c.measure, float(c.aspect_ratio)), {}).setdefault(
-            c.level, {})[metric_key(f"{c.value_a}{COMPARISON_SEP}{c.value_b}")] = {
-                "diff": float(c.diff), "diff_low": float(c.diff_low),
-                "diff_high": float(c.diff_high), "p_value_adjusted": float(c.p_value_adjusted)}
+    """``gaze.*`` keys of metrics.json (trees built like the face rates')."""
+    rate_tree = rate_tree_of(rates, [])
+    tests = test_tree(comparisons, [])
     return {"gaze": {
         "images": len(selection), "tall": int(selection["tall"].sum()),
         "selected": int(selection["selected"].sum()),

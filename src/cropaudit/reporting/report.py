@@ -88,25 +88,42 @@ def _read_csv(path: Path, *, optional: bool = False) -> pd.DataFrame:
         raise InputFileError(f"{path}: not a readable CSV table") from None
 
 
-def _faces_section(stats_dir: Path, max_rows: int) -> dict[str, object] | None:
-    """Face rates per source and the notable differences, from the stats stage's tables."""
+#: columns of the face disparity table shown in the report (all are in face_disparities.csv)
+DISPARITY_COLUMNS = ["source", "measure", "aspect_ratio", "level", "value", "n", "rate",
+                     "ci_low", "ci_high", "reference", "diff", "diff_low", "diff_high", "ratio",
+                     "evidence", "explanation"]
+
+
+def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, object] | None:
+    """Face rates per source (clustered intervals when the stats stage wrote them) and the
+    disparities between attribute values, from the stats stage's tables."""
     from cropaudit.stats.face_rates import notable_differences, wide_rates
 
     rates_path = stats_dir / "face_rates.csv"
     if not rates_path.is_file():
         return None
     rates = _read_csv(rates_path)
-    comparisons = _read_csv(stats_dir / "face_comparisons.csv", optional=True)
+    disparities = _read_csv(stats_dir / "face_disparities.csv", optional=True)
+    clustered = len(disparities) > 0
+    shown = disparities if clustered else rates
     sources = [
-        {"title": title, "html": _table_html(wide_rates(rates, source), max_rows)}
-        for source, title in SOURCE_TITLES.items() if (rates["source"] == source).any()
+        {"title": title, "html": _table_html(wide_rates(shown, source), max_rows)}
+        for source, title in SOURCE_TITLES.items() if (shown["source"] == source).any()
     ]
-    notable = notable_differences(comparisons) if len(comparisons) else pd.DataFrame()
-    return {"sources": sources,
-            "differences": _table_html(notable, max_rows) if len(notable) else ""}
+    if clustered:
+        rows = disparities[(disparities["level"] != "group")
+                           & (disparities["evidence"] != "reference")]
+        differences = rows[[c for c in DISPARITY_COLUMNS if c in rows.columns]]
+    else:
+        comparisons = _read_csv(stats_dir / "face_comparisons.csv", optional=True)
+        differences = (notable_differences(comparisons, level) if len(comparisons)
+                       else pd.DataFrame())
+    return {"sources": sources, "clustered": clustered, "level": level,
+            "differences": _table_html(differences, max_rows) if len(differences) else ""}
 
 
-def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | None:
+def _gaze_section(gaze_dir: Path | None, max_rows: int, level: int
+                  ) -> dict[str, object] | None:
     """Selection counts, rates, differences and a few review sheets of the gaze stage."""
     from cropaudit.stats.face_rates import notable_differences, wide_rates
 
@@ -124,8 +141,8 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | N
                 b64 = base64.b64encode(path.read_bytes()).decode("ascii")
                 sheets.append(Figure(name, f"data:image/png;base64,{b64}"))
     wide = wide_rates(rates.assign(source="gaze"), "gaze") if len(rates) else pd.DataFrame()
-    notable = (notable_differences(comparisons.assign(source="gaze")) if len(comparisons)
-               else pd.DataFrame())
+    notable = (notable_differences(comparisons.assign(source="gaze"), level)
+               if len(comparisons) else pd.DataFrame())
     return {
         "images": len(selection), "tall": int(selection["tall"].sum()) if len(selection) else 0,
         "selected": int(selection["selected"].sum()) if len(selection) else 0,
@@ -150,8 +167,9 @@ def render_report(
     model_path: Path | None = None,
     model_backend: str = "",
     gaze_dir: Path | None = None,
+    alpha: float = 0.05,
 ) -> str:
-    """The report's HTML text."""
+    """The report's HTML text; interval labels follow ``alpha`` (stats.alpha)."""
     import jinja2
 
     for d, what in ((stats_dir, "stats folder"), (figures_dir, "figures folder")):
@@ -190,8 +208,8 @@ def render_report(
         tables=_tables(stats_dir, max_table_rows),
         max_rows=max_table_rows,
         retention=retention,
-        faces=_faces_section(stats_dir, max_table_rows),
-        gaze=_gaze_section(gaze_dir, max_table_rows),
+        faces=_faces_section(stats_dir, max_table_rows, round(100 * (1 - alpha))),
+        gaze=_gaze_section(gaze_dir, max_table_rows, round(100 * (1 - alpha))),
         params_text=params_path.read_text(encoding="utf-8") if params_path.is_file() else "",
         params_path=str(params_path),
         git=git,

@@ -31,6 +31,12 @@ class SamplingParams(BaseModel):
     both_orders: bool = Field(
         True, description="show every tuple also in reverse order (counterbalancing)"
     )
+    together_orders: Literal["cyclic", "all", "reverse", "canonical"] = Field(
+        "cyclic",
+        description="arrangements of each together tuple: cyclic (k rotations, a Latin "
+        "square), all (k! orders), reverse (as drawn and reversed: confounds position and "
+        "group for k > 2), canonical (as drawn only)",
+    )
     layout: Literal["horizontal", "vertical"] = "horizontal"
     scaling: Literal["none", "fixed_height", "max_side"] = Field(
         "none", description="none | fixed_height (scaling_size px high) | max_side"

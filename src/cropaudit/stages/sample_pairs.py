@@ -6,9 +6,25 @@ from its own random stream derived from the master seed and the comparison's nam
 or removing a comparison leaves the others' tuples unchanged.
 
 Members are placed in the comparison's canonical order (first group left or top), as the
-original audit did. Position matters to a saliency model, so with ``both_orders`` every tuple
+original audit did. Position matters to a saliency model, so with ``both_orders`` every pair
 is also shown in reverse order: each group of a pair then appears equally often on each side,
 and the statistics can separate a position effect from a group effect.
+
+For the k-way "together" tuple, reversing is not enough: with k = 4 the 2nd and 3rd groups
+would always sit in the middle, and a preference for middle positions would read as a group
+effect. ``together_orders`` therefore shows each drawn tuple in
+
+* ``cyclic`` (default): the k cyclic rotations (a Latin square: every group at every position
+  exactly once per draw; k composites per draw);
+* ``all``: all k! orders (also balances which groups are neighbours; 24 composites per draw
+  for k = 4);
+* ``reverse``: as drawn and reversed (the former design: position and group stay confounded
+  for k > 2; kept to reproduce old runs);
+* ``canonical``: as drawn only (the paper's design).
+
+``order`` numbers the arrangement within its scheme (0 = canonical). For k = 2 rotation 1,
+permutation 1 and "reversed" are the same arrangement, so pairs keep order 0/1 = as drawn /
+reversed whatever the scheme.
 
 The result is the pairs table of docs/data-contracts.md: one row per member, with the
 composite geometry from :mod:`cropaudit.geometry.composition`.
@@ -85,6 +101,25 @@ def comparisons_for(params: SamplingParams, groups: Sequence[str]) -> list[Compa
     return out
 
 
+def arrangements(k: int, kind: Literal["pair", "together"], params: SamplingParams
+                 ) -> list[tuple[int, ...]]:
+    """Member orders a drawn tuple is shown in; index = the ``order`` column, 0 = canonical.
+
+    Pairs: (0, 1) and, with ``both_orders``, (1, 0). Together tuples: ``together_orders``.
+    """
+    identity = tuple(range(k))
+    if kind == "pair":
+        return [identity, identity[::-1]] if params.both_orders else [identity]
+    scheme = params.together_orders
+    if scheme == "canonical":
+        return [identity]
+    if scheme == "reverse":
+        return [identity, identity[::-1]]
+    if scheme == "cyclic":
+        return [identity[r:] + identity[:r] for r in range(k)]
+    return list(itertools.permutations(identity))
+
+
 def comparison_rng(seed: int, comparison: Comparison) -> np.random.Generator:
     """A random stream of its own for each comparison (stable across Python runs)."""
     return np.random.default_rng([seed, zlib.crc32(comparison.name.encode("utf-8"))])
@@ -116,7 +151,8 @@ def sample_pairs(table: pd.DataFrame, params: SamplingParams, seed: int) -> pd.D
                 (g, *by_group[g][int(rng.integers(0, len(by_group[g])))])
                 for g in comparison.groups
             ]
-            orders = [members, members[::-1]] if params.both_orders else [members]
+            orders = [[members[i] for i in a]
+                      for a in arrangements(k, comparison.kind, params)]
             for order, sequence in enumerate(orders):
                 geometry = compose(
                     [(int(w), int(h)) for _, _, w, h in sequence],

@@ -14,7 +14,14 @@ closed form because it is the ordinary cluster-robust variance of a ratio. Resam
 sides at once and weighting each pair by the product of its images' multiplicities (the
 "pigeonhole" bootstrap) was rejected: it counts pair-level noise up to three times and reports
 a design effect near 3 even for independent data. A negative V (rare, tiny designs) falls back
-to the larger one-way variance, as CGM suggest. The interval is p ± z·sqrt(V).
+to the larger one-way variance, as CGM suggest.
+
+Few images per group: the bootstrap variance of one side is the plug-in (divide-by-G)
+variance, biased low by (G−1)/G, and the normal quantile ignores that V itself is estimated
+from G clusters. With 10–20 images per group the plain p ± z·sqrt(V) covered only 89.7–91.9 %.
+Each side's variance is therefore multiplied by G/(G−1) (G = that side's distinct images;
+the intersection term already carries k/(k−1)), and the interval is p ± t·sqrt(V) with
+Student's t on min(G_first, G_second) − 1 degrees of freedom (CGM's "fewest clusters rule").
 
 Vectorised: per block of resamples the image multiplicities form one (resamples × images)
 matrix, shared by every estimate (an aggregate and its member comparisons see the same
@@ -118,7 +125,7 @@ def cluster_bootstrap(
     ``image_group[i]`` is the group index of global image i (resampling is stratified by it).
     Reproducible for a given seed, resamples and block size.
     """
-    from scipy.stats import norm
+    from cropaudit.stats.clustered import t_quantile
 
     if resamples < 2:
         raise ValueError("the bootstrap needs at least 2 resamples")
@@ -138,12 +145,13 @@ def cluster_bootstrap(
             ratio = sums[:, 1::2] / sums[:, 0::2]  # block × 2u: (unit, side) win rates
         est[:, :, done : done + size] = ratio.T.reshape(len(units), 2, size)
         done += size
-    z = norm.ppf(1 - alpha / 2)
     out = []
     for unit, e in zip(units, est, strict=True):
         n = len(unit.y)
         p = float(np.mean(unit.y)) if n else float("nan")
-        var_a, var_b = (_var(e[0]), _var(e[1]))
+        g_a, g_b = len(np.unique(unit.image_a)), len(np.unique(unit.image_b))
+        var_a, var_b = (_var(e[0]) * _small_g(g_a), _var(e[1]) * _small_g(g_b))
+        z = t_quantile(alpha, min(g_a, g_b))
         v = var_a + var_b - intersection_variance(unit)
         if not v > 0:
             v = max(var_a, var_b)
@@ -159,6 +167,11 @@ def cluster_bootstrap(
             )
         )
     return out
+
+
+def _small_g(clusters: int) -> float:
+    """G/(G−1): turns the bootstrap's plug-in variance over G clusters into the unbiased one."""
+    return clusters / (clusters - 1) if clusters > 1 else float("nan")
 
 
 def _var(values: np.ndarray) -> float:

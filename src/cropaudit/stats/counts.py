@@ -7,9 +7,11 @@ stats stage cannot disagree about what Δ or an aggregate means).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from cropaudit.contracts import COMPARISON_SEP
@@ -113,6 +115,42 @@ def aggregates_both_modes(
     return primary, alternative
 
 
+def significant_up_to_design_effect(count: int, n: int, alpha: float) -> float:
+    """Largest design effect at which p = count/n still differs from 0.5 at level ``alpha``.
+
+    With a design effect DE the test behaves as if it had n/DE pairs; the two-sided z test of
+    p = 0.5 on n/DE pairs rejects while DE < (z_observed / z_critical)², z_observed =
+    (p − 0.5)/sqrt(0.25/n). A comparison "significant up to DE = 1.3" is fragile: a modest
+    reuse of images removes the finding; one significant up to DE = 40 survives any realistic
+    reuse. 0 when it is not significant even with independent pairs (DE = 1 fails).
+    """
+    from scipy.stats import norm
+
+    if n <= 0:
+        return float("nan")
+    z_obs = abs(count / n - 0.5) / math.sqrt(0.25 / n)
+    threshold = (z_obs / norm.ppf(1 - alpha / 2)) ** 2
+    return float(threshold) if threshold >= 1 else 0.0
+
+
+def heterogeneity(members: Sequence[tuple[int, int]]) -> tuple[float, int, float]:
+    """Do an aggregate's member comparisons share one p? Pearson χ² of the members' (wins,
+    losses) table, df = members − 1: (statistic, df, p-value).
+
+    A pooled p is a weighted average; when members differ (the paper's B↔W pooled 0.434,
+    0.477, 0.555 and 0.365, χ² = 765 on 3 df) the pooled number describes none of them, and
+    which members are pooled changes it (0.580 against 0.594). Naive: pairs are treated as
+    independent, so with image reuse divide the statistic by the design effect.
+    """
+    from scipy.stats import chi2_contingency
+
+    table = np.array([[c, n - c] for c, n in members], dtype=float)
+    if len(table) < 2 or (table.sum(axis=0) == 0).any():
+        return float("nan"), max(len(table) - 1, 0), float("nan")
+    stat, p, df, _ = chi2_contingency(table, correction=False)
+    return float(stat), int(df), float(p)
+
+
 def proportion_table(
     comparisons: Sequence[ComparisonCounts],
     aggregates: Sequence[AggregateCounts] = (),
@@ -128,7 +166,10 @@ def proportion_table(
     Columns: comparison, kind (pair | aggregate), pooling, primary (False for the other
     pooling mode's aggregates, shown for reference), members, n_members, group_a, group_b,
     label, panel,
-    count_a, count_b, n, p, delta, se, ci_method, ci_low, ci_high, wald_low, wald_high, p_value.
+    count_a, count_b, n, p, delta, se, ci_method, ci_low, ci_high, wald_low, wald_high, p_value,
+    heterogeneity_chi2, heterogeneity_df, heterogeneity_p_value (aggregates: do the members
+    share one p?), significant_up_to_de (largest design effect at which the row stays
+    significant at α / number of primary rows, the strictest Holm step).
     """
     groups: dict[str, Group] = {}
     for c in comparisons:
@@ -173,6 +214,21 @@ def proportion_table(
             }
         )
     table = pd.DataFrame(rows)
+    by_name = {c.comparison: c for c in comparisons}
+    het = [
+        heterogeneity([_oriented(by_name[m.comparison], m.flipped) for m in agg.members])
+        for agg in aggregates
+    ]
+    nan_rows = [(float("nan"), 0, float("nan"))] * len(comparisons)
+    het_cols: list[tuple[float, ...]] = (
+        list(zip(*(nan_rows + het), strict=True)) if len(table) else [(), (), ()])
+    table["heterogeneity_chi2"], table["heterogeneity_df"], table["heterogeneity_p_value"] = (
+        list(het_cols[0]), list(het_cols[1]), list(het_cols[2]))
+    family = max(int(table["primary"].sum()), 1) if len(table) else 1
+    table["significant_up_to_de"] = [
+        significant_up_to_design_effect(c, n, alpha / family)
+        for c, n in zip(table["count_a"], table["n"], strict=True)
+    ]
     attribute_panels = [
         name.capitalize() for g in groups.values() for name, _ in g.attributes
     ]
@@ -180,6 +236,10 @@ def proportion_table(
     ranks.update({CROSS_PANEL: len(ranks), AGGREGATE_PANEL: len(ranks) + 1})
     rank = table["panel"].map(ranks)
     return table.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+
+
+def _oriented(c: ComparisonCounts, flipped: bool) -> tuple[int, int]:
+    return (c.n - c.count if flipped else c.count), c.n
 
 
 def _prop_columns(prop) -> dict[str, object]:

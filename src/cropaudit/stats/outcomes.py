@@ -2,16 +2,17 @@
 
 The outcomes table has one row per *member* of a composite. Statistics need one row per
 *tuple*: which comparison, which image of each group, which one held the salient point, and
-which was on the left. Members are put back in the comparison's canonical order: a tuple with
-``order`` 1 shows the same images reversed, so its member at position i is canonical member
-k−1−i. That mapping is checked against the groups named by ``comparison``.
+which was on the left. Members are put back in the comparison's canonical order: every group
+appears once per tuple, so a member's canonical index is its group's place in ``comparison``.
+That is checked against the design: ``order`` 0 is the canonical order; a pair with ``order``
+1 is reversed; a k-way tuple with any other ``order`` is one arrangement of the sampling
+scheme (``sampling.together_orders``) and must hold each of the k groups exactly once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from cropaudit.errors import InputFileError
@@ -44,23 +45,32 @@ def with_setting(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _canonical_index(df: pd.DataFrame, source: str) -> pd.Series:
-    """Member's index in the comparison's canonical order; verified against its group."""
+    """Member's index in the comparison's canonical order; verified against the design."""
     k = df["k"].astype(int)
     pos = df["position"].astype(int)
     order = df["order"].astype(int)
-    if not order.isin([0, 1]).all():
-        raise InputFileError(f"{source}: column 'order' must be 0 or 1")
+    if (order < 0).any():
+        raise InputFileError(f"{source}: column 'order' must be 0 or more")
     if ((pos < 0) | (pos >= k)).any():
         raise InputFileError(f"{source}: column 'position' outside 0..k-1")
-    idx = pos.where(order == 0, k - 1 - pos)
     groups_by_cmp = {c: split_comparison(c) for c in df["comparison"].unique()}
     bad_k = [
         c for c, g in groups_by_cmp.items() if (df.loc[df["comparison"] == c, "k"] != len(g)).any()
     ]
     if bad_k:
         raise InputFileError(f"{source}: comparison {bad_k[0]!r} does not list k groups")
-    expected = [groups_by_cmp[c][i] for c, i in zip(df["comparison"], idx, strict=True)]
-    wrong = df["group"].to_numpy() != np.asarray(expected, dtype=object)
+    place = {c: {g: i for i, g in enumerate(gs)} for c, gs in groups_by_cmp.items()}
+    idx = pd.Series([place[c].get(g, -1) for c, g in zip(df["comparison"], df["group"],
+                                                         strict=True)], index=df.index)
+    pair = k == 2
+    if (pair & (order > 1)).any():
+        raise InputFileError(f"{source}: column 'order' must be 0 or 1 for pairs")
+    # where the design fixes the arrangement, the member's group must be the expected one
+    fixed = (order == 0) | pair
+    expected = pos.where(order == 0, k - 1 - pos)
+    wrong = (idx < 0) | (fixed & (idx != expected))
+    duplicated = df.assign(_idx=idx).duplicated(["tuple_id", "_idx"])
+    wrong |= duplicated.to_numpy()
     if wrong.any():
         row = df.loc[wrong].iloc[0]
         raise InputFileError(
@@ -140,6 +150,25 @@ def together_counts(outcomes: pd.DataFrame, source: str = "outcomes") -> pd.Data
             rows.append({"setting": setting, "comparison": comparison, "group": g,
                          "count": int(wins.get(g, 0))})
     return pd.DataFrame(rows)
+
+
+def together_members(outcomes: pd.DataFrame, source: str = "outcomes") -> pd.DataFrame:
+    """Members of k-way "together" tuples, one row each, checked against the design.
+
+    Columns: setting, comparison, tuple_id, base_id, order, k, position, group, group_index
+    (canonical place of the group in ``comparison``), image_id, won (0/1).
+    """
+    check_columns(outcomes, source)
+    cols = ["setting", "comparison", "tuple_id", "base_id", "order", "k", "position", "group",
+            "group_index", "image_id", "won"]
+    df = with_setting(outcomes[outcomes["kind"] == "together"])
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df = df.assign(won=df["won"].astype(bool).astype(int))
+    _check_tuples(df, source)
+    df = df.assign(group_index=_canonical_index(df, source).to_numpy(),
+                   image_id=df["image_id"].astype(str))
+    return df.sort_values(["tuple_id", "position"]).reset_index(drop=True)[cols]
 
 
 def image_scores(outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -73,6 +73,11 @@ class StatsParams(BaseModel):
         "other way round; paper-compatible = only those stored first-vs-second (the paper)",
     )
     aggregates: list[AggregateParams] = Field(default_factory=_default_aggregates)
+    disparity_min_n: int = Field(
+        30, ge=1, description="effective observations (n / design effect) a group and its "
+        "reference need before the disparity table states a difference either way; below "
+        "it says 'insufficient evidence'",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> StatsParams:

@@ -11,13 +11,16 @@ import math
 import pandas as pd
 
 from cropaudit.stats.audit import AuditResult
+from cropaudit.stats.disparity import disparity_metrics, metric_tree
+from cropaudit.stats.multinomial import MIN_IMAGES_FOR_MODEL_TEST
 from cropaudit.stats.position import POSITION_TERM
 from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
 
 #: comparison-table columns copied into metrics.json per comparison
 METRIC_COLUMNS = (
-    "n", "p", "delta", "ci_low", "ci_high", "boot_low", "boot_high", "design_effect",
-    "p_value_adjusted", "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
+    "n", "p", "delta", "ci_low", "ci_high", "naive_low", "naive_high", "boot_low", "boot_high",
+    "design_effect", "first_left_share", "counterbalanced", "p_value_adjusted",
+    "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
     "significant", "equivalent", "min_detectable_delta", "min_detectable_delta_clustered",
 )
 
@@ -60,11 +63,31 @@ def metrics(result: AuditResult) -> dict[str, object]:
         if len(t):
             t = t[t["setting"] == setting]
             out["together"] = {
-                comparison: {"chi2_p_value": _clean(d["chi2_p_value"].iloc[0]),
-                             **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
-                                                                        strict=True)}}
+                comparison: {
+                    "group_p_value": _clean(d["group_p_value"].iloc[0]),
+                    "mc_p_value": _clean(d["mc_p_value"].iloc[0]),
+                    "position_p_value": _clean(d["position_p_value"].iloc[0]),
+                    "naive_chi2_p_value": _clean(d["naive_chi2_p_value"].iloc[0]),
+                    "counterbalanced": bool(d["counterbalanced"].all()),
+                    "few_images": bool(d["few_images"].all()),
+                    **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
+                                                               strict=True)},
+                    **{f"adjusted_share_{g}": _clean(s)
+                       for g, s in zip(d["group"], d["adjusted_share"], strict=True)},
+                }
                 for comparison, d in t.groupby("comparison")
             }
+        d = result.disparities
+        if len(d):
+            out["disparities"] = disparity_metrics(d[d["setting"] == setting], ["level"])
+        inter = result.interactions
+        if len(inter):
+            out["interactions"] = metric_tree(
+                inter[inter["setting"] == setting].itertuples(index=False),
+                lambda r: [r.aggregate, f"by_{r.by}", f"{r.value_1}~{r.value_2}"],
+                lambda r: {k: _clean(getattr(r, k)) for k in
+                           ("did", "low", "high", "p_value_adjusted", "significant")},
+            )
         per_setting[setting] = out
     if len(per_setting) == 1:
         return next(iter(per_setting.values()))
@@ -101,12 +124,15 @@ def summary_markdown(result: AuditResult) -> str:
     lines = ["## Bias statistics", ""]
     lines.append(
         f"p = P(first listed group's image holds the salient point), Δ = p − 0.5. "
-        f"{INTERVAL_NAMES[p.interval]} {level}% intervals (the paper's p ± 2·SE in the CSV); "
-        f"two-way cluster bootstrap over source images ({p.bootstrap_resamples} resamples, "
-        f"seed {result.seed}) and a cluster-robust logit for image reuse; tests use Kish's "
-        f"effective n (n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted "
-        f"across "
-        f"the run; equivalence = TOST within ±{p.equivalence_margin:g} of parity."
+        f"The {level}% interval beside p is clustered over source images (two-way cluster "
+        f"bootstrap, {p.bootstrap_resamples} resamples, seed {result.seed}, t quantile; "
+        f"cluster-robust logit when the bootstrap is off): the interval the verdict agrees "
+        f"with. The naive {INTERVAL_NAMES[p.interval]} interval treats every pair as "
+        f"independent and is too narrow when images repeat (the design effect says by how "
+        f"much); it is shown for comparison only. Tests use Kish's effective n "
+        f"(n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted across the "
+        f"run; equivalence = TOST within ±{p.equivalence_margin:g} of parity. "
+        f"See docs/statistics.md for what each number means."
     )
     lines.append("")
     if not result.settings:
@@ -119,31 +145,35 @@ def summary_markdown(result: AuditResult) -> str:
             lines += ["No pair comparisons in this setting.", ""]
         else:
             lines += _table(cs, level)
-            lines += ["", *_verdicts(cs), ""]
+            lines += ["", *_verdicts(cs, p.power), ""]
             lines += _pooling(cs)
             lines += _position(result, setting)
         lines += _together(result, setting)
+        lines += _disparities(result, setting, level)
+        lines += _interactions(result, setting, level)
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _table(cs: pd.DataFrame, level: int) -> list[str]:
     out = [
-        f"| comparison | n | p [{level}% CI] | Δ | bootstrap CI | design effect | adj. p "
-        "| verdict |",
-        "|---|---:|---|---:|---|---:|---:|---|",
+        f"| comparison | n | p [{level}% clustered CI] | Δ | naive CI (pairs independent) "
+        "| design effect | adj. p | verdict | first group left |",
+        "|---|---:|---|---:|---|---:|---:|---|---|",
     ]
     for r in cs[cs["primary"]].itertuples():
         name = r.label if r.kind == "pair" else f"{r.label} ({r.pooling})"
-        boot = (f"[{r.boot_low:.3f}, {r.boot_high:.3f}]" if pd.notna(r.boot_low) else "–")
+        balance = f"{100 * r.first_left_share:.0f}%"
+        if not r.counterbalanced:
+            balance += " ⚠ position confounded"
         out.append(
             f"| {name} | {r.n} | {r.p:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_pct(r.delta)} "
-            f"| {boot} | {r.design_effect:.2f} | {r.p_value_clustered_adjusted:.3g} "
-            f"| {r.verdict} |"
+            f"| [{r.naive_low:.3f}, {r.naive_high:.3f}] | {r.design_effect:.2f} "
+            f"| {r.p_value_clustered_adjusted:.3g} | {r.verdict} | {balance} |"
         )
     return out
 
 
-def _verdicts(cs: pd.DataFrame) -> list[str]:
+def _verdicts(cs: pd.DataFrame, power: float) -> list[str]:
     prim = cs[cs["primary"]]
     out = []
     for v, text in (("differs", "**Differ from parity**"),
@@ -155,7 +185,8 @@ def _verdicts(cs: pd.DataFrame) -> list[str]:
             continue
         if v == "inconclusive":
             items = ", ".join(
-                f"{r.label} (Δ {_pct(r.delta)}; detectable with 80% power: "
+                f"{r.label} (Δ {_pct(r.delta)}; detectable with {100 * power:.0f}% power "
+                f"at the corrected level α = {r.alpha_detectable:.2g}: "
                 f"±{100 * r.min_detectable_delta_clustered:.1f} pp)"
                 if pd.notna(r.min_detectable_delta_clustered) else r.label
                 for r in rows.itertuples()
@@ -212,10 +243,25 @@ def _position(result: AuditResult, setting: str) -> list[str]:
             f"the left {int(mc['first_won_left_only'])}×, only on the right "
             f"{int(mc['first_won_right_only'])}× (p = {mc['mcnemar_p_value']:.3g})."
         )
-    if flag:
-        text += (" Group comparisons are counterbalanced, so p and Δ above are free of it, "
-                 "but a single-order audit (like the paper's) would confound the two.")
+    text += " " + _balance_sentence(result.comparisons_of(setting), flag)
     return [text, ""]
+
+
+def _balance_sentence(cs: pd.DataFrame, flag: bool) -> str:
+    """Per comparison, not per setting: which p values are free of the position effect."""
+    prim = cs[cs["primary"]] if len(cs) else cs
+    if prim.empty:
+        return ""
+    unbalanced = prim[~prim["counterbalanced"].astype(bool)]
+    if unbalanced.empty:
+        return (f"Each of the {len(prim)} comparisons above showed its first group on the left "
+                "in half of its tuples, so a left/right preference cancels out of its p and Δ.")
+    names = ", ".join(f"{r.label} (first group left in {100 * r.first_left_share:.0f}%)"
+                      for r in unbalanced.itertuples())
+    warn = "⚠ " if flag else ""
+    return (f"{warn}Not counterbalanced: {names}; their p and Δ mix the group effect with the "
+            "left/right preference" + (" detected here." if flag else " (not significant "
+                                       "here, which does not show it is absent)."))
 
 
 def _together(result: AuditResult, setting: str) -> list[str]:
@@ -223,15 +269,92 @@ def _together(result: AuditResult, setting: str) -> list[str]:
     if t.empty:
         return []
     t = t[t["setting"] == setting]
+    level = round(100 * (1 - result.params.alpha))
     out = []
     for _, d in t.groupby("comparison"):
+        k, n = int(d["k"].iloc[0]), int(d["n"].iloc[0])
+        r = d.iloc[0]
         shares = ", ".join(
-            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-            for g, s, lo, hi in zip(d["group"], d["share"], d["ci_low"], d["ci_high"], strict=True)
+            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
+            f"{100 * a:.1f}%)"
+            for g, s, lo, hi, a in zip(d["group"], d["share"], d["ci_low"], d["ci_high"],
+                                       d["adjusted_share"], strict=True)
         )
+        balance = ("every group sat at every position equally often"
+                   if bool(d["counterbalanced"].all()) else
+                   f"⚠ NOT counterbalanced (a group's share of a position is off 1/k by up to "
+                   f"{100 * d['max_position_imbalance'].max():.0f} pp): raw shares mix group "
+                   "and position; only the position-adjusted numbers separate them")
+        few = (f" ⚠ only {int(r['clusters'])} images in the smallest group: below "
+               f"{MIN_IMAGES_FOR_MODEL_TEST} this test runs above its nominal level (about 14% "
+               "false positives at 5% with 20 images per group), so treat its p as indicative"
+               if bool(r["few_images"]) else "")
+        model = (f"group effect with position in the model (conditional logit, clustered over "
+                 f"{int(r['clusters'])}+ images per group): F-test p = {r['group_p_value']:.3g}"
+                 f"{few}; position effect p = {r['position_p_value']:.3g}"
+                 if pd.notna(r["group_p_value"]) else
+                 "⚠ the position-adjusted model is not estimable: the arrangements do not "
+                 "move every group through every position (set `sampling.together_orders: "
+                 "cyclic`), there are too few tuples, or a group or position never wins")
         out.append(
-            f"- **All {int(d['k'].iloc[0])} groups at once** (n = {int(d['n'].iloc[0])}): "
-            f"χ² = {d['chi2'].iloc[0]:.1f}, p = {d['chi2_p_value'].iloc[0]:.3g}; shares "
-            f"(parity {100 / int(d['k'].iloc[0]):.1f}%, simultaneous intervals): {shares}."
+            f"- **All {k} groups at once** (n = {n} tuples; {balance}): {model}; Monte Carlo "
+            f"test holding the position preference fixed p = {r['mc_p_value']:.3g} (tuples "
+            f"treated as independent; use it when n is small). Naive χ² on raw counts "
+            f"p = {r['naive_chi2_p_value']:.3g} (ignores position and image reuse). Shares "
+            f"(parity {100 / k:.1f}%, {level}% simultaneous intervals, naive): {shares}."
+        )
+    return [*out, ""]
+
+
+def _disparities(result: AuditResult, setting: str, level: int) -> list[str]:
+    """The disparity table (fairlearn / Aequitas shape) with one plain sentence per row."""
+    d = result.disparities
+    if d.empty:
+        return []
+    d = d[d["setting"] == setting]
+    out = [
+        "#### Disparities: each group's share of pairs won",
+        "",
+        f"Per level, each value's share of the pair tuples it was in whose salient point "
+        f"landed on its image (attribute levels: only pairs whose members differ in that "
+        f"attribute), with a {level}% interval clustered over images and tuples; difference "
+        f"and ratio against the reference value. Fewer than {result.params.disparity_min_n} "
+        "effective observations: insufficient evidence, no claim either way.",
+        "",
+        f"| level | value | n | rate [{level}% clustered CI] | vs reference | difference "
+        f"[{level}% CI] | ratio [{level}% CI] | evidence |",
+        "|---|---|---:|---|---|---|---|---|",
+    ]
+    for r in d.itertuples():
+        ratio = (f"{r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
+                 if pd.notna(r.ratio_low) else "–")
+        diff = ("–" if r.evidence == "reference" else
+                f"{_pct(r.diff)} [{100 * r.diff_low:+.1f}, {100 * r.diff_high:+.1f}]")
+        out.append(
+            f"| {r.level} | {r.value} | {r.n} | {r.rate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] "
+            f"| {r.reference} | {diff} | {ratio if r.evidence != 'reference' else '–'} "
+            f"| {r.evidence} |"
+        )
+    out.append("")
+    out += [f"- {r.level} = {r.value}: {r.explanation}" for r in d.itertuples()
+            if r.evidence != "reference"]
+    return [*out, ""]
+
+
+def _interactions(result: AuditResult, setting: str, level: int) -> list[str]:
+    """Difference-in-differences: does a gap differ by another attribute?"""
+    t = result.interactions
+    if t.empty:
+        return []
+    t = t[t["setting"] == setting]
+    out = ["#### Interactions: does a gap differ by another attribute?", ""]
+    for r in t.itertuples():
+        verdict = ("the gaps differ" if r.significant else
+                   "no difference between the gaps detected (not evidence that they are equal)")
+        out.append(
+            f"- {r.gap} gap among {r.by} = {r.value_1}: p = {r.p_1:.3f}; among {r.by} = "
+            f"{r.value_2}: p = {r.p_2:.3f}; difference {_pct(r.did)} [{100 * r.low:+.1f}, "
+            f"{100 * r.high:+.1f}] ({level}% clustered), adj. p = {r.p_value_adjusted:.3g}: "
+            f"{verdict}."
         )
     return [*out, ""]

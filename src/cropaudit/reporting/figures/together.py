@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from cropaudit.reporting.figures.bars import FIRST_COLOUR
 
 
-def together_bars(rows: pd.DataFrame, *, title: str = "") -> Figure:
+def together_bars(rows: pd.DataFrame, *, title: str = "", level: int = 95) -> Figure:
     """Bars of ``share`` per ``group`` with simultaneous intervals (ci_low/ci_high) and 1/k."""
     fig = Figure(figsize=(1.2 * len(rows) + 1.5, 3.2))
     ax = fig.add_subplot()
@@ -25,7 +25,7 @@ def together_bars(rows: pd.DataFrame, *, title: str = "") -> Figure:
     ax.text(len(rows) - 0.4, parity, " parity 1/k", va="center", fontsize=7)
     ax.set_xticks(list(x), rows["group"].tolist())
     ax.set_ylim(0, max(1.0, float(rows["ci_high"].max())) * 1.05 if share.max() > 0.9 else 1.0)
-    ax.set_ylabel("share of salient points (simultaneous 95% CI)")
+    ax.set_ylabel(f"share of salient points (simultaneous {level}% CI)")
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title, loc="left", fontsize=10)
