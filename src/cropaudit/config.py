@@ -8,46 +8,72 @@ a typo in params.yaml must not silently fall back to a default.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cropaudit.app.params import AppParams
-from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
-from cropaudit.faces.detect import FacesParams
-from cropaudit.gaze.analysis import GazeParams
-from cropaudit.reporting.report import ReportParams
-from cropaudit.reporting.tracking import TrackingParams
 from cropaudit.saliency.model_store import ModelParams
-from cropaudit.stages.pair_saliency import SaliencyParams
-from cropaudit.stages.sample_pairs import SamplingParams
-from cropaudit.stages.score_crops import CropsParams
-from cropaudit.stats.params import StatsParams
+
+if TYPE_CHECKING:
+    Params: type[BaseModel]
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 
 
-class Params(BaseModel):
-    """Top level of params.yaml."""
+@functools.cache
+def _params_class() -> type[BaseModel]:
+    """The top level of params.yaml, built on first use.
 
-    model_config = ConfigDict(extra="forbid")
+    The section schemas live beside pandas, SciPy and the rest of their stages; importing them
+    costs seconds, which `cropaudit saliency IMAGE` must not pay (it reads the model section
+    only, see :func:`load_model_params`).
+    """
+    from cropaudit.app.params import AppParams
+    from cropaudit.datasets.params import DatasetParams
+    from cropaudit.faces.detect import FacesParams
+    from cropaudit.gaze.analysis import GazeParams
+    from cropaudit.reporting.report import ReportParams
+    from cropaudit.reporting.tracking import TrackingParams
+    from cropaudit.stages.pair_saliency import SaliencyParams
+    from cropaudit.stages.sample_pairs import SamplingParams
+    from cropaudit.stages.score_crops import CropsParams
+    from cropaudit.stats.params import StatsParams
 
-    seed: int = Field(20210517, description="master seed: every random choice derives from it")
-    model: ModelParams = Field(default_factory=ModelParams)
-    dataset: DatasetParams = Field(default_factory=DatasetParams)
-    sampling: SamplingParams = Field(default_factory=SamplingParams)
-    saliency: SaliencyParams = Field(default_factory=SaliencyParams)
-    crops: CropsParams = Field(default_factory=CropsParams)
-    faces: FacesParams = Field(default_factory=FacesParams)
-    gaze: GazeParams = Field(default_factory=GazeParams)
-    stats: StatsParams = Field(default_factory=StatsParams)
-    report: ReportParams = Field(default_factory=ReportParams)
-    tracking: TrackingParams = Field(default_factory=TrackingParams)
-    app: AppParams = Field(default_factory=AppParams)
+    class Params(BaseModel):
+        """Top level of params.yaml."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        seed: int = Field(
+            20210517, description="master seed: every random choice derives from it"
+        )
+        model: ModelParams = Field(default_factory=ModelParams)
+        dataset: DatasetParams = Field(default_factory=DatasetParams)
+        sampling: SamplingParams = Field(default_factory=SamplingParams)
+        saliency: SaliencyParams = Field(default_factory=SaliencyParams)
+        crops: CropsParams = Field(default_factory=CropsParams)
+        faces: FacesParams = Field(default_factory=FacesParams)
+        gaze: GazeParams = Field(default_factory=GazeParams)
+        stats: StatsParams = Field(default_factory=StatsParams)
+        report: ReportParams = Field(default_factory=ReportParams)
+        tracking: TrackingParams = Field(default_factory=TrackingParams)
+        app: AppParams = Field(default_factory=AppParams)
+
+    Params.__module__ = __name__
+    Params.__qualname__ = "Params"
+    return Params
+
+
+def __getattr__(name: str) -> Any:
+    """``from cropaudit.config import Params`` keeps working (PEP 562 lazy attribute)."""
+    if name == "Params":
+        return _params_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
@@ -61,19 +87,19 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
 def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
     """Validate an already-loaded mapping (e.g. Snakemake's ``config``)."""
     try:
-        return Params.model_validate(data or {})
+        return _params_class().model_validate(data or {})
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
 
 
-def load_params(path: str | os.PathLike[str] | None = None) -> Params:
-    """Read and validate params.yaml (a missing default file means all defaults)."""
+def _read_params_file(path: str | os.PathLike[str] | None) -> tuple[dict[str, Any] | None, str]:
+    """The mapping in params.yaml and its name (None for a missing default file)."""
     explicit = path is not None
     p = Path(path if path is not None else DEFAULT_PARAMS_FILE)
     if not p.exists():
         if explicit:
             raise ConfigError(f"{p}: parameters file not found")
-        return Params()
+        return None, str(p)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -82,4 +108,23 @@ def load_params(path: str | os.PathLike[str] | None = None) -> Params:
         raise ConfigError(f"{p}:{where} invalid YAML") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{p}: top level must be a mapping")
-    return parse_params(data, source=str(p))
+    return data, str(p)
+
+
+def load_params(path: str | os.PathLike[str] | None = None) -> Params:
+    """Read and validate params.yaml (a missing default file means all defaults)."""
+    data, source = _read_params_file(path)
+    if data is None:
+        return _params_class()()
+    return parse_params(data, source=source)
+
+
+def load_model_params(path: str | os.PathLike[str] | None = None) -> ModelParams:
+    """Read and validate only the ``model:`` section: for commands that need nothing else
+    and must start fast (`cropaudit saliency`); other sections are not checked here."""
+    data, source = _read_params_file(path)
+    try:
+        return ModelParams.model_validate((data or {}).get("model") or {})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source).replace(
+            f"{source}: ", f"{source}: model.", 1)) from None

@@ -1,7 +1,8 @@
 """Saliency backends behind one interface (see :mod:`cropaudit.saliency.types`).
 
-``fastgaze`` is our TensorFlow port of Twitter's released model; ``center`` is the no-model
-baseline. Importing this package is cheap: TensorFlow loads only when a FastGaze model is built.
+``fastgaze`` is our TensorFlow port of Twitter's released model (run on CPU by LiteRT);
+``center`` is the no-model baseline. Importing this package is cheap: TensorFlow loads only
+for a GPU, or to convert the model to LiteRT once.
 """
 
 from __future__ import annotations
@@ -36,4 +37,7 @@ def load_model(
         batch_size=params.batch_size,
         max_pixels=params.max_pixels,
         apply_gaussian=params.apply_gaussian,
+        runtime=params.runtime,
+        precision=params.precision,
+        cache_dir=params.cache_dir,
     )
