@@ -84,7 +84,7 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     return f"{source}: {field}: {err['msg']}{more}"
 
 
-def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
+def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:  # noqa: F821
     """Validate an already-loaded mapping (e.g. Snakemake's ``config``)."""
     try:
         return _params_class().model_validate(data or {})
@@ -111,7 +111,7 @@ def _read_params_file(path: str | os.PathLike[str] | None) -> tuple[dict[str, An
     return data, str(p)
 
 
-def load_params(path: str | os.PathLike[str] | None = None) -> Params:
+def load_params(path: str | os.PathLike[str] | None = None) -> Params:  # noqa: F821
     """Read and validate params.yaml (a missing default file means all defaults)."""
     data, source = _read_params_file(path)
     if data is None:

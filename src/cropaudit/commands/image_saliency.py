@@ -22,7 +22,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cropaudit.commands.pair_saliency import _limit_threads
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
     from cropaudit.outputs import write_parquet
@@ -31,7 +30,6 @@ def run(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    _limit_threads(params.model.backend)
     model = load_model(params.model, args.model)
     result = image_saliency(table, args.dataset, model,
                             progress=True if args.progress else None)

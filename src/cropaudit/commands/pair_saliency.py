@@ -31,20 +31,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
 
-def _limit_threads(backend: str) -> None:
-    """Honour the thread count a workflow manager gives the job (Snakemake sets OMP_NUM_THREADS)."""
-    import os
-
-    n = os.environ.get("OMP_NUM_THREADS", "")
-    if backend != "fastgaze" or not n.isdigit() or int(n) < 1:
-        return
-    from cropaudit.saliency.fastgaze import import_tensorflow
-
-    tf = import_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(int(n))
-    tf.config.threading.set_inter_op_parallelism_threads(min(int(n), 2))
-
-
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.contracts import read_pairs
@@ -52,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
     from cropaudit.saliency import load_model
+    from cropaudit.saliency.threads import available_cores
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
 
     params = load_params(args.params)
@@ -65,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("saliency.save_composites: give --composites-dir")
         composites_dir = args.composites_dir
         composites_dir.mkdir(parents=True, exist_ok=True)
-    _limit_threads(params.model.backend)
     model = load_model(params.model, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
     try:
         outcomes = run_shard(pairs, images, model, shard=args.shard, shards=args.shards,
                              composites_dir=composites_dir,
-                             progress=True if args.progress else None)
+                             progress=True if args.progress else None,
+                             compose_workers=available_cores())
     except BaseException:
         remove_outputs(args.out)
         raise

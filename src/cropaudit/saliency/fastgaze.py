@@ -21,7 +21,7 @@ import importlib.util
 import logging
 import os
 import sys
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from cropaudit.saliency.grid import grid_coordinates, salient_point
 from cropaudit.saliency.layers import LayerStack, parse_layers
 from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.preprocess import PreparedImage, prepare_array, prepare_file
+from cropaudit.saliency.threads import available_cores, ordered_map
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.saliency.vxm import read_vxm
 
@@ -81,7 +82,8 @@ def import_tensorflow():  # noqa: ANN201 - returns the tensorflow module
 def configure_tensorflow() -> str:
     """One-time TF set-up; returns the device used ("GPU" or "CPU").
 
-    GPU memory growth stops TF from reserving the whole card; thread settings must be made
+    GPU memory growth stops TF from reserving the whole card; the thread count a workflow
+    manager gives the job (Snakemake sets OMP_NUM_THREADS) is honoured. Both must be set
     before the first op runs, hence once, here.
     """
     global _TF_CONFIGURED
@@ -89,6 +91,13 @@ def configure_tensorflow() -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     if not _TF_CONFIGURED:
+        if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+            cores = available_cores()
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(cores)
+                tf.config.threading.set_inter_op_parallelism_threads(min(cores, 2))
+            except RuntimeError:  # TF already running: leave the caller's choice
+                pass
         for gpu in gpus:
             try:
                 tf.config.experimental.set_memory_growth(gpu, True)
@@ -104,18 +113,6 @@ PrecisionChoice = Literal["auto", "fp32", "int8"]
 #: Device nodes of GPU drivers TensorFlow can use; without one, no TF import is needed to know
 #: there is no GPU.
 _GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
-
-
-def available_cores() -> int:
-    """Cores this process is given: OMP_NUM_THREADS (set by Snakemake for a job's `threads`),
-    else the CPU affinity mask (containers, taskset), else the machine's count."""
-    n = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if n.isdigit() and int(n) > 0:
-        return int(n)
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def tensorflow_sees_gpu() -> bool:
@@ -169,8 +166,7 @@ class FastGazeModel:
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.workers = workers or available_cores()
-        #: how many inputs are grouped at once to find equally sized images (TF) or run ahead
-        #: of the one being returned (LiteRT); bounds memory whatever the number of inputs
+        #: how many inputs are grouped at once to find equally sized images (TensorFlow)
         self.window = max(4 * batch_size, 32)
         self.runtime = resolve_runtime(runtime)
         self.precision = "fp32"
@@ -345,11 +341,12 @@ class FastGazeModel:
     def _predict_litert(
         self, images: Iterable[ImageInput], sources: Sequence[str] | None, total: int | None
     ) -> Iterator[SaliencyResult | ImageFailure]:
-        """Each worker thread prepares, runs and reads out whole images; ``window`` of them
-        run ahead of the one returned. A lone image gets every core in one interpreter."""
+        """Each worker thread prepares, runs and reads out whole images, a few ahead of the
+        one returned. A lone image gets every core in one interpreter."""
         network = self._lite[self.workers if total == 1 else 1]
 
-        def one(index: int, image: ImageInput) -> SaliencyResult | ImageFailure:
+        def one(job: tuple[int, ImageInput]) -> SaliencyResult | ImageFailure:
+            index, image = job
             item = self._prepare(index, image,
                                  sources[index] if sources is not None else _describe(image, index))
             if item.prepared is not None:
@@ -357,16 +354,8 @@ class FastGazeModel:
             return self._result(item)
 
         if total == 1:
-            yield from (one(i, img) for i, img in enumerate(images))
-            return
-        pending: deque[Future[SaliencyResult | ImageFailure]] = deque()
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="saliency") as pool:
-            for i, img in enumerate(images):
-                pending.append(pool.submit(one, i, img))
-                if len(pending) >= self.window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            return map(one, enumerate(images))
+        return ordered_map(one, enumerate(images), workers=self.workers, name="saliency")
 
     def _predict_batched(
         self, images: Iterable[ImageInput], sources: Sequence[str] | None, total: int | None
