@@ -51,7 +51,7 @@ def raw_int8_error(fp32_model, inputs: list) -> float:  # noqa: ANN001
     """Largest cell difference of the int8 network alone (no fallback)."""
     from cropaudit.saliency.preprocess import prepare_array, prepare_file
 
-    nets = fp32_model._lite[1], INT8._lite[1]  # noqa: SLF001
+    nets = fp32_model._lite_network(1), INT8._lite_network(1)  # noqa: SLF001
     worst = 0.0
     for x in inputs:
         p = prepare_array(x) if isinstance(x, np.ndarray) else prepare_file(x, 100_000_000)
@@ -88,10 +88,10 @@ def main() -> None:
     print(f"bound {INT8_ERROR_BOUND} (fallback when the top cell leads by ≤ 2 × bound)")
     for name, inputs in (("reference images", refs), ("demo composites", comps)):
         exact, t32, w32 = run(fp32, inputs)
-        before = INT8._lite[1].calls, INT8._lite[1].fallbacks  # noqa: SLF001
+        before = INT8._lite_network(1).calls, INT8._lite_network(1).fallbacks  # noqa: SLF001
         fast, t8, w8 = run(INT8, inputs)
-        calls = INT8._lite[1].calls - before[0]  # noqa: SLF001
-        fallbacks = INT8._lite[1].fallbacks - before[1]  # noqa: SLF001
+        calls = INT8._lite_network(1).calls - before[0]  # noqa: SLF001
+        fallbacks = INT8._lite_network(1).fallbacks - before[1]  # noqa: SLF001
         points = sum(a.salient_point == b.salient_point for a, b in zip(exact, fast, strict=True))
         crops = sum(a.crops() == b.crops() for a, b in zip(exact, fast, strict=True))
         line = (f"{name}: {len(inputs)}; identical salient points {points}/{len(inputs)}, "

@@ -46,7 +46,7 @@ def bench_network(
     """Network alone: TF batches, or LiteRT one image at a time with every core."""
     x = np.random.default_rng(0).normal(0, 50, size=(batch, height, width, 3)).astype(np.float32)
     if model.runtime == "litert":
-        net = model._lite[model.workers]  # noqa: SLF001
+        net = model._lite_network(model.workers)  # noqa: SLF001
         run, batch = (lambda: net.run_one(x[0])), 1
     else:
         run = lambda: model.network.run_same_size(x)  # noqa: E731

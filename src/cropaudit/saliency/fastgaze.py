@@ -201,11 +201,22 @@ class FastGazeModel:
             precision = "int8" if litert.int8_pays_off(
                 fp32, lambda: converted("int8"), directory, threads=1) else "fp32"
         self.precision = precision
-        self._lite: dict[int, object] = {}
-        for threads in {1, self.workers}:
+        int8 = converted("int8") if precision == "int8" else None
+
+        def network(threads: int) -> object:
             exact = litert.LiteNetwork(fp32, threads=threads)
-            self._lite[threads] = exact if precision == "fp32" else litert.ExactDecisions(
-                litert.LiteNetwork(converted("int8"), threads=threads), exact)
+            if int8 is None:
+                return exact
+            return litert.ExactDecisions(litert.LiteNetwork(int8, threads=threads), exact)
+
+        self._make_lite = network
+        self._lite: dict[int, object] = {}
+
+    def _lite_network(self, threads: int) -> object:
+        """The LiteRT network whose interpreters use ``threads`` threads, made on first use."""
+        if threads not in self._lite:
+            self._lite[threads] = self._make_lite(threads)
+        return self._lite[threads]
 
     @property
     def fallback_rate(self) -> float | None:
@@ -343,7 +354,7 @@ class FastGazeModel:
     ) -> Iterator[SaliencyResult | ImageFailure]:
         """Each worker thread prepares, runs and reads out whole images, a few ahead of the
         one returned. A lone image gets every core in one interpreter."""
-        network = self._lite[self.workers if total == 1 else 1]
+        network = self._lite_network(self.workers if total == 1 else 1)
 
         def one(job: tuple[int, ImageInput]) -> SaliencyResult | ImageFailure:
             index, image = job

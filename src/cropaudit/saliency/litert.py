@@ -105,6 +105,11 @@ def converted_model(
     try:
         directory.mkdir(parents=True, exist_ok=True)
         write_bytes(path, convert(stack, precision=precision, apply_gaussian=apply_gaussian))
+    except ModuleNotFoundError:
+        raise ModelFileError(
+            f"{path}: not converted yet, and converting needs TensorFlow once: install "
+            "cropaudit[cpu] (or set model.cache_dir to a folder holding the converted model)"
+        ) from None
     except OSError as exc:
         raise ModelFileError(f"{directory}: cannot write the converted model ({exc})") from None
     return path
