@@ -217,8 +217,8 @@ def int8_pays_off(
 
     Dynamic-range int8 is fast only where the CPU has int8 dot products (VNNI and the like),
     and every close call costs an fp32 run on top: int8 is chosen only if
-    t_int8 + EXPECTED_FALLBACK_RATE · t_fp32 < t_fp32. Timed once per machine (hostname) and
-    thread count, and remembered beside the converted models.
+    t_int8 + EXPECTED_FALLBACK_RATE · t_fp32 < t_fp32. The two times are measured once per
+    machine (hostname) and thread count and remembered beside the converted models.
     """
     record = directory / "precision-choice.json"
     key = f"{os.uname().nodename}:{threads}:{fp32.name}"
@@ -226,17 +226,20 @@ def int8_pays_off(
         choices = json.loads(record.read_text())
     except (OSError, ValueError):
         choices = {}
-    if key in choices:
-        return bool(choices[key]["int8"])
-    image = np.random.default_rng(0).normal(0.0, 60.0, size=(213, 320, 3)).astype(np.float32)
-    t32 = _best_time(fp32, image, threads)
-    t8 = _best_time(make_int8(), image, threads)
-    choices[key] = {"fp32_s": t32, "int8_s": t8,
-                    "int8": t8 + EXPECTED_FALLBACK_RATE * t32 < t32}
+    entry = choices.get(key)
+    if not isinstance(entry, dict) or not {"fp32_s", "int8_s"} <= entry.keys():
+        image = np.random.default_rng(0).normal(0.0, 60.0, size=(213, 320, 3)).astype(np.float32)
+        choices[key] = {"fp32_s": _best_time(fp32, image, threads),
+                        "int8_s": _best_time(make_int8(), image, threads)}
+        _record(record, choices)
+    t32, t8 = choices[key]["fp32_s"], choices[key]["int8_s"]
+    return bool(t8 + EXPECTED_FALLBACK_RATE * t32 < t32)
+
+
+def _record(record: Path, choices: dict[str, dict[str, float]]) -> None:
     try:
         from cropaudit.outputs import write_json
 
         write_json(record, choices)
     except OSError:
-        log.warning("%s: cannot record the precision choice; it is timed again next run", record)
-    return bool(choices[key]["int8"])
+        log.warning("%s: cannot record the precision timings; they are redone next run", record)
