@@ -44,14 +44,15 @@ RECIPE_VERSION = 1
 #: Environment variable that moves the conversion cache (wins over ``model.cache_dir``).
 ENV_CACHE_DIR = "CROPAUDIT_CACHE_DIR"
 
-#: Largest |int8 score − fp32 score| of any grid cell over the 89 reference images: 0.251
-#: (benchmarks/bench_precision.py), rounded up. Each of two cells can move by the bound, so an
-#: image whose int8 top cell leads the runner-up by ≤ 2 × bound is recomputed in fp32.
-INT8_ERROR_BOUND = 0.26
-#: Share of the reference images the int8 path recomputes at that bound (their top cells lead
-#: by a median 0.09, well inside the int8 error): 94 %. Used to decide whether int8 pays off
-#: on a machine (:func:`int8_pays_off`); on the 2-core build machine it does not.
-EXPECTED_FALLBACK_RATE = 0.94
+#: Largest |int8 score − fp32 score| of any grid cell measured by benchmarks/bench_precision.py:
+#: 0.251 over the 89 reference images, 0.265 over 200 demo composites; rounded up with margin.
+#: Each of two cells can move by the bound, so an image whose int8 top cell leads the
+#: runner-up by ≤ 2 × bound is recomputed in fp32.
+INT8_ERROR_BOUND = 0.3
+#: Share of images the int8 path recomputes at that bound (top cells lead by a median 0.09,
+#: well inside the int8 error): 95 % of the reference images. Used to decide whether int8
+#: pays off on a machine (:func:`int8_pays_off`); on the 2-core build machine it does not.
+EXPECTED_FALLBACK_RATE = 0.95
 
 
 def cache_dir(configured: str | os.PathLike[str] | None = None) -> Path:
