@@ -74,3 +74,61 @@ def test_end_to_end_fidelity(reference_dir, reference_results) -> None:
     assert point_rate >= 0.99
     assert crop_rate >= 0.99
     assert np.median(medians) <= 0.01
+
+
+# -- runtimes and precisions: LiteRT (the CPU default, above) against TensorFlow (the
+# -- reference builder) and the int8 path against fp32 ------------------------------------
+
+
+def _run(fastgaze_path, reference_dir, **kwargs):
+    from cropaudit.saliency.fastgaze import FastGazeModel
+
+    model = FastGazeModel.from_file(fastgaze_path, batch_size=8, **kwargs)
+    paths = [str(p) for _, p in reference_images(reference_dir)]
+    return model, list(model.predict(paths))
+
+
+def test_default_cpu_runtime_is_litert_without_tensorflow(fastgaze_path) -> None:
+    """Without a GPU the engine runs LiteRT and, once converted, never imports TensorFlow."""
+    import subprocess
+    import sys
+
+    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+
+    if tensorflow_sees_gpu():
+        pytest.skip("a GPU is visible: the default runtime is TensorFlow here")
+    load_model(model_path=fastgaze_path)  # converts once if the cache is cold (imports TF)
+    code = (
+        "import sys; from cropaudit.saliency import load_model; "
+        f"m = load_model(model_path={str(fastgaze_path)!r}); "
+        "print(m.runtime, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["litert", "False"]
+
+
+def test_litert_matches_tensorflow(reference_dir, fastgaze_path, reference_results) -> None:
+    """Same points and crops as the TF network on all 89 images, scores within 1e-4."""
+    _, tf_results = _run(fastgaze_path, reference_dir, runtime="tensorflow")
+    worst = 0.0
+    for (name, lite), tf in zip(reference_results, tf_results, strict=True):
+        assert lite.salient_point == tf.salient_point, name
+        assert lite.crops(DEFAULT_ASPECT_RATIOS) == tf.crops(DEFAULT_ASPECT_RATIOS), name
+        assert lite.crops() == tf.crops(), name
+        worst = max(worst, float(np.abs(lite.scores - tf.scores).max()))
+    print(f"\nLiteRT vs TensorFlow: worst score difference {worst:.2e}")
+    assert worst <= 1e-4
+
+
+def test_int8_path_never_changes_a_decision(reference_dir, fastgaze_path,
+                                             reference_results) -> None:
+    """int8 with its fp32 fallback: every salient point and crop equals fp32's."""
+    model, fast = _run(fastgaze_path, reference_dir, runtime="litert", precision="int8")
+    assert model.precision == "int8"
+    for (name, exact), res in zip(reference_results, fast, strict=True):
+        assert res.salient_point == exact.salient_point, name
+        assert res.crops(DEFAULT_ASPECT_RATIOS) == exact.crops(DEFAULT_ASPECT_RATIOS), name
+    rate = model.fallback_rate
+    print(f"\nint8 path: {rate:.0%} of the reference images recomputed in fp32")
+    assert rate is not None and 0.0 < rate < 1.0  # the fallback is selective, not all-or-none

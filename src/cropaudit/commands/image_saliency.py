@@ -25,12 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
     from cropaudit.outputs import write_parquet
-    from cropaudit.saliency import limit_threads, load_model
+    from cropaudit.saliency import load_model
     from cropaudit.stages.image_saliency import image_saliency
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    limit_threads(params.model.backend)
     model = load_model(params.model, args.model)
     result = image_saliency(table, args.dataset, model,
                             progress=True if args.progress else None)

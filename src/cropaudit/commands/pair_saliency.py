@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
-    from cropaudit.saliency import limit_threads, load_model
+    from cropaudit.saliency import load_model
+    from cropaudit.saliency.threads import available_cores
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
 
     params = load_params(args.params)
@@ -51,14 +52,14 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("saliency.save_composites: give --composites-dir")
         composites_dir = args.composites_dir
         composites_dir.mkdir(parents=True, exist_ok=True)
-    limit_threads(params.model.backend)
     model = load_model(params.model, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
     try:
         outcomes = run_shard(pairs, images, model, shard=args.shard, shards=args.shards,
                              composites_dir=composites_dir,
-                             progress=True if args.progress else None)
+                             progress=True if args.progress else None,
+                             compose_workers=available_cores())
     except BaseException:
         remove_outputs(args.out)
         raise

@@ -50,14 +50,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from cropaudit.config import load_params
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an --out-dir that cannot receive the results, before any image is read."""
     from cropaudit.errors import ConfigError
-    from cropaudit.outputs import check_writable_dir, write_text
-    from cropaudit.saliency import ImageFailure, load_model
-    from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
+    from cropaudit.outputs import check_writable_dir
 
-    params = load_params(args.params)
+    if args.out_dir is None:
+        return
+    names = [Path(p).stem for p in args.images]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"--out-dir: several inputs share the name {dupes[0]!r}")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise ConfigError(f"--out-dir {args.out_dir}: exists and is not a folder")
+    check_writable_dir(args.out_dir, "--out-dir")
+
+
+def _existing_images(images: list[str]) -> tuple[list[str], int]:
+    """Inputs that are files; the others are reported now, before the model is loaded."""
+    kept = []
+    for path in images:
+        if Path(path).is_file():
+            kept.append(path)
+        else:
+            what = "not a regular file" if Path(path).exists() else "no such file"
+            print(f"cropaudit saliency: error: {path}: {what}", file=sys.stderr)
+    return kept, len(images) - len(kept)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cropaudit.config import load_model_params
+    from cropaudit.errors import ConfigError
+
+    # Cheap checks first: a typo in a path must not cost the model's start-up.
+    params = load_model_params(args.params)
     overrides = {
         k: v
         for k, v in {
@@ -69,21 +95,20 @@ def run(args: argparse.Namespace) -> int:
     }
     if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
         raise ConfigError("--batch-size and --max-pixels must be positive")
-    model_params = params.model.model_copy(update=overrides)
-    if args.out_dir is not None:  # before the model loads: a bad folder fails in a second
-        check_writable_dir(args.out_dir, "--out-dir")
-    model = load_model(model_params, args.model)
+    _check_outputs(args)
+    images, failed = _existing_images(args.images)
+    if not images:
+        print(f"cropaudit saliency: {failed} of {len(args.images)} images failed", file=sys.stderr)
+        return 1
 
-    if args.out_dir is not None:
-        names = [Path(p).stem for p in args.images]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ConfigError(f"--out-dir: several inputs share the name {dupes[0]!r}")
+    from cropaudit.outputs import write_text
+    from cropaudit.saliency import ImageFailure, load_model
+    from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
 
-    failed = 0
+    model = load_model(params.model_copy(update=overrides), args.model)
     multiple = len(args.images) > 1
     suffix = ".json" if args.format == "json" else ".out"
-    for item in model.predict(args.images, progress=args.progress):
+    for item in model.predict(images, progress=args.progress):
         if isinstance(item, ImageFailure):
             failed += 1
             print(f"cropaudit saliency: error: {item.message}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Saliency backends behind one interface (see :mod:`cropaudit.saliency.types`).
 
-``fastgaze`` is our TensorFlow port of Twitter's released model; ``center`` is the no-model
-baseline. Importing this package is cheap: TensorFlow loads only when a FastGaze model is built.
+``fastgaze`` is our TensorFlow port of Twitter's released model (run on CPU by LiteRT);
+``center`` is the no-model baseline. Importing this package is cheap: TensorFlow loads only
+for a GPU, or to convert the model to LiteRT once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ __all__ = [
     "ImageInput",
     "SaliencyModel",
     "SaliencyResult",
-    "limit_threads",
     "load_model",
 ]
 
@@ -39,20 +39,7 @@ def load_model(
         batch_size=params.batch_size,
         max_pixels=params.max_pixels,
         apply_gaussian=params.apply_gaussian,
+        runtime=params.runtime,
+        precision=params.precision,
+        cache_dir=params.cache_dir,
     )
-
-
-def limit_threads(backend: str) -> None:
-    """Honour the thread count a workflow manager gives the job (Snakemake sets OMP_NUM_THREADS).
-
-    Call it before the model is built: TensorFlow fixes its thread pools at its first op.
-    Only FastGaze runs threaded; the other backends ignore it.
-    """
-    n = os.environ.get("OMP_NUM_THREADS", "")
-    if backend != "fastgaze" or not n.isdigit() or int(n) < 1:
-        return
-    from cropaudit.saliency.fastgaze import import_tensorflow
-
-    tf = import_tensorflow()
-    tf.config.threading.set_intra_op_parallelism_threads(int(n))
-    tf.config.threading.set_inter_op_parallelism_threads(min(int(n), 2))

@@ -1,24 +1,33 @@
 """FastGaze: Twitter's released saliency model, run by our TensorFlow port.
 
-Pipeline per image: decode + resize + normalise (:mod:`preprocess`, NumPy/Pillow, in worker
-threads) → network (:mod:`network`, TensorFlow, batched) → grid → salient point
-(:mod:`grid`). Results come back in input order whatever the batching.
+Pipeline per image: decode + resize + normalise (:mod:`preprocess`, NumPy/Pillow) → network
+→ grid → salient point (:mod:`grid`). Results come back in input order.
 
-Batching keeps results identical to one-at-a-time inference: images of the same network-input
-size run together unpadded (the common case: photos share a few aspect ratios); the rest run
-zero-padded with the padded region re-masked between layers (see :mod:`network`).
+Two runtimes (``model.runtime``):
+
+* ``litert`` (CPU; the default when TensorFlow sees no GPU): the network converted once to
+  LiteRT (:mod:`litert`) and run one image at a time by as many worker threads as the job has
+  cores, each thread decoding, resizing and running its own images, so decoding overlaps with
+  the network and every core is busy. No TensorFlow import: start-up is a fraction of a second.
+* ``tensorflow`` (GPU; the reference): batches on TensorFlow. Images of the same network-input
+  size run together unpadded; the rest run zero-padded with the padded region re-masked
+  between layers (see :mod:`network`), so batching never changes a result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -26,7 +35,9 @@ from tqdm import tqdm
 from cropaudit.errors import CropauditError
 from cropaudit.saliency.grid import grid_coordinates, salient_point
 from cropaudit.saliency.layers import LayerStack, parse_layers
+from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.preprocess import PreparedImage, prepare_array, prepare_file
+from cropaudit.saliency.threads import available_cores, ordered_map
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.saliency.vxm import read_vxm
 
@@ -35,38 +46,44 @@ log = logging.getLogger(__name__)
 _TF_CONFIGURED = False
 
 
-def import_tensorflow():  # returns the tensorflow module (untyped)
-    """Import TensorFlow with its C++ start-up notices (oneDNN, CUDA probing) silenced.
-
-    Those lines are printed by native code at import, whatever TF_CPP_MIN_LOG_LEVEL says, and
-    look like errors to users; stderr is pointed at /dev/null for the import only.
-    Set CROPAUDIT_TF_VERBOSE=1 to see them.
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for a block: native libraries (TensorFlow's
+    oneDNN and CUDA probing, LiteRT's delegate notice) print start-up lines there that look
+    like errors to users, whatever TF_CPP_MIN_LOG_LEVEL says. CROPAUDIT_TF_VERBOSE=1 keeps them.
     """
-    import sys
-
-    if "tensorflow" in sys.modules or os.environ.get("CROPAUDIT_TF_VERBOSE"):
-        import tensorflow as tf
-
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("CROPAUDIT_TF_VERBOSE"):
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
             try:
-                import tensorflow as tf
+                yield
             finally:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ start-up notices silenced."""
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with native_stderr_silenced():
+            import tensorflow as tf
+    import tensorflow as tf
+
     return tf
 
 
 def configure_tensorflow() -> str:
     """One-time TF set-up; returns the device used ("GPU" or "CPU").
 
-    GPU memory growth stops TF from reserving the whole card; thread settings must be made
+    GPU memory growth stops TF from reserving the whole card; the thread count a workflow
+    manager gives the job (Snakemake sets OMP_NUM_THREADS) is honoured. Both must be set
     before the first op runs, hence once, here.
     """
     global _TF_CONFIGURED
@@ -74,11 +91,42 @@ def configure_tensorflow() -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     if not _TF_CONFIGURED:
+        if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+            cores = available_cores()
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(cores)
+                tf.config.threading.set_inter_op_parallelism_threads(min(cores, 2))
+            except RuntimeError:  # TF already running: leave the caller's choice
+                pass
         for gpu in gpus:
             with contextlib.suppress(RuntimeError):  # already initialised: leave their choice
                 tf.config.experimental.set_memory_growth(gpu, True)
         _TF_CONFIGURED = True
     return "GPU" if gpus else "CPU"
+
+
+Runtime = Literal["auto", "litert", "tensorflow"]
+PrecisionChoice = Literal["auto", "fp32", "int8"]
+
+#: Device nodes of GPU drivers TensorFlow can use; without one, no TF import is needed to know
+#: there is no GPU.
+_GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
+
+
+def tensorflow_sees_gpu() -> bool:
+    """Whether TensorFlow would run on a GPU, importing it only where a GPU driver exists."""
+    if not any(Path(p).exists() for p in _GPU_DEVICE_NODES):
+        return False
+    if importlib.util.find_spec("tensorflow") is None:
+        return False
+    return configure_tensorflow() == "GPU"
+
+
+def resolve_runtime(runtime: Runtime) -> Literal["litert", "tensorflow"]:
+    """``auto``: TensorFlow (batched) where it sees a GPU, LiteRT on CPU."""
+    if runtime == "auto":
+        return "tensorflow" if tensorflow_sees_gpu() else "litert"
+    return runtime
 
 
 @dataclass
@@ -105,23 +153,82 @@ class FastGazeModel:
         max_pixels: int = 100_000_000,
         apply_gaussian: bool = False,
         workers: int | None = None,
+        runtime: Runtime = "auto",
+        precision: PrecisionChoice = "auto",
+        model_sha256: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        from cropaudit.saliency.network import FastGazeNetwork
-
         if batch_size <= 0:
             raise CropauditError(f"batch_size must be positive, got {batch_size}")
-        self.device = configure_tensorflow()
         self.stack = stack
-        self.network = FastGazeNetwork(stack, apply_gaussian=apply_gaussian)
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.workers = workers or min(4, os.cpu_count() or 1)
-        #: how many inputs are grouped at once to find equally sized images
+        self.workers = workers or available_cores()
+        #: how many inputs are grouped at once to find equally sized images (TensorFlow)
         self.window = max(4 * batch_size, 32)
+        self.runtime = resolve_runtime(runtime)
+        self.precision = "fp32"
+        if self.runtime == "tensorflow":
+            from cropaudit.saliency.network import FastGazeNetwork
+
+            self.device = configure_tensorflow()
+            self.network = FastGazeNetwork(stack, apply_gaussian=apply_gaussian)
+        else:
+            self.device = "CPU"
+            self._setup_litert(precision, model_sha256, cache_dir, apply_gaussian)
+
+    def _setup_litert(self, precision: PrecisionChoice, model_sha256: str | None,
+                      cache_dir: str | os.PathLike[str] | None, apply_gaussian: bool) -> None:
+        """Converted networks from the cache: one interpreter thread per worker for batch
+        runs (the workers are the parallelism), all cores for a lone image (latency)."""
+        from cropaudit.saliency import litert
+
+        if model_sha256 is None:
+            raise CropauditError("the LiteRT runtime needs the model file's sha256 (from_file)")
+        directory = litert.cache_dir(cache_dir)
+
+        def converted(p: litert.Precision) -> Path:
+            path = directory / litert.cache_name(model_sha256, p, apply_gaussian)
+            if not path.is_file():
+                log.info("converting the model to LiteRT %s (once; cached as %s)", p, path)
+            return litert.converted_model(self.stack, model_sha256, precision=p,
+                                          apply_gaussian=apply_gaussian, directory=directory)
+
+        fp32 = converted("fp32")
+        if precision == "auto":
+            precision = "int8" if litert.int8_pays_off(
+                fp32, lambda: converted("int8"), directory, threads=1) else "fp32"
+        self.precision = precision
+        int8 = converted("int8") if precision == "int8" else None
+
+        def network(threads: int) -> object:
+            exact = litert.LiteNetwork(fp32, threads=threads)
+            if int8 is None:
+                return exact
+            return litert.ExactDecisions(litert.LiteNetwork(int8, threads=threads), exact)
+
+        self._make_lite = network
+        self._lite: dict[int, object] = {}
+
+    def _lite_network(self, threads: int) -> object:
+        """The LiteRT network whose interpreters use ``threads`` threads, made on first use."""
+        if threads not in self._lite:
+            self._lite[threads] = self._make_lite(threads)
+        return self._lite[threads]
+
+    @property
+    def fallback_rate(self) -> float | None:
+        """Share of images recomputed in fp32 by the int8 path (None when not in use)."""
+        if self.runtime != "litert" or self.precision != "int8":
+            return None
+        nets = list(self._lite.values())
+        calls = sum(n.calls for n in nets)  # type: ignore[attr-defined]
+        return sum(n.fallbacks for n in nets) / calls if calls else 0.0  # type: ignore[attr-defined]
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **kwargs: object) -> FastGazeModel:
         """Load a ``.vxm`` model file and build the network from its layer list."""
+        kwargs.setdefault("model_sha256", sha256_file(path))
         return cls(parse_layers(read_vxm(path)), **kwargs)  # type: ignore[arg-type]
 
     # -- pipeline ---------------------------------------------------------------------------
@@ -223,13 +330,47 @@ class FastGazeModel:
 
         ``progress``: True shows a bar on stderr, False hides it, None shows it on a terminal.
 
-        Decoding runs in a thread pool ahead of the network (one window of look-ahead), so
-        image I/O overlaps with TensorFlow, which releases the GIL while it computes.
+        Decoding runs in worker threads ahead of the network (a bounded look-ahead, so memory
+        does not grow with the number of inputs); both runtimes release the GIL while they
+        compute, so decoding overlaps with the network.
         """
-        inputs = iter(enumerate(images))
         total = len(images) if hasattr(images, "__len__") else None  # type: ignore[arg-type]
-        bar = tqdm(total=total, desc=f"saliency ({self.device})", unit="img",
+        desc = f"saliency ({self.device}" + (
+            f", LiteRT {self.precision})" if self.runtime == "litert" else ")")
+        bar = tqdm(total=total, desc=desc, unit="img",
                    disable=None if progress is None else not progress)
+        run = self._predict_litert if self.runtime == "litert" else self._predict_batched
+        try:
+            for item in run(images, sources, total):
+                yield item
+                bar.update(1)
+        finally:
+            bar.close()
+
+    def _predict_litert(
+        self, images: Iterable[ImageInput], sources: Sequence[str] | None, total: int | None
+    ) -> Iterator[SaliencyResult | ImageFailure]:
+        """Each worker thread prepares, runs and reads out whole images, a few ahead of the
+        one returned. A lone image gets every core in one interpreter."""
+        network = self._lite_network(self.workers if total == 1 else 1)
+
+        def one(job: tuple[int, ImageInput]) -> SaliencyResult | ImageFailure:
+            index, image = job
+            item = self._prepare(index, image,
+                                 sources[index] if sources is not None else _describe(image, index))
+            if item.prepared is not None:
+                item.scores = network.run_one(item.prepared.network_input)  # type: ignore[attr-defined]
+            return self._result(item)
+
+        if total == 1:
+            return map(one, enumerate(images))
+        return ordered_map(one, enumerate(images), workers=self.workers, name="saliency")
+
+    def _predict_batched(
+        self, images: Iterable[ImageInput], sources: Sequence[str] | None, total: int | None
+    ) -> Iterator[SaliencyResult | ImageFailure]:
+        """TensorFlow: decode a window in a thread pool while the previous window runs."""
+        inputs = iter(enumerate(images))
 
         def submit(pool: ThreadPoolExecutor) -> list[Future[_Item]]:
             chunk = list(islice(inputs, self.window))
@@ -241,18 +382,14 @@ class FastGazeModel:
                 for i, img in chunk
             ]
 
-        try:
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="prepare") as pool:
-                pending = submit(pool)
-                while pending:
-                    items = [f.result() for f in pending]
-                    pending = submit(pool)  # next window decodes while this one runs
-                    self._run_window(items)
-                    for it in items:
-                        yield self._result(it)
-                        bar.update(1)
-        finally:
-            bar.close()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="prepare") as pool:
+            pending = submit(pool)
+            while pending:
+                items = [f.result() for f in pending]
+                pending = submit(pool)  # next window decodes while this one runs
+                self._run_window(items)
+                for it in items:
+                    yield self._result(it)
 
 
 def _check_array(image: np.ndarray) -> None:

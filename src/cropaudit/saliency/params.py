@@ -48,3 +48,16 @@ class ModelParams(BaseModel):
     apply_gaussian: bool = Field(
         False, description="apply the model's Gaussian layer (the original program does not)"
     )
+    runtime: Literal["auto", "litert", "tensorflow"] = Field(
+        "auto", description="auto: TensorFlow (batched) where it sees a GPU, else LiteRT (CPU)"
+    )
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto",
+        description="LiteRT: int8 recomputes in fp32 every image whose salient point it could "
+        "change (points, crops, winners exact; other scores within ~0.3); auto = int8 only "
+        "where that is faster on this machine",
+    )
+    cache_dir: str | None = Field(
+        None, description="converted (LiteRT) models; null: $CROPAUDIT_CACHE_DIR or "
+        "~/.cache/cropaudit/litert"
+    )

@@ -13,8 +13,8 @@ of the pairs table it came from, and :func:`gather` refuses an incomplete or mix
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from cropaudit.outputs import read_parquet_metadata, write_parquet
 from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
 from cropaudit.saliency.composite import fit_member, parse_colour, render_composite, score_members
 from cropaudit.saliency.model_store import sha256_file
+from cropaudit.saliency.threads import ordered_map
 from cropaudit.saliency.upright import decode_upright
 from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
@@ -57,6 +58,8 @@ class MemberImages:
     """Decoded, upright, scaled member images, with a memory-bounded LRU cache.
 
     The same image appears in many tuples; decoding it once per tuple would dominate the run.
+    Safe to share between threads (composites are rendered by several): the cache is locked,
+    decoding is not, so two threads may at worst decode the same image once each.
     """
 
     def __init__(self, dataset_path: str | os.PathLike[str], table: pd.DataFrame,
@@ -67,20 +70,23 @@ class MemberImages:
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
 
     def get(self, image_id: str, width: int, height: int) -> np.ndarray:
         """Upright pixels of ``image_id`` at its placed size (decoded once, then cached)."""
         key = (image_id, width, height)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
         array = self._load(image_id, width, height)
-        if array.nbytes <= self.cache_bytes:
-            self._cache[key] = array
-            self._bytes += array.nbytes
-            while self._bytes > self.cache_bytes:
-                _, old = self._cache.popitem(last=False)
-                self._bytes -= old.nbytes
+        with self._lock:
+            if array.nbytes <= self.cache_bytes and key not in self._cache:
+                self._cache[key] = array
+                self._bytes += array.nbytes
+                while self._bytes > self.cache_bytes:
+                    _, old = self._cache.popitem(last=False)
+                    self._bytes -= old.nbytes
         return array
 
     def _load(self, image_id: str, width: int, height: int) -> np.ndarray:
@@ -130,23 +136,28 @@ def run_shard(
     shards: int = 1,
     composites_dir: Path | None = None,
     progress: bool | None = False,
+    compose_workers: int = 2,
 ) -> pd.DataFrame:
-    """Saliency outcomes (pairs rows + outcome columns) of one shard's tuples."""
+    """Saliency outcomes (pairs rows + outcome columns) of one shard's tuples.
+
+    Composites are rendered by ``compose_workers`` threads ahead of the model, which runs
+    them in its own workers: decoding and compositing overlap with the network.
+    """
     ids = shard_tuple_ids(pairs["tuple_id"].to_numpy(), shard, shards)
     rows = pairs[pairs["tuple_id"].isin(ids)].sort_values(["tuple_id", "position"])
     tuples = [g for _, g in rows.groupby("tuple_id", sort=True)]
 
-    def composites() -> Iterator[np.ndarray]:
-        for t in tuples:
-            canvas = render_tuple(t, images)
-            if composites_dir is not None:
-                name = f"tuple-{int(t['tuple_id'].iloc[0]):07d}.jpg"
-                Image.fromarray(canvas).save(composites_dir / name, quality=95)
-            yield canvas
+    def compose(t: pd.DataFrame) -> np.ndarray:
+        canvas = render_tuple(t, images)
+        if composites_dir is not None:
+            name = f"tuple-{int(t['tuple_id'].iloc[0]):07d}.jpg"
+            Image.fromarray(canvas).save(composites_dir / name, quality=95)
+        return canvas
 
     sources = [f"tuple {int(t['tuple_id'].iloc[0])}" for t in tuples]
     outcome_rows: list[dict[str, object]] = []
-    results = model.predict(composites(), sources=sources, progress=progress)
+    composites = ordered_map(compose, tuples, workers=compose_workers, name="compose")
+    results = model.predict(composites, sources=sources, progress=progress)
     for t, result in zip(tuples, results, strict=True):
         if isinstance(result, ImageFailure):
             raise InputFileError(f"{result.source}: saliency failed ({result.message})")
