@@ -9,7 +9,9 @@
 #   scripts/services/mlflow.sh status | stop
 #
 # Clients upload artifacts through the server (--serve-artifacts), so they need no S3
-# credentials. Settings: MLFLOW_PORT (default 5050), MLFLOW_WORKERS (2), MLFLOW_ARTIFACTS
+# credentials. Settings: MLFLOW_PORT (default 5050), MLFLOW_WORKERS (2),
+# MLFLOW_WORKER_HEALTHCHECK_S (60: uvicorn's default 5 s restarts busy workers on a loaded
+# machine, which then answer nothing while they re-import MLflow), MLFLOW_ARTIFACTS
 # (default .services/mlflow/artifacts), MLFLOW_BACKEND_STORE_URI (default: postgres.sh's
 # database), S3_PORT (with an s3:// artifact store).
 
@@ -45,6 +47,7 @@ start() {
   MLFLOW_DISABLE_TELEMETRY=true setsid mlflow server --backend-store-uri "$backend" \
     --artifacts-destination "$artifacts" --serve-artifacts \
     --host 127.0.0.1 --port "$PORT" --workers "${MLFLOW_WORKERS:-2}" \
+    --uvicorn-opts "--timeout-worker-healthcheck ${MLFLOW_WORKER_HEALTHCHECK_S:-60}" \
     >"$DIR/mlflow.log" 2>&1 </dev/null &
   echo $! >"$DIR/mlflow.pid"
   wait_for 120 "mlflow server" "$DIR/mlflow.log" python -c \
