@@ -45,12 +45,23 @@ def pushed(services, tmp_path_factory):
     sh("git", "add", "-A")
     sh("git", "commit", "-qm", "audit")
     sh(tool("dvc"), "repro")
-    sh("git", "add", "dvc.lock")
+    # outputs DVC does not cache (metrics, figures, the run record) are for git to keep;
+    # /results/ is git-ignored, hence -f
+    sh("git", "add", "-f", *uncached_outputs(root))
+    sh("git", "add", "-A")
     sh("git", "commit", "-qm", "results")
     sh("git", "remote", "add", "origin", str(origin))
     sh("git", "push", "-q", "origin", "main")
     push = sh(tool("dvc"), "push")
     return root, origin, env, push.stdout + push.stderr
+
+
+def uncached_outputs(root) -> list[str]:
+    """Outputs and metrics of dvc.yaml marked `cache: false`."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values()
+    return [path for stage in stages for entry in stage.get("outs", []) + stage.get("metrics", [])
+            if isinstance(entry, dict) for path, opts in entry.items()
+            if opts and opts.get("cache") is False]
 
 
 def locked_outputs(root) -> dict[str, str]:
@@ -70,7 +81,9 @@ def test_push_stores_data_model_and_results_on_s3(pushed):
     if MODEL:
         expected.add("models/fastgaze.vxm")
     assert expected <= set(outs)
-    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
     keys = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket="cropaudit", Prefix="dvc/") for o in page.get("Contents", [])}
     for path in expected:

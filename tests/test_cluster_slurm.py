@@ -18,9 +18,10 @@ from support.workflow import copy_workflow, run, tool
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
-#: Snakemake's line per submitted job: Slurm job id, rule, shard (saliency only)
-SUBMITTED = re.compile(
-    r"submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/(?:(\d+)/)?\d+\.log")
+#: Snakemake's line per submitted job: Slurm job id, "rule" or "group" (the profile's
+#: `groups`), its name (a group's names its rules, cut short), shard (saliency only)
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) "
+                       r"\(log: \S*/(rule|group)_([\w.]+)/(?:(\d+)/)?\d+\.log")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +33,10 @@ def slurm_run(services, tiny_audit, tmp_path_factory):
                timeout=1800, **env)
     wall = time.monotonic() - started
     log = proc.stdout + proc.stderr
-    jobs = [(int(j), rule, shard) for j, rule, shard in SUBMITTED.findall(log)]
+    jobs = [(int(j), kind == "group", name, shard)
+            for j, kind, name, shard in SUBMITTED.findall(log)]
     completed = _jobcomp(services.log("slurm", "jobcomp.log"), root)
-    return root, wall, jobs, completed, env
+    return root, wall, jobs, completed, env, log
 
 
 def _jobcomp(text: str, root: Path) -> dict[int, dict[str, str]]:
@@ -48,11 +50,13 @@ def _jobcomp(text: str, root: Path) -> dict[int, dict[str, str]]:
 
 
 def test_every_job_went_through_slurm(slurm_run):
-    root, _, jobs, completed, env = slurm_run
-    rules = [rule for _, rule, _ in jobs]
-    assert sorted(shard for _, rule, shard in jobs if rule == "saliency") == ["0", "1", "2", "3"]
-    assert {"prepare_data", "faces", "sample_pairs", "gather", "stats", "log_run"} <= set(rules)
-    ids = [job for job, _, _ in jobs]
+    root, _, jobs, completed, env, log = slurm_run
+    shards = sorted(shard for _, group, name, shard in jobs if name == "saliency" and not group)
+    assert shards == ["0", "1", "2", "3"]
+    # nothing but the target rule `all` ran outside Slurm
+    assert set(re.findall(r"^localrule (\w+):", log, flags=re.M)) == {"all"}
+    assert any(group for _, group, _, _ in jobs)  # the profile's light stages, grouped
+    ids = [job for job, _, _, _ in jobs]
     assert len(set(ids)) == len(ids)
     # Slurm's own records: each submitted job completed, and the queue still lists them
     assert set(completed) == set(ids)
@@ -65,7 +69,7 @@ def test_every_job_went_through_slurm(slurm_run):
 
 
 def test_results_equal_the_local_run(slurm_run, tiny_audit):
-    root, _, _, _, _ = slurm_run
+    root, _, _, _, _, _ = slurm_run
     local, _ = tiny_audit
     assert (root / "results/metrics.json").read_bytes() == (
         local / "results/metrics.json").read_bytes()
@@ -92,11 +96,11 @@ def _benchmark_seconds(root: Path, rule: str, shard: str) -> float | None:
 
 def test_report_overheads(slurm_run, tiny_audit):
     """Not a speed target: prints what README's "Scaling out" quotes."""
-    root, wall, jobs, completed, _ = slurm_run
+    root, wall, jobs, completed, _, _ = slurm_run
     _, local_wall = tiny_audit
     in_job = []
-    for job, rule, shard in jobs:
-        own = _benchmark_seconds(root, rule, shard)
+    for job, group, rule, shard in jobs:
+        own = None if group else _benchmark_seconds(root, rule, shard)
         if own is not None:
             in_job.append(_seconds(completed[job]) - own)
     assert in_job

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,6 +69,7 @@ class Services:
         for name in STOP_ORDER:
             if name in self.env:
                 self._script(name, "stop", timeout=120)
+        shutil.rmtree(self.state, ignore_errors=True)
 
     def log(self, name: str, file: str) -> str:
         path = self.state / name / file
