@@ -10,7 +10,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 EXTRAS ?= cpu,dev
 
-.PHONY: setup run test test-fast lint dvc.yaml check-dvc clean-results
+.PHONY: setup run test test-fast test-cluster lint dvc.yaml check-dvc clean-results
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ test: lint   # the gates first: a lint or type error fails the run before any te
 
 test-fast: lint   # skips the end-to-end runs of snakemake / dvc / mlflow (marked slow)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Slurm, MLflow on PostgreSQL + S3, DVC on S3 (README "Scaling out"); needs the [scale] extra,
+# and root with Debian's slurm-wlm, munge and postgresql, else the tests skip with the reason
+test-cluster: setup
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[scale]"
+	$(BIN)/python -m pytest -q -m cluster
 
 # dvc.yaml is generated from the Snakemake rules (the single source of truth).
 dvc.yaml: setup

@@ -42,3 +42,29 @@ def fastgaze_path(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"fastgaze.vxm not found at {path} (set CROPAUDIT_FASTGAZE)")
     return path
+
+
+@pytest.fixture(scope="session")
+def services():
+    """Local Slurm / PostgreSQL / S3 / MLflow started by scripts/services (tests marked
+    ``cluster``); each test skips with the reason when its service cannot start."""
+    from support.services import Services
+
+    started = Services()
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture(scope="session")
+def tiny_audit(tmp_path_factory):
+    """A small audit run locally (`snakemake --cores 2`): what the Slurm run must reproduce
+    and what the MLflow server tests log. Returns (folder, wall seconds)."""
+    import time
+
+    from support.services import TINY_AUDIT
+    from support.workflow import copy_workflow, run, tool
+
+    root = copy_workflow(tmp_path_factory.mktemp("local") / "audit", TINY_AUDIT)
+    started = time.monotonic()
+    run([tool("snakemake"), "--cores", "2"], cwd=root)
+    return root, time.monotonic() - started

@@ -132,7 +132,19 @@ def ensure_experiment(client: Any, name: str, uri: str) -> str:
     if db is not None:
         slug = re.sub(r"[^\w.-]", "_", name)
         location = (db.parent / "mlruns" / slug).as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException as exc:
+        # Parallel jobs logging to one server race to create the experiment: the loser uses
+        # the winner's.
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def read_metrics(paths: Sequence[Path]) -> dict[str, Any]:
