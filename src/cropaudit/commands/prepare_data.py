@@ -9,8 +9,19 @@ fewer than dataset.groups.min_group_size images dropped. It is written only when
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+from cropaudit.commands.declared import ParamKeys
+
+if TYPE_CHECKING:
+    from cropaudit.config import Params
 
 HELP = "build data/<dataset>/images.parquet for the configured dataset source"
+
+
+def PARAMS(params: Params) -> ParamKeys:  # noqa: N802 (the declaration every command has)
+    """params.yaml keys read (cropaudit.commands.declared): only the configured source's own."""
+    return ("dataset.source", "dataset.groups", f"dataset.{params.dataset.source_section}")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
