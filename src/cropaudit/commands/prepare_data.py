@@ -20,8 +20,14 @@ HELP = "build data/<dataset>/images.parquet for the configured dataset source"
 
 
 def PARAMS(params: Params) -> ParamKeys:  # noqa: N802 (the declaration every command has)
-    """params.yaml keys read (cropaudit.commands.declared): only the configured source's own."""
-    return ("dataset.source", "dataset.groups", f"dataset.{params.dataset.source_section}")
+    """params.yaml keys read (cropaudit.commands.declared): only the configured source's own.
+
+    Every source checks its images against ``model.max_pixels``; wikiceleb draws its
+    per-group subset with the master seed.
+    """
+    section = f"dataset.{params.dataset.source_section}"
+    keys = ("dataset.source", "dataset.groups", section, "model.max_pixels")
+    return (*keys, "seed") if params.dataset.source == "wikiceleb" else keys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
