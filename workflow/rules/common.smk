@@ -25,7 +25,8 @@ envvars:
     "PATH",
 
 
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+_SYSTEM_PATH = os.environ["PATH"]
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), _SYSTEM_PATH]))
 
 
 def _load_validated():
@@ -90,7 +91,7 @@ def declared(command):
 
     `params`: the values of the params.yaml keys the command declares (its module's PARAMS);
     `code`: the package source files it can run (cropaudit.commands.declared). The DVC stage
-    generated from the rule gets the same keys as `params:` and the same files as `deps:`.
+    generated from it lists the same keys as params and the same files as deps.
     """
     out = {"code": [os.path.relpath(f) for f in code_files(command, SRC_DIR)]}
     keys = declared_params(command, P)
@@ -131,7 +132,7 @@ FIGURES_DIR = "results/figures"
 REPORT = "results/report.html"
 RUN_RECORD = "results/mlflow-run.json"
 
-# Optional model argument of the commands that use the model (a rule param: {params.model}).
+# Optional model argument of the commands that use the model, passed as {params.model}.
 MODEL_ARG = f" --model {MODEL}" if MODEL else ""
 MLFLOW_UI_HINT = f"mlflow ui --backend-store-uri {tracking_uri(P.tracking)}"
 
