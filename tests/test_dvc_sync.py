@@ -56,7 +56,8 @@ def test_tracked_key_missing_from_params_file_is_an_error(tmp_path):
     del params["model"]["url"]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     proc = run([*SYNC, "--root", str(root)], cwd=root, check=False)
-    assert proc.returncode == 2 and "'model.url'" in proc.stderr
+    assert proc.returncode == 2
+    assert "'model.url'" in proc.stderr
 
 
 def test_saved_composites_become_stage_outputs(tmp_path):

@@ -101,34 +101,45 @@ def snake(stages: set[str]) -> set[str]:
 def test_editing_statistics_code_reruns_stats_and_after_in_both_tools(repo):
     audit = repo / "src/cropaudit/stats/audit.py"
     audit.write_text(audit.read_text() + "# an edit to the statistics code\n")
-    assert dvc_changed(repo) == AFTER_STATS
+    # DVC lists the stage whose own deps changed; Snakemake also what follows it. Neither
+    # touches anything upstream (or the gaze stage, which does not run this code).
+    assert dvc_changed(repo) == {"stats"}
     assert snakemake_plan(repo) == snake(AFTER_STATS)
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
+    metrics = (repo / "results/metrics.json").read_bytes()
+    dvc(repo, "repro")
+    for p in [*UPSTREAM, "results/gaze/rates.csv", "results/gaze-metrics.json"]:
+        assert (repo / p).stat().st_mtime_ns == before[p], f"{p} was rebuilt"
+    assert (repo / "results/metrics.json").stat().st_mtime_ns != before["results/metrics.json"]
+    # A comment changes no result, so DVC stops after stats (its outputs hash the same);
+    # Snakemake goes by file times and redraws what follows once: the documented corner
+    # (docs/workflow.md, "Where the two tools can disagree").
+    assert (repo / "results/metrics.json").read_bytes() == metrics
+    assert snakemake_plan(repo) == snake(AFTER_STATS - {"stats"})
     started = time.monotonic()
     out = run([tool("snakemake"), "--cores", "2"], cwd=repo).stdout
     print(f"snakemake after a code edit: {time.monotonic() - started:.1f} s")
-    assert "recorded" in out and "dvc.lock" in out
-    for p in UPSTREAM + ["results/gaze/rates.csv", "results/gaze-metrics.json"]:
+    assert "stage(s) in dvc.lock" in out
+    for p in UPSTREAM:
         assert (repo / p).stat().st_mtime_ns == before[p], f"{p} was rebuilt"
-    for p in ("results/metrics.json", "results/report.html", "results/mlflow-run.json"):
-        assert (repo / p).stat().st_mtime_ns != before[p], f"{p} was not rebuilt"
-    # Snakemake recorded its run for DVC: nothing left to do for either tool
-    assert dvc_changed(repo) == set()
-    assert stages_to_run(repo) == set()
+    assert (repo / "results/report.html").stat().st_mtime_ns != before["results/report.html"]
     assert snakemake_plan(repo) == set()
+    assert dvc_changed(repo) == set()
 
 
-def test_a_parameter_change_is_seen_alike_and_either_tool_satisfies_the_other(repo):
+def test_a_parameter_change_is_seen_alike_and_snakemake_satisfies_dvc(repo):
     params = repo / "params.yaml"
     params.write_text(params.read_text().replace("review_per_value: 2", "review_per_value: 1"))
     gaze_and_after = {"gaze", "report", "log-run"}
     assert dvc_changed(repo) == gaze_and_after
     assert snakemake_plan(repo) == snake(gaze_and_after)
-    dvc(repo, "repro")
-    assert snakemake_plan(repo) == set()
-    params.write_text(params.read_text().replace("review_per_value: 1", "review_per_value: 3"))
+    before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM}
     run([tool("snakemake"), "--cores", "2"], cwd=repo)
+    assert all((repo / p).stat().st_mtime_ns == t for p, t in before.items())
+    # Snakemake recorded its run for DVC (dvc commit): nothing left to do for either tool
     assert dvc_changed(repo) == set()
+    assert stages_to_run(repo) == set()
+    assert snakemake_plan(repo) == set()
 
 
 def test_dvc_plots_show_renders_the_figures_without_network(repo, tmp_path):

@@ -120,7 +120,8 @@ def test_stage_reads_only_declared_params(reads: dict[str, set[str]], command: s
 @pytest.mark.slow
 def test_faces_and_gaze_declare_the_model_pixel_limit(reads: dict[str, set[str]]) -> None:
     # the bug this declaration fixed: both read model.max_pixels, the faces rule tracked faces
-    assert "model.max_pixels" in reads["faces"] and "model.max_pixels" in reads["gaze"]
+    assert "model.max_pixels" in reads["faces"]
+    assert "model.max_pixels" in reads["gaze"]
 
 
 @pytest.fixture
@@ -149,7 +150,8 @@ def test_recorder_sees_nested_reads_and_whole_sections() -> None:
     read: set[str] = set()
     params = recording(parse_params({}), read)
     assert isinstance(params, config.Params)
-    assert params.faces.min_confidence == 0.9 and read == {"faces.min_confidence"}
+    assert params.faces.min_confidence == 0.9
+    assert read == {"faces.min_confidence"}
     params.stats.model_dump()
     assert "stats" in read
     with pytest.raises(AssertionError, match=r"reads \['faces.min_confidence'\]"):

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 PER_GROUP = 3
 #: Small and quick: the model does not matter here, the dataset does.
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 4}, "saliency": {"shards": 1},
-        "gaze": {"review_per_value": 1}, "stats": {"bootstrap_resamples": 50}}
+        "gaze": {"review_per_value": 1}, "stats": {"bootstrap_resamples": 0}}
 #: Which tool builds each source (the other one checks it has nothing left to do).
 RUNNER = {"folder": "snakemake", "csv": "dvc", "fairface": "snakemake", "utkface": "dvc",
           "wikiceleb": "snakemake"}

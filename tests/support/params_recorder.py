@@ -35,7 +35,7 @@ def _recording_class(cls: type[M], reads: set[str], prefix: str) -> type[M]:
     fields = frozenset(cls.model_fields)
     whole = prefix.rstrip(".") or "*"
 
-    def __getattribute__(self: Any, name: str) -> Any:  # noqa: N807 (the hook being replaced)
+    def __getattribute__(self: Any, name: str) -> Any:
         value = cls.__getattribute__(self, name)
         if name in fields:
             if not isinstance(value, BaseModel):

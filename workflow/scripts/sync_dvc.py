@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import importlib
 import io
 import os
 import re

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 HELP = "build data/<dataset>/images.parquet for the configured dataset source"
 
 
-def PARAMS(params: Params) -> ParamKeys:  # noqa: N802 (the declaration every command has)
+def PARAMS(params: Params) -> ParamKeys:  # the declaration every command has (upper case)
     """params.yaml keys read (cropaudit.commands.declared): only the configured source's own.
 
     Every source checks its images against ``model.max_pixels``; wikiceleb draws its
