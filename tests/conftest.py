@@ -8,9 +8,12 @@ it skip with a clear reason elsewhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.wikimedia import FakeWikimedia
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +45,11 @@ def fastgaze_path(shared_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"fastgaze.vxm not found at {path} (set CROPAUDIT_FASTGAZE)")
     return path
+
+
+@pytest.fixture
+def fake_wikimedia() -> Iterator[FakeWikimedia]:
+    """A running fake of Wikidata's query service and Commons (127.0.0.1)."""
+    server = FakeWikimedia().start()
+    yield server
+    server.stop()

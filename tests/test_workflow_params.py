@@ -124,18 +124,11 @@ def test_faces_and_gaze_declare_the_model_pixel_limit(reads: dict[str, set[str]]
     assert "model.max_pixels" in reads["gaze"]
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeWikimedia]:
-    server = FakeWikimedia().start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.parametrize("kind", SOURCES)
 def test_prepare_data_reads_only_its_own_source_section(
-    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeWikimedia
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_wikimedia: FakeWikimedia
 ) -> None:
-    overrides = source_params(kind, tmp_path / "collection", per_group=2, fake=fake)
+    overrides = source_params(kind, tmp_path / "collection", per_group=2, fake=fake_wikimedia)
     params = parse_params(write_params(tmp_path, overrides))
     monkeypatch.chdir(tmp_path)
     read = run_recorded(monkeypatch, "prepare-data", ["--out", "data/x/images.parquet"])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -37,18 +36,11 @@ RUNNER = {"folder": "snakemake", "csv": "dvc", "fairface": "snakemake", "utkface
           "wikiceleb": "snakemake"}
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeWikimedia]:
-    server = FakeWikimedia().start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.parametrize("kind", SOURCES)
 def test_source_runs_end_to_end_and_both_tools_agree(
-    kind: str, tmp_path: Path, fake: FakeWikimedia
+    kind: str, tmp_path: Path, fake_wikimedia: FakeWikimedia
 ) -> None:
-    overrides = source_params(kind, tmp_path / "collection", PER_GROUP, fake=fake)
+    overrides = source_params(kind, tmp_path / "collection", PER_GROUP, fake=fake_wikimedia)
     root = dvc_project(copy_workflow(tmp_path / "audit", deep_merge(TINY, overrides)))
     started = time.monotonic()
     if RUNNER[kind] == "snakemake":
