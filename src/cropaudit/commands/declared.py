@@ -4,8 +4,8 @@ The workflow tools rerun a stage when something it reads changes. Both Snakemake
 in ``workflow/rules``) and DVC (``dvc.yaml``, generated from those rules) take that list from
 here, so there is one declaration per command, beside its code:
 
-* **parameters**: each command module under :mod:`cropaudit.commands` that reads params.yaml
-  sets ``PARAMS`` to the dotted keys it reads (``"faces"`` = the whole section,
+* **parameters**: each module under :mod:`cropaudit.commands` that a workflow stage runs sets
+  ``PARAMS`` to the dotted keys it reads (``"faces"`` = the whole section,
   ``"model.max_pixels"`` = one value, ``"*"`` = the whole file), or to a function of the
   validated params returning them when the keys depend on a value (``prepare-data`` reads the
   sub-section of the configured source). A test runs every stage command with a params object
