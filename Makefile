@@ -48,3 +48,9 @@ lint: setup   # style (ruff, [tool.ruff]) and types (mypy on src/cropaudit, [too
 
 clean-results:
 	rm -rf results logs models/.tmp* .snakemake/log
+
+# `snakemake --lint` must find nothing but its conda/container advice (README, "Software
+# environment"); the same check runs in the test suite.
+.PHONY: lint-workflow
+lint-workflow: setup
+	$(BIN)/python -m pytest -q tests/test_workflow_lint.py

@@ -38,6 +38,7 @@ onstart:
 
 
 onsuccess:
+    record_for_dvc()
     print(f"cropaudit: done. Report: {REPORT}; runs: {MLFLOW_UI_HINT}")
 
 

@@ -8,9 +8,12 @@ it skip with a clear reason elsewhere.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.wikimedia import FakeWikimedia
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,3 +71,11 @@ def tiny_audit(tmp_path_factory):
     started = time.monotonic()
     run([tool("snakemake"), "--cores", "2"], cwd=root)
     return root, time.monotonic() - started
+
+
+@pytest.fixture
+def fake_wikimedia() -> Iterator[FakeWikimedia]:
+    """A running fake of Wikidata's query service and Commons (127.0.0.1)."""
+    server = FakeWikimedia().start()
+    yield server
+    server.stop()

@@ -43,7 +43,8 @@ def test_stage_mirrors_rule_inputs_outputs_params_and_shards(tmp_path):
     assert "--shard 2 --shards 3 " in s["saliency-2"]["cmd"]
     assert s["saliency-2"]["cmd"].endswith("--out results/saliency/shard-2.parquet")
     assert "--model" not in s["saliency-2"]["cmd"]
-    assert s["gather"]["deps"] == [f"results/saliency/shard-{i}.parquet" for i in range(3)]
+    data_deps = [d for d in s["gather"]["deps"] if not d.startswith("src/")]
+    assert data_deps == [f"results/saliency/shard-{i}.parquet" for i in range(3)]
     assert s["sample-pairs"]["params"] == ["seed", "sampling"]
     assert s["stats"]["metrics"] == [{"results/metrics.json": {"cache": False}}]
     assert s["report"]["params"] == [{"params.yaml": None}]
@@ -55,7 +56,8 @@ def test_tracked_key_missing_from_params_file_is_an_error(tmp_path):
     del params["model"]["url"]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     proc = run([*SYNC, "--root", str(root)], cwd=root, check=False)
-    assert proc.returncode == 2 and "'model.url'" in proc.stderr
+    assert proc.returncode == 2
+    assert "'model.url'" in proc.stderr
 
 
 def test_saved_composites_become_stage_outputs(tmp_path):
@@ -65,3 +67,37 @@ def test_saved_composites_become_stage_outputs(tmp_path):
     stage = stages(root)["saliency-1"]
     assert stage["outs"] == ["results/saliency/shard-1.parquet", "results/composites/shard-1"]
     assert "--composites-dir results/composites/shard-1 " in stage["cmd"]
+
+
+def test_manifest_sources_track_their_own_section(tmp_path):
+    # folder and csv keep their settings under dataset.manifest (was: KeyError 'folder');
+    # test_workflow_sources.py runs both through the tools
+    root = copy_workflow(tmp_path / "wf")
+    write_params(root, {"dataset": {"source": "folder", "manifest": {"root": "photos"}}})
+    run([*SYNC, "--root", str(root)], cwd=root)
+    assert stages(root)["prepare-data"]["params"] == [
+        "dataset.source", "dataset.groups", "dataset.manifest", "model.max_pixels"]
+
+
+def test_stages_depend_on_the_code_they_run():
+    s = stages(REPO_ROOT)
+    audit = "src/cropaudit/stats/audit.py"
+    with_audit = {name for name, stage in s.items() if audit in stage.get("deps", [])}
+    assert with_audit == {"stats"}  # later stages depend on its outputs, not on its code
+    assert "src/cropaudit/commands/faces.py" in s["faces"]["deps"]
+    assert "src/cropaudit/reporting/templates/report.html" in s["report"]["deps"]
+    assert "src/cropaudit/commands/faces.py" not in s["stats"]["deps"]
+    for stage in s.values():
+        assert "src/cropaudit/cli.py" in stage["deps"]
+        assert not [d for d in stage["deps"] if d.startswith(".snakemake")]
+
+
+def test_rule_with_another_commands_declaration_is_an_error(tmp_path):
+    root = copy_workflow(tmp_path / "wf")
+    rules = root / "workflow/rules/data.smk"
+    text = rules.read_text()
+    assert text.count('**declared("faces")') == 1
+    rules.write_text(text.replace('**declared("faces")', '**declared("sample-pairs")'))
+    proc = run([*SYNC, "--root", str(root)], cwd=root, check=False)
+    assert proc.returncode == 2
+    assert "rule faces runs `cropaudit faces`" in proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,9 +14,10 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: What a checkout needs to run the workflow (the package comes from the environment).
+#: What a checkout needs to run the workflow. The package's source comes along: rules and
+#: DVC stages depend on its files, and the tools run it from there (PYTHONPATH=<copy>/src).
 WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "dvc.yaml", ".dvc/config",
-                  ".dvcignore", ".gitignore")
+                  ".dvcignore", ".gitignore", "src/cropaudit")
 
 
 def tool(name: str) -> str:
@@ -24,11 +26,12 @@ def tool(name: str) -> str:
     return str(path) if path.exists() else name
 
 
-def tool_env(**extra: str) -> dict[str, str]:
-    """Environment for tool subprocesses: this checkout's package, no telemetry, default store."""
+def tool_env(root: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
+    """Environment for tool subprocesses: the package of ``root`` (a copy has its own, else
+    this checkout's), no telemetry, the default tracking store."""
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
-    src = str(REPO_ROOT / "src")
+    src = str(root / "src" if (root / "src" / "cropaudit").is_dir() else REPO_ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1", TF_CPP_MIN_LOG_LEVEL="2",
@@ -62,7 +65,8 @@ def copy_workflow(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
     for name in WORKFLOW_FILES:
         src = REPO_ROOT / name
         if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"),
+                            dirs_exist_ok=True)
         elif src.exists():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
@@ -73,8 +77,8 @@ def copy_workflow(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
 def run(cmd: list[str], cwd: Path, timeout: float = 900, check: bool = True,
         **env: str) -> subprocess.CompletedProcess[str]:
     """Run a tool; on failure the assertion shows the end of its output."""
-    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(**env), capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, env=tool_env(Path(cwd), **env), capture_output=True,
+                          text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}"
@@ -95,3 +99,30 @@ def fastgaze_model() -> Path | None:
     shared = Path(os.environ.get("CROPAUDIT_SHARED") or REPO_ROOT.parent / "shared")
     path = Path(env) if env else shared / "models" / "fastgaze.vxm"
     return path if path.is_file() else None
+
+
+def dvc_project(root: Path) -> Path:
+    """Make the workflow copy at ``root`` a DVC project: dvc.yaml for its params, git, a commit."""
+    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(root)],
+        cwd=root)
+    run(["git", "init", "-q"], cwd=root)
+    run(["git", "add", "-A"], cwd=root)
+    run(["git", "commit", "-qm", "audit"], cwd=root)
+    return root
+
+
+def snakemake_plan(root: Path) -> set[str]:
+    """Rules `snakemake -n` would run (empty when it has nothing to do)."""
+    proc = run([tool("snakemake"), "--cores", "2", "--dry-run"], cwd=root)
+    out = proc.stdout + proc.stderr
+    rules = set(re.findall(r"^(?:local)?rule (\w+):", out, flags=re.M)) - {"all"}
+    assert rules or "Nothing to be done" in out, out[-3000:]
+    return rules
+
+
+def dvc_changed(root: Path) -> set[str]:
+    """Stages `dvc status` reports as changed (empty when it is up to date)."""
+    out = run([tool("dvc"), "status"], cwd=root).stdout
+    stages = set(re.findall(r"^([\w-]+):$", out, flags=re.M))
+    assert stages or "Data and pipelines are up to date" in out, out[-3000:]
+    return stages

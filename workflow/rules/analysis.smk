@@ -8,11 +8,10 @@ rule stats:
         dataset=DATASET,
         crops=CROPS,
         image_crops=IMAGE_CROPS,
+        **declared("stats"),
     output:
         tables=directory(STATS_DIR),
         metrics=METRICS,
-    params:
-        **tracked("stats"),
     log:
         log_of("stats"),
     benchmark:
@@ -31,12 +30,10 @@ rule gaze:
         images=DATASET_IMAGES,
         image_saliency=IMAGE_SALIENCY,
         image_crops=IMAGE_CROPS,
+        **declared("gaze"),
     output:
         folder=directory(GAZE_DIR),
         metrics=GAZE_METRICS,
-    params:
-        # review sheets are sampled with the master seed; rates use the stats settings
-        **tracked("seed", "gaze", "crops", "stats.alpha", "stats.interval", "stats.correction"),
     log:
         log_of("gaze"),
     benchmark:
@@ -52,10 +49,9 @@ rule plots:
     input:
         stats=STATS_DIR,
         outcomes=OUTCOMES,
+        **declared("plots"),
     output:
         directory(FIGURES_DIR),
-    params:
-        **tracked("stats"),
     log:
         log_of("plots"),
     shell:
@@ -72,15 +68,15 @@ rule report:
         dataset=DATASET,
         gaze=GAZE_DIR,
         **model_input(),
+        **declared("report"),
     output:
         REPORT,
     params:
-        # the report prints params.yaml in full, so any change to it redraws the report
-        **tracked("*"),
+        model=MODEL_ARG,
     log:
         log_of("report"),
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        " --gaze-dir {input.gaze}{MODEL_ARG} --out {output}"
+        " --gaze-dir {input.gaze}{params.model} --out {output}"
         " 2> {log}"

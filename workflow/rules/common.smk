@@ -1,17 +1,32 @@
-# Shared by all rules: the validated parameters, file paths, and `tracked()`.
+# Shared by all rules: the validated parameters, file paths, and what each command reads.
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from cropaudit.commands.declared import code_files, declared_params
 from cropaudit.config import parse_params, read_yaml_mapping
 from cropaudit.errors import CropauditError
 from cropaudit.reporting.tracking import tracking_uri
 
 PARAMS_FILE = "params.yaml"
+#: The package's source tree, tracked as each rule's code (docs/workflow.md).
+SRC_DIR = Path("src")
+#: Where each command's parameter values are kept between runs (see `declared`).
+PARAMS_STAMPS = Path(".snakemake/cropaudit/params")
+
 
 # Jobs run `cropaudit` from the environment Snakemake itself runs in, activated or not.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+envvars:
+    "PATH",
+
+
+_SYSTEM_PATH = os.environ["PATH"]
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), _SYSTEM_PATH]))
 
 
 def _load_validated():
@@ -39,21 +54,52 @@ P = _load_validated()
 _DUMP = P.model_dump(mode="json")
 
 
-def tracked(*keys):
-    """The params a rule reads, by dotted key ("*" = the whole file).
-
-    Snakemake reruns a job when these values change; workflow/scripts/sync_dvc.py turns the
-    same names into the DVC stage's `params:` list, so both tools rerun the same stages.
-    """
-    out = {}
-    for key in keys:
-        if key == "*":
-            out["ALL"] = _DUMP
-            continue
-        value = _DUMP
+def _value(key):
+    """A params.yaml value as written there (as DVC compares it), else its default."""
+    if key == "*":
+        return config
+    for tree in (config, _DUMP):
+        value = tree
         for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                break
             value = value[part]
-        out[key.replace(".", "__")] = value
+        else:
+            return value
+    raise KeyError(f"{PARAMS_FILE}: no parameter {key!r}")
+
+
+def _params_stamp(command, keys):
+    """A file holding the values of ``keys``; rewritten only when they change.
+
+    Rules depend on it as an input, so Snakemake reruns a job when the values it reads
+    change, by file time, as it does for code and data. Its time is that of params.yaml when
+    the values changed: a stage DVC rebuilt after that edit is up to date for Snakemake too
+    (Snakemake's own `params:` records would be stale after a DVC run).
+    """
+    path = PARAMS_STAMPS / f"{command}.json"
+    text = json.dumps({k: _value(k) for k in keys}, sort_keys=True, indent=1) + "\n"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        edited = Path(PARAMS_FILE).stat().st_mtime
+        os.utime(tmp, (edited, edited))
+        tmp.replace(path)
+    return str(path)
+
+
+def declared(command):
+    """Inputs that rerun a rule when what its `cropaudit` command reads changes.
+
+    `params`: the values of the params.yaml keys the command declares (its module's PARAMS);
+    `code`: the package source files it can run (cropaudit.commands.declared). The DVC stage
+    generated from it lists the same keys as params and the same files as deps.
+    """
+    out = {"code": [os.path.relpath(f) for f in code_files(command, SRC_DIR)]}
+    keys = declared_params(command, P)
+    if keys:
+        out["params"] = _params_stamp(command, keys)
     return out
 
 
@@ -89,7 +135,7 @@ FIGURES_DIR = "results/figures"
 REPORT = "results/report.html"
 RUN_RECORD = "results/mlflow-run.json"
 
-# Optional model argument, used as {MODEL_ARG} in shell commands.
+# Optional model argument of the commands that use the model, passed as {params.model}.
 MODEL_ARG = f" --model {MODEL}" if MODEL else ""
 MLFLOW_UI_HINT = f"mlflow ui --backend-store-uri {tracking_uri(P.tracking)}"
 
@@ -105,3 +151,44 @@ def describe_design():
         f"n={s.n} tuples per comparison ({orders}), {s.layout}, scaling {s.scaling}, "
         f"{SHARDS} saliency shard(s)"
     )
+
+
+def record_for_dvc():
+    """After a successful run, record its stages in dvc.lock, so `dvc repro` has nothing to do.
+
+    Every job of the run's DAG is up to date once Snakemake succeeds; `dvc commit` stores the
+    hashes of their deps, params and outs as `dvc repro` would have (without relinking the
+    outputs: their times stay as Snakemake wrote them). Skipped outside a DVC project, and when
+    dvc.yaml does not match the rules for this params.yaml (run `make dvc.yaml`).
+    """
+    if not (Path(".dvc").is_dir() and Path("dvc.yaml").is_file()):
+        return
+    sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+    import sync_dvc
+
+    jobs = [j for j in workflow.dag.jobs if j.rule.name not in sync_dvc.TARGET_RULES]
+    try:
+        stages = [sync_dvc.stage_of(j, config, Path.cwd()) for j in jobs]
+    except sync_dvc.DriftError as exc:
+        print(f"cropaudit: warning: not recorded for DVC: {exc}", file=sys.stderr)
+        return
+    on_disk = (yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages")
+    stale = sorted(s.name for s in stages if (on_disk or {}).get(s.name) != s.as_dict())
+    if stale:
+        print(
+            f"cropaudit: warning: dvc.yaml is stale for stage(s) {', '.join(stale)}; run "
+            "`make dvc.yaml`; this run is not recorded in dvc.lock",
+            file=sys.stderr,
+        )
+        return
+    names = sorted(s.name for s in stages)
+    proc = subprocess.run(
+        ["dvc", "commit", "--force", "--no-relink", "--quiet", *names],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        reason = (proc.stderr.strip().splitlines() or ["dvc commit failed"])[-1]
+        print(f"cropaudit: warning: not recorded in dvc.lock: {reason}", file=sys.stderr)
+    else:
+        print(f"cropaudit: recorded {len(names)} stage(s) in dvc.lock (dvc commit)")

@@ -2,10 +2,10 @@
 
 
 rule fetch_model:
+    input:
+        **declared("fetch-model"),
     output:
         MODEL or "models/fastgaze.vxm",
-    params:
-        **tracked("model.url", "model.sha256"),
     log:
         log_of("fetch_model"),
     shell:
@@ -13,11 +13,11 @@ rule fetch_model:
 
 
 rule prepare_data:
+    input:
+        **declared("prepare-data"),
     output:
         table=DATASET,
         images=directory(DATASET_IMAGES),
-    params:
-        **tracked("dataset.source", "dataset.groups", f"dataset.{P.dataset.source}"),
     log:
         log_of("prepare_data"),
     benchmark:
@@ -30,10 +30,9 @@ rule faces:
     input:
         dataset=DATASET,
         images=DATASET_IMAGES,
+        **declared("faces"),
     output:
         FACES,
-    params:
-        **tracked("faces"),
     log:
         log_of("faces"),
     benchmark:
@@ -46,10 +45,9 @@ rule faces:
 rule sample_pairs:
     input:
         dataset=DATASET,
+        **declared("sample-pairs"),
     output:
         PAIRS,
-    params:
-        **tracked("seed", "sampling"),
     log:
         log_of("sample_pairs"),
     shell:

@@ -8,6 +8,7 @@ rule saliency:
         images=DATASET_IMAGES,
         pairs=PAIRS,
         **model_input(),
+        **declared("pair-saliency"),
     output:
         shard="results/saliency/shard-{shard}.parquet",
         # written only with saliency.save_composites (the command ignores the folder otherwise)
@@ -17,7 +18,8 @@ rule saliency:
             else {}
         ),
     params:
-        **tracked("model"),
+        model=MODEL_ARG,
+        shards=SHARDS,
     threads: SALIENCY_THREADS
     resources:
         mem_mb=4000,
@@ -28,20 +30,21 @@ rule saliency:
         "logs/benchmarks/saliency/shard-{shard}.tsv"
     shell:
         "cropaudit pair-saliency --params params.yaml --dataset {input.dataset}"
-        " --pairs {input.pairs}{MODEL_ARG} --shard {wildcards.shard} --shards {SHARDS}"
+        " --pairs {input.pairs}{params.model} --shard {wildcards.shard} --shards {params.shards}"
         " --composites-dir results/composites/shard-{wildcards.shard} --out {output.shard}"
         " 2> {log}"
 
 
 rule gather:
     input:
-        SHARD_FILES,
+        shards=SHARD_FILES,
+        **declared("gather"),
     output:
         OUTCOMES,
     log:
         log_of("gather"),
     shell:
-        "cropaudit gather --out {output} {input}" " 2> {log}"
+        "cropaudit gather --out {output} {input.shards}" " 2> {log}"
 
 
 rule image_saliency:
@@ -49,17 +52,18 @@ rule image_saliency:
         dataset=DATASET,
         images=DATASET_IMAGES,
         **model_input(),
+        **declared("image-saliency"),
     output:
         IMAGE_SALIENCY,
     params:
-        **tracked("model"),
+        model=MODEL_ARG,
     threads: 2
     log:
         log_of("image_saliency"),
     benchmark:
         benchmark_of("image_saliency")
     shell:
-        "cropaudit image-saliency --params params.yaml --dataset {input.dataset}{MODEL_ARG}"
+        "cropaudit image-saliency --params params.yaml --dataset {input.dataset}{params.model}"
         " --out {output}"
         " 2> {log}"
 
@@ -70,11 +74,10 @@ rule score_crops:
         dataset=DATASET,
         faces=FACES,
         image_saliency=IMAGE_SALIENCY,
+        **declared("score-crops"),
     output:
         crops=CROPS,
         image_crops=IMAGE_CROPS,
-    params:
-        **tracked("crops"),
     log:
         log_of("score_crops"),
     benchmark:

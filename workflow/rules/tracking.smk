@@ -11,16 +11,16 @@ rule log_run:
         figures=FIGURES_DIR,
         report=REPORT,
         **model_input(),
+        **declared("log-run"),
     output:
         RUN_RECORD,
     params:
-        # every parameter is logged to MLflow
-        **tracked("*"),
+        model=MODEL_ARG,
     log:
         log_of("log_run"),
     shell:
         "cropaudit log-run --params params.yaml --dataset {input.dataset}"
         " --metrics {input.metrics} {input.gaze_metrics} --stats-dir {input.stats}"
         " --figures-dir {input.figures} --artifacts {input.gaze}"
-        " --report {input.report}{MODEL_ARG} --out {output}"
+        " --report {input.report}{params.model} --out {output}"
         " 2> {log}"

@@ -3,7 +3,8 @@
 The Snakefile is the single source of truth. This script builds the workflow's DAG with
 Snakemake's own API (for the params.yaml at hand) and turns every job into a DVC stage with the
 same command (the rule's shell command minus its ``2> log`` redirection), the same inputs
-(deps), outputs (outs) and parameters (the rule's ``tracked(...)`` keys). What only DVC knows
+(deps: data, and the package source files the command runs), outputs (outs) and parameters
+(the keys the command declares, cropaudit.commands.declared). What only DVC knows
 (which outputs are metrics or plots, artifacts, descriptions) comes from the small tables
 below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...).
 
@@ -19,8 +20,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import importlib
 import io
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = "params.yaml"
+#: The package source tree, relative to the workflow folder (its files are stage deps).
+SRC_DIR = "src"
 HEADER = (
     "# GENERATED from the Snakefile by workflow/scripts/sync_dvc.py; do not edit by hand.\n"
     "# Regenerate with `make dvc.yaml` after changing workflow rules or the shape-giving\n"
@@ -94,37 +97,66 @@ def snakemake_jobs(root: Path) -> list[Any]:
         return list(workflow.dag.jobs)
 
 
-def command_help(cmd: str) -> str:
-    """The cropaudit command's one-line help, used as the stage description."""
+def command_name(cmd: str) -> str:
+    """The ``cropaudit`` sub-command a stage runs."""
     from cropaudit.cli import COMMANDS
 
     words = cmd.split()
     if len(words) < 2 or words[0] != "cropaudit" or words[1] not in COMMANDS:
         raise DriftError(f"stage command must be `cropaudit <command> ...`: {cmd}")
-    return importlib.import_module(f"cropaudit.commands.{COMMANDS[words[1]]}").HELP
+    return words[1]
 
 
-def params_entries(job: Any, params_on_disk: dict[str, Any]) -> list[Any]:
-    """DVC ``params:`` from the rule's ``tracked(...)`` names (``a__b`` = key ``a.b``)."""
-    keys = [name for name in job.params.keys()]
-    if "ALL" in keys:
+def command_help(command: str) -> str:
+    """The cropaudit command's one-line help, used as the stage description."""
+    from cropaudit.commands.declared import command_module
+
+    return command_module(command).HELP
+
+
+def params_entries(rule: str, command: str, params_on_disk: dict[str, Any]) -> list[Any]:
+    """DVC ``params:``: the keys the command declares it reads (its module's ``PARAMS``)."""
+    from cropaudit.commands.declared import WHOLE_FILE, declared_params
+    from cropaudit.config import parse_params
+
+    keys = declared_params(command, parse_params(params_on_disk, source=PARAMS_FILE))
+    if WHOLE_FILE in keys:
         return [{PARAMS_FILE: None}]
-    entries = []
-    for name in keys:
-        dotted = name.replace("__", ".")
+    for dotted in keys:
         value: Any = params_on_disk
         for part in dotted.split("."):
             if not isinstance(value, dict) or part not in value:
                 raise DriftError(
-                    f"rule {job.rule.name} tracks {dotted!r}, which {PARAMS_FILE} does not "
-                    "spell out; DVC needs every tracked key in the file"
+                    f"rule {rule} runs `cropaudit {command}`, which reads {dotted!r}; "
+                    f"{PARAMS_FILE} does not spell it out, and DVC needs every key it tracks "
+                    "in the file"
                 )
             value = value[part]
-        entries.append(dotted)
-    return entries
+    return list(keys)
 
 
-def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
+def declared_inputs(job: Any, command: str, root: Path) -> list[str]:
+    """The job's inputs without its params stamp, checked against the command's declaration.
+
+    Rules take these inputs from ``declared("<command>")`` (workflow/rules/common.smk); a rule
+    that names another command there, or none, would rerun on the wrong changes.
+    """
+    from cropaudit.commands.declared import code_files
+
+    named = dict(job.input.items())
+    stamp = named.get("params")
+    expected_code = [os.path.relpath(f, root) for f in code_files(command, root / SRC_DIR)]
+    code = [str(f) for f in named.get("code", [])]
+    if code != expected_code or (stamp is not None and Path(str(stamp)).stem != command):
+        raise DriftError(
+            f"rule {job.rule.name} runs `cropaudit {command}` but its inputs do not come from "
+            f'**declared("{command}")'
+        )
+    return [str(f) for f in job.input if stamp is None or str(f) != str(stamp)]
+
+
+def stage_of(job: Any, params_on_disk: dict[str, Any], root: Path) -> Stage:
+    """The DVC stage of one Snakemake job (its command, inputs, outputs and params)."""
     rule = job.rule.name
     shellcmd = " ".join(str(job.shellcmd).split())
     logs = list(job.log)
@@ -134,14 +166,11 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
     cmd = shellcmd[: -len(suffix)]
     if re.search(r"\{[\w.\[\]]+\}", cmd):
         raise DriftError(f"rule {rule}: unformatted placeholder left in command: {cmd}")
-    name = rule.replace("_", "-")
-    if multiple:
-        if len(job.wildcards_dict) != 1:
-            raise DriftError(f"rule {rule}: scatter rules need exactly one wildcard")
-        name = f"{name}-{next(iter(job.wildcards_dict.values()))}"
-    stage = Stage(name=name, cmd=cmd, desc=command_help(cmd))
-    stage.deps = [str(f) for f in job.input]
-    stage.params = params_entries(job, params_on_disk)
+    command = command_name(cmd)
+    name = stage_name(rule, job.wildcards_dict)
+    stage = Stage(name=name, cmd=cmd, desc=command_help(command))
+    stage.deps = declared_inputs(job, command, root)
+    stage.params = params_entries(rule, command, params_on_disk)
     for out in map(str, job.output):
         if out in METRICS:
             stage.metrics.append({out: {"cache": False}})
@@ -150,6 +179,16 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
         else:
             stage.outs.append(out)
     return stage
+
+
+def stage_name(rule: str, wildcards: dict[str, Any]) -> str:
+    """``score_crops`` -> ``score-crops``; scatter jobs get their wildcard (``saliency-0``)."""
+    name = rule.replace("_", "-")
+    if not wildcards:
+        return name
+    if len(wildcards) != 1:
+        raise DriftError(f"rule {rule}: scatter rules need exactly one wildcard")
+    return f"{name}-{next(iter(wildcards.values()))}"
 
 
 def artifacts(stages: list[Stage], dataset_name: str) -> dict[str, Any]:
@@ -183,13 +222,10 @@ def generate(root: Path = ROOT) -> str:
     """dvc.yaml text for the workflow in ``root`` and its params.yaml."""
     params_on_disk = yaml.safe_load((root / PARAMS_FILE).read_text(encoding="utf-8")) or {}
     jobs = [j for j in snakemake_jobs(root) if j.rule.name not in TARGET_RULES]
-    per_rule: dict[str, int] = {}
-    for j in jobs:
-        per_rule[j.rule.name] = per_rule.get(j.rule.name, 0) + 1
     # Stable order: rules in the order they are defined, scatter jobs by wildcard value.
     rule_order = {name: i for i, name in enumerate(_rule_definition_order(jobs))}
     jobs.sort(key=lambda j: (rule_order[j.rule.name], _wildcard_key(j)))
-    stages = [stage_of(j, params_on_disk, per_rule[j.rule.name] > 1) for j in jobs]
+    stages = [stage_of(j, params_on_disk, root) for j in jobs]
     from cropaudit.config import load_params
 
     dataset_name = load_params(root / PARAMS_FILE).dataset.dataset_name

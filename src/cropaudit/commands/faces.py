@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import argparse
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "face boxes and landmarks of every dataset image (data/<dataset>/faces.parquet)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("faces", "model.max_pixels")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "download (or copy) the FastGaze model and verify its sha256"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("model.url", "model.sha256", "model.local_path")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

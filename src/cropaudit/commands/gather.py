@@ -9,7 +9,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "join saliency shards into results/saliency.parquet (checks completeness)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ()  # joins shard files; reads no parameters
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "gaze analysis: selection, automatic face labels, rates per group, review sheets"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("seed", "gaze", "crops.aspect_ratios", "stats.alpha", "stats.interval",
+          "stats.correction", "dataset.groups.attributes", "model.max_pixels")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "saliency of every dataset image on its own, with its grid (results/image-saliency.parquet)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("model",)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

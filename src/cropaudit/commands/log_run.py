@@ -19,7 +19,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import WHOLE_FILE, ParamKeys
+
 HELP = "log the run to MLflow (params, metrics, figures, tables, report, provenance)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = (WHOLE_FILE,)  # logs every parameter to MLflow
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "saliency of composed tuples: salient point, winner, per-member score statistics"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("model", "saliency")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

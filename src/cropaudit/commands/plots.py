@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "figures of a run (grouped bars, forest plot, score ECDFs) as PNG"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("stats.alpha", "dataset.groups.attributes")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

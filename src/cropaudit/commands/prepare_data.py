@@ -9,8 +9,25 @@ fewer than dataset.groups.min_group_size images dropped. It is written only when
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+from cropaudit.commands.declared import ParamKeys
+
+if TYPE_CHECKING:
+    from cropaudit.config import Params
 
 HELP = "build data/<dataset>/images.parquet for the configured dataset source"
+
+
+def PARAMS(params: Params) -> ParamKeys:  # the declaration every command has (upper case)
+    """params.yaml keys read (cropaudit.commands.declared): only the configured source's own.
+
+    Every source checks its images against ``model.max_pixels``; wikiceleb draws its
+    per-group subset with the master seed.
+    """
+    section = f"dataset.{params.dataset.source_section}"
+    keys = ("dataset.source", "dataset.groups", section, "model.max_pixels")
+    return (*keys, "seed") if params.dataset.source == "wikiceleb" else keys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import WHOLE_FILE, ParamKeys
+
 HELP = "self-contained HTML report (figures embedded, tables, params, provenance)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = (WHOLE_FILE,)  # prints params.yaml in full
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import argparse
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "draw the pairs / k-way tuples of every comparison (results/pairs.parquet)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("seed", "sampling")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import argparse
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "crops per aspect ratio; member/image retention and face scores (results/crops.parquet)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("crops",)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

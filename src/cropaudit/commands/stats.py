@@ -27,7 +27,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cropaudit.commands.declared import ParamKeys
+
 HELP = "bias statistics of a run (tidy CSVs, metrics.json, summary.md)"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("seed", "stats", "dataset.groups.attributes")
 
 TABLES = ("comparisons", "position", "position_model", "together", "distributions",
           "disparities", "interactions")

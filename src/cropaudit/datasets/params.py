@@ -187,3 +187,8 @@ class DatasetParams(BaseModel):
     @property
     def dataset_name(self) -> str:
         return self.name or self.source
+
+    @property
+    def source_section(self) -> str:
+        """The sub-section holding the source's options (folder and csv share ``manifest``)."""
+        return "manifest" if self.source in ("folder", "csv") else self.source
