@@ -22,6 +22,7 @@ from cropaudit.errors import CropauditError
 #: sub-command name -> module under ``cropaudit.commands``
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
+    "croppers": "croppers",
     "fetch-model": "fetch_model",
     "prepare-data": "prepare_data",
     "sample-pairs": "sample_pairs",
