@@ -7,7 +7,8 @@ image (JSON Lines). With --out-dir, one NAME.out (or NAME.json) per image is wri
 
 --cropper NAME runs any cropper (`cropaudit croppers` lists them; croppers without a map
 print no points with --all-points); --cropper command --command 'prog {image}' runs an
-external program. Bad inputs are reported on stderr and skipped; the exit code is 1 if any image failed.
+external program. Bad inputs are reported on stderr and skipped; the exit code is 1 if any
+image failed.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.croppers import Cropping
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import write_text
-    from cropaudit.croppers import CropperContext, Cropping, load_cropper
     from cropaudit.saliency.formats import candidate_crops_text, result_json
 
     params = load_params(args.params)
@@ -100,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args.cropper_option)
     if args.command is not None:
         options["template"] = args.command
-    context = CropperContext(model=model_params, model_path=args.model, faces=params.faces,
-                             options=options)
-    cropper = load_cropper(args.cropper or model_params.backend, context)
+    cropper = cropper_from_params(params.model_copy(update={"model": model_params}),
+                                  args.cropper, args.model, options)
 
     if args.out_dir is not None:
         names = [Path(p).stem for p in args.images]

@@ -171,7 +171,7 @@ class CommandCropper(PerImageCropper):
              aspect_ratios: Sequence[float] | None) -> Cropping:
         ratios = resolve_ratios(width, height, aspect_ratios)
         argv = command_line(self.argv, os.fspath(path), ratios)
-        what = f"{source}: command {self.argv[0]}"
+        what = f"{source}: command {self.template!r}"
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
                                   check=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import entry_points
+from typing import Any
 
 from cropaudit.croppers.base import Cropper, CropperContext, CropperSpec
 from cropaudit.errors import ConfigError
@@ -87,3 +88,11 @@ def get_spec(name: str) -> CropperSpec:
 def load_cropper(name: str, context: CropperContext | None = None) -> Cropper:
     """Build a cropper by name (imports its heavy libraries only now)."""
     return get_spec(name).build(context)
+
+
+def cropper_from_params(params: Any, name: str | None = None, model_path: str | None = None,
+                        options: dict[str, str] | None = None) -> Cropper:
+    """The cropper a stage runs: ``name`` (default ``model.backend``) with the run's params."""
+    context = CropperContext(model=params.model, model_path=model_path, faces=params.faces,
+                             options=options or {})
+    return load_cropper(name or params.model.backend, context)
