@@ -12,6 +12,7 @@ from cropaudit.config import parse_params
 from cropaudit.croppers import available
 from cropaudit.geometry.crops import Crop
 from support.app_images import astronaut, image_url
+from test_app_callbacks import _find, _texts
 
 
 @pytest.fixture()
@@ -20,28 +21,6 @@ def app(tmp_path):
                               temp_root=tmp_path)
     yield explorer_app
     explorer_app.close()
-
-
-def _find(component, id_):
-    if getattr(component, "id", None) == id_:
-        return component
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, list) else [children]:
-        if child is not None and not isinstance(child, str):
-            found = _find(child, id_)
-            if found is not None:
-                return found
-    return None
-
-
-def _texts(component) -> str:
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    if isinstance(component, list | tuple):
-        return " ".join(_texts(c) for c in component)
-    return _texts(getattr(component, "children", None))
 
 
 def test_picker_offers_every_cropper(app):

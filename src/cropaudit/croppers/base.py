@@ -32,8 +32,10 @@ from cropaudit.saliency.model_store import ModelParams
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
 
 #: Largest image a pixel-based cropper analyses at full size; larger ones are analysed
-#: downscaled (Lanczos) and their point and crops mapped back to the image's own pixels.
-ANALYSIS_PIXELS = 4_000_000
+#: downscaled (JPEG DCT scaling, then Lanczos) and their point and crops mapped back to the
+#: image's own pixels. smartcrop and OpenCV work far below it (≈ 100–320 px) anyway, so a
+#: full decode of a large photo would only cost time.
+ANALYSIS_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,20 @@ def default_croppers() -> list[str]:
     return [s.name for s in builtin_specs() if s.offline]
 
 
+def check_names(names: list[str]) -> list[str]:
+    """``croppers:`` of params.yaml: at least one, no repeats, each one installed."""
+    if not names:
+        raise ValueError("list at least one cropper")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"cropper {repeated[0]!r} is listed twice")
+    known = available(warn=False)
+    for n in names:
+        if n not in known:
+            raise ValueError(f"unknown cropper {n!r} (known: {', '.join(known)})")
+    return names
+
+
 def get_spec(name: str) -> CropperSpec:
     """The spec of one cropper, or a one-line error listing the known ones."""
     specs = available()
@@ -92,7 +106,12 @@ def load_cropper(name: str, context: CropperContext | None = None) -> Cropper:
 
 def cropper_from_params(params: Any, name: str | None = None, model_path: str | None = None,
                         options: dict[str, str] | None = None) -> Cropper:
-    """The cropper a stage runs: ``name`` (default ``model.backend``) with the run's params."""
+    """The cropper a stage runs: ``name`` (default ``model.backend``) with the run's params.
+
+    Its settings are ``cropper_options.<name>`` of params.yaml, updated by ``options``.
+    """
+    name = name or params.model.backend
+    merged = {**getattr(params, "cropper_options", {}).get(name, {}), **(options or {})}
     context = CropperContext(model=params.model, model_path=model_path, faces=params.faces,
-                             options=options or {})
-    return load_cropper(name or params.model.backend, context)
+                             options=merged)
+    return load_cropper(name, context)
