@@ -20,7 +20,7 @@ def params(croppers: list[str]) -> dict:
     return {
         "model": {"backend": "center"},
         "dataset": {"demo": {"images_per_group": 12}},
-        "sampling": {"n": 16, "pairs": PAIRS, "together": False},
+        "sampling": {"n": 16, "pairs": PAIRS, "together": True},
         "saliency": {"shards": 1},
         "stats": {"bootstrap_resamples": 200},
         "gaze": {"review_per_value": 2},
@@ -54,6 +54,13 @@ def test_every_cropper_has_its_outputs_on_the_same_tuples(audit):
     keys = [set(json.loads((audit / f"results/croppers/{n}/metrics.json").read_text()))
             for n in ("center", "smartcrop")]
     assert keys[0] == keys[1]
+
+
+def test_center_has_no_group_effect_on_face_rates(audit):
+    """Known answer: a centre crop cannot prefer one group's faces on the demo."""
+    comparisons = pd.read_csv(audit / "results/croppers/center/stats/face_comparisons.csv")
+    assert len(comparisons) > 0
+    assert not comparisons["significant"].astype(bool).any(), comparisons
 
 
 def test_comparison_and_report_section(audit):
