@@ -57,9 +57,12 @@ def test_every_cropper_has_its_outputs_on_the_same_tuples(audit):
 
 
 def test_center_has_no_group_effect_on_face_rates(audit):
-    """Known answer: a centre crop cannot prefer one group's faces on the demo."""
+    """Known answer: a centre crop cannot prefer one group's faces on the demo (pairs and
+    images alone; k-way tuples are not yet counterbalanced over positions, see
+    test_stats_croppers.test_center_shows_no_group_effect_in_all_groups_at_once)."""
     comparisons = pd.read_csv(audit / "results/croppers/center/stats/face_comparisons.csv")
-    assert len(comparisons) > 0
+    comparisons = comparisons[comparisons["source"] != "together"]
+    assert set(comparisons["source"]) == {"pair", "single"}
     assert not comparisons["significant"].astype(bool).any(), comparisons
 
 
