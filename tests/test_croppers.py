@@ -261,7 +261,13 @@ def test_saliency_cli_runs_every_light_cropper_in_both_formats(capsys, photo, na
     assert len(lines) == 1 + 5  # default ratios: 4 + the image's own
 
 
-def test_bad_cropper_option_is_one_line(capsys, photo):
+def test_bad_cropper_options_are_one_line(capsys, photo):
     code, _, err = _run(capsys, "saliency", str(photo), "--cropper", "smartcrop",
                         "--cropper-option", "nonsense")
     assert code == 2 and "KEY=VALUE" in err
+    code, _, err = _run(capsys, "saliency", str(photo), "--cropper", "smartcrop",
+                        "--cropper-option", "skin_weight=lots")
+    assert code == 2 and "skin_weight='lots' is not a number" in err
+    code, _, err = _run(capsys, "saliency", str(photo), "--cropper", "smartcrop",
+                        "--cropper-option", "skin_wieght=1")
+    assert code == 2 and "unknown setting" in err and err.count("\n") == 1

@@ -269,6 +269,17 @@ class PixelCropper(PerImageCropper):
         return self.crop_pixels(self.load(image, source), source, aspect_ratios)
 
 
+def number_option(options: Mapping[str, str], key: str, default: float, cropper: str) -> float:
+    """A numeric cropper option, or a one-line error naming it."""
+    text = options.get(key)
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise CropauditError(f"cropper {cropper}: option {key}={text!r} is not a number") from None
+
+
 def describe(image: ImageInput, index: int) -> str:
     """How an input is named in messages when the caller gave no name."""
     return f"<array #{index}>" if isinstance(image, np.ndarray) else str(image)

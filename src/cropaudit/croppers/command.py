@@ -36,6 +36,7 @@ from cropaudit.croppers.base import (
     CropperSpec,
     Cropping,
     PerImageCropper,
+    number_option,
     point_cropping,
     resolve_ratios,
 )
@@ -187,7 +188,7 @@ class CommandCropper(PerImageCropper):
 
 def build_command(context: CropperContext) -> CommandCropper:
     template = context.options.get("template", "")
-    timeout = float(context.options.get("timeout", 120.0))
+    timeout = number_option(context.options, "timeout", 120.0, "command")
     return CommandCropper(template, timeout)
 
 

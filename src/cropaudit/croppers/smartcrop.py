@@ -33,6 +33,7 @@ from cropaudit.croppers.base import (
     Pixels,
     cell_centres,
     crop_centre,
+    number_option,
     resolve_ratios,
     scale_crop,
 )
@@ -110,7 +111,7 @@ class SmartCropCropper(PixelCropper):
 
 
 def build_smartcrop(context: CropperContext) -> SmartCropCropper:
-    options = {k: float(v) for k, v in context.options.items()}
+    options = {k: number_option(context.options, k, 0.0, "smartcrop") for k in context.options}
     point = options.pop("point_aspect_ratio", 1.0)
     return SmartCropCropper(point, **options)
 
