@@ -271,3 +271,16 @@ def test_bad_cropper_options_are_one_line(capsys, photo):
     code, _, err = _run(capsys, "saliency", str(photo), "--cropper", "smartcrop",
                         "--cropper-option", "skin_wieght=1")
     assert code == 2 and "unknown setting" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("croppers, message", [
+    (["center", "nope"], "croppers: Value error, unknown cropper 'nope'"),
+    ([], "croppers: Value error, list at least one cropper"),
+    (["center", "center"], "croppers: Value error, cropper 'center' is listed twice"),
+])
+def test_croppers_in_params_are_checked(croppers, message):
+    from cropaudit.config import parse_params
+
+    with pytest.raises(ConfigError, match=message):
+        parse_params({"croppers": croppers}, source="params.yaml")
+    assert "command" not in parse_params({}).croppers  # the default runs offline
