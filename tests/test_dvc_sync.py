@@ -34,7 +34,8 @@ def test_changed_rule_is_detected_and_regenerated(tmp_path):
 
 def test_stage_mirrors_rule_inputs_outputs_params_and_shards(tmp_path):
     root = copy_workflow(tmp_path / "wf")
-    write_params(root, {"saliency": {"shards": 3}, "model": {"backend": "center"}})
+    write_params(root, {"saliency": {"shards": 3}, "model": {"backend": "center"},
+                        "croppers": ["center", "smartcrop"]})
     run([*SYNC, "--root", str(root)], cwd=root)
     s = stages(root)
     assert [n for n in s if n.startswith("saliency-")] == ["saliency-0", "saliency-1",
@@ -48,6 +49,13 @@ def test_stage_mirrors_rule_inputs_outputs_params_and_shards(tmp_path):
     assert s["sample-pairs"]["params"] == ["seed", "sampling"]
     assert s["stats"]["metrics"] == [{"results/metrics.json": {"cache": False}}]
     assert s["report"]["params"] == [{"params.yaml": None}]
+    # one stage per cropper, named after it, with the cropper's own outputs
+    assert s["cropper-saliency-smartcrop"]["cmd"].endswith(
+        "--cropper smartcrop --out results/croppers/smartcrop/saliency-shard.parquet")
+    assert s["cropper-stats-center"]["metrics"] == [
+        {"results/croppers/center/metrics.json": {"cache": False}}]
+    assert s["compare-croppers"]["params"] == ["croppers", "seed", "stats.alpha",
+                                               "stats.bootstrap_resamples"]
 
 
 def test_tracked_key_missing_from_params_file_is_an_error(tmp_path):
@@ -83,7 +91,10 @@ def test_stages_depend_on_the_code_they_run():
     s = stages(REPO_ROOT)
     audit = "src/cropaudit/stats/audit.py"
     with_audit = {name for name, stage in s.items() if audit in stage.get("deps", [])}
-    assert with_audit == {"stats"}  # later stages depend on its outputs, not on its code
+    # the stats stage of the main run and of every cropper; later stages depend on their
+    # outputs, not on the code
+    assert with_audit == {"stats"} | {n for n in s if n.startswith("cropper-stats-")}
+    assert len(with_audit) > 1
     assert "src/cropaudit/commands/faces.py" in s["faces"]["deps"]
     assert "src/cropaudit/reporting/templates/report.html" in s["report"]["deps"]
     assert "src/cropaudit/commands/faces.py" not in s["stats"]["deps"]

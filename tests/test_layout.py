@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "outputs", "contracts"),  # __init__: the version only
     ("geometry",),
     ("saliency", "datasets", "faces"),
-    ("stats", "gaze"),
+    ("stats", "gaze", "croppers"),
     ("stages", "reporting"),
     ("config",),
     ("app", "commands", "cli", "__main__"),

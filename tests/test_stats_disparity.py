@@ -151,26 +151,6 @@ def test_simulated_salient_point_lies_in_the_winner() -> None:
     assert (inside == df["won"]).all()
 
 
-def test_compare_croppers_pairs_outcomes_on_the_same_tuples() -> None:
-    from cropaudit.errors import InputFileError
-    from cropaudit.stats import compare_croppers
-
-    a = simulate_outcomes(4, images_per_group=20, bases_per_comparison=80)
-    same = compare_croppers(a, a)
-    assert (same["diff"] == 0).all() and (same["mcnemar_p_value"] == 1).all()
-    # cropper B always picks the left image: on counterbalanced tuples p_b = 0.5 exactly
-    b = a.copy()
-    b["won"] = b["position"] == 0
-    out = compare_croppers(a, b).set_index("comparison")
-    assert (out["p_b"] == 0.5).all()
-    assert out["diff"].to_numpy() == pytest.approx((out["p_a"] - 0.5).to_numpy())
-    assert (out["low"] <= out["diff"]).all() and (out["diff"] <= out["high"]).all()
-    other = a.copy()
-    other["image_id"] = other["image_id"].sample(frac=1, random_state=0).to_numpy()
-    with pytest.raises(InputFileError):
-        compare_croppers(a, other)
-
-
 def test_together_members_accept_rotations_and_reject_a_repeated_group() -> None:
     from cropaudit.errors import InputFileError
     from cropaudit.stats.outcomes import together_members

@@ -6,12 +6,14 @@ generated dvc.yaml is regenerated for that backend first, as a user would."""
 from __future__ import annotations
 
 import re
+import sys
 import time
 
 import pytest
 import yaml
 
 from support.workflow import (
+    REPO_ROOT,
     copy_workflow,
     dvc_changed,
     dvc_project,
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
         "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2},
-        "stats": {"bootstrap_resamples": 100}}
+        "stats": {"bootstrap_resamples": 100}, "croppers": ["center"]}
 #: Stages after the statistics (DVC names); Snakemake's rules are the same with underscores.
 AFTER_STATS = {"stats", "plots", "report", "log-run"}
 UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
@@ -80,7 +82,10 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
     changed = set(re.findall(r"^([\w-]+):$", status, flags=re.M))
     # report and log-run show params.yaml in full, so they follow any parameter change; the
     # gaze stage's rates use the same significance level
-    after_stats = {"stats", "plots", "gaze", "report", "log-run"}
+    after_stats = {"stats", "plots", "gaze", "report", "log-run",
+                   # each cropper's stats, and the comparison that uses the same level
+                   "cropper-stats-center", "cropper-plots-center", "compare-croppers",
+                   "log-croppers"}
     assert changed == after_stats, status
     assert stages_to_run(repo) == after_stats
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
@@ -154,3 +159,30 @@ def test_dvc_plots_show_renders_the_figures_without_network(repo, tmp_path):
     assert all((repo / p).is_file() for p in declared)
     assert all((tmp_path / "plots" / src).is_file() for src in images)
     assert "<script" not in html  # image plots only: no vega from a CDN
+
+
+def _changed_stages(root) -> set[str]:
+    return set(re.findall(r"^([\w-]+):$", dvc(root, "status").stdout, flags=re.M))
+
+
+def test_adding_a_cropper_runs_only_its_stages_and_the_comparison(repo):
+    already = _changed_stages(repo)  # e.g. plots, after the plots test touched its folder
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["croppers"] = ["center", "opencv-spectral"]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(repo)],
+        cwd=repo)
+    new = {f"cropper-{s}-opencv-spectral" for s in
+           ("saliency", "gather", "image-saliency", "crops", "stats", "plots")}
+    changed = _changed_stages(repo)
+    assert new | {"compare-croppers", "log-croppers"} <= changed
+    # report, log-run and log-croppers also record params.yaml in full
+    assert changed <= new | {"compare-croppers", "log-croppers", "report", "log-run"} | already
+    assert not [s for s in changed if s.endswith("-center")]
+    kept = "results/croppers/center/saliency.parquet"
+    before = (repo / kept).stat().st_mtime_ns
+    out = dvc(repo, "repro").stdout
+    assert "Running stage 'cropper-saliency-center'" not in out
+    assert (repo / kept).stat().st_mtime_ns == before
+    assert (repo / "results/croppers/opencv-spectral/metrics.json").is_file()

@@ -67,6 +67,7 @@ rule report:
         crops=CROPS,
         dataset=DATASET,
         gaze=GAZE_DIR,
+        croppers=COMPARISON_DIR,
         **model_input(),
         **declared("report"),
     output:
@@ -78,5 +79,5 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        " --gaze-dir {input.gaze}{params.model} --out {output}"
+        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}{params.model} --out {output}"
         " 2> {log}"

@@ -6,7 +6,9 @@ same command (the rule's shell command minus its ``2> log`` redirection), the sa
 (deps: data, and the package source files the command runs), outputs (outs) and parameters
 (the keys the command declares, cropaudit.commands.declared). What only DVC knows
 (which outputs are metrics or plots, artifacts, descriptions) comes from the small tables
-below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...).
+below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...);
+jobs of the per-cropper rules always do (``cropper-saliency-smartcrop``, ...), so adding a
+cropper adds stages without renaming the others.
 
     python workflow/scripts/sync_dvc.py            # rewrite dvc.yaml
     python workflow/scripts/sync_dvc.py --check    # exit 1 (with a diff) if dvc.yaml is stale
@@ -48,6 +50,10 @@ FIGURES = ("bars.png", "forest.png", "ecdf.png")
 TOGETHER_FIGURE = "together.png"
 #: Small bookkeeping outputs that are not worth caching.
 UNCACHED = {"results/mlflow-run.json"}
+#: Per-cropper outputs (workflow/rules/croppers.smk) treated like their single-run peers.
+CROPPER_METRICS = re.compile(r"results/croppers/([^/]+/metrics|comparison)\.json")
+CROPPER_FIGURES = re.compile(r"results/croppers/[^/]+/figures")
+UNCACHED.add("results/croppers/mlflow-runs.json")
 #: Snakemake rules that are only targets, not stages.
 TARGET_RULES = {"all"}
 
@@ -172,9 +178,9 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], root: Path) -> Stage:
     stage.deps = declared_inputs(job, command, root)
     stage.params = params_entries(rule, command, params_on_disk)
     for out in map(str, job.output):
-        if out in METRICS:
+        if out in METRICS or CROPPER_METRICS.fullmatch(out):
             stage.metrics.append({out: {"cache": False}})
-        elif out in UNCACHED or out == FIGURES_DIR:
+        elif out in UNCACHED or out == FIGURES_DIR or CROPPER_FIGURES.fullmatch(out):
             stage.outs.append({out: {"cache": False}})
         else:
             stage.outs.append(out)

@@ -15,29 +15,32 @@ from cropaudit.commands.declared import ParamKeys
 HELP = "saliency of every dataset image on its own, with its grid (results/image-saliency.parquet)"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("model",)
+PARAMS: ParamKeys = ("model", "faces", "cropper_options")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
+    parser.add_argument("--cropper", default=None, metavar="NAME",
+                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
     parser.add_argument("--out", required=True, help="single-image saliency table to write")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
     from cropaudit.outputs import write_parquet
-    from cropaudit.saliency import load_model
     from cropaudit.stages.image_saliency import image_saliency
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    model = load_model(params.model, args.model)
+    name = args.cropper or params.model.backend
+    model = cropper_from_params(params, name, args.model)
     result = image_saliency(table, args.dataset, model,
                             progress=True if args.progress else None)
     write_parquet(result, args.out)
-    print(f"{args.out}: {len(result)} images (model {params.model.backend})")
+    print(f"{args.out}: {len(result)} images (cropper {name})")
     return 0

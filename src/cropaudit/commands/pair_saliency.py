@@ -20,7 +20,7 @@ from cropaudit.commands.declared import ParamKeys
 HELP = "saliency of composed tuples: salient point, winner, per-member score statistics"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("model", "saliency")
+PARAMS: ParamKeys = ("model", "saliency", "faces", "cropper_options")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--pairs", required=True, help="pairs table (sample-pairs)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
+    parser.add_argument("--cropper", default=None, metavar="NAME",
+                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
     parser.add_argument("--shard", type=int, default=0, help="which shard (0-based)")
     parser.add_argument("--shards", type=int, default=1, help="number of shards")
     parser.add_argument("--composites-dir", type=Path, default=None,
@@ -39,10 +41,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.contracts import read_pairs
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
-    from cropaudit.saliency import load_model
     from cropaudit.saliency.threads import available_cores
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
 
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("saliency.save_composites: give --composites-dir")
         composites_dir = args.composites_dir
         composites_dir.mkdir(parents=True, exist_ok=True)
-    model = load_model(params.model, args.model)
+    name = args.cropper or params.model.backend
+    model = cropper_from_params(params, name, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
     try:
@@ -72,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
                 pairs_path=args.pairs, n_tuples=int(pairs["tuple_id"].nunique()))
     won = outcomes[outcomes["won"]] if len(outcomes) else outcomes
     print(f"{args.out}: {len(won)} composites (shard {args.shard} of {args.shards}, "
-          f"model {params.model.backend})")
+          f"cropper {name})")
     return 0

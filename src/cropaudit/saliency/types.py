@@ -68,7 +68,10 @@ class ImageFailure:
 class SaliencyModel(Protocol):
     """A saliency backend: images in, one result (or failure) per image out, in input order."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The backend's name (``fastgaze``, ``center``, a cropper's name)."""
+        ...
 
     def predict(
         self,

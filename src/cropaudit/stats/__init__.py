@@ -24,7 +24,6 @@ _PUBLIC = {
     "AuditResult": "audit",
     "audit": "audit",
     "compare_croppers": "croppers",
-    "paired_tuples": "croppers",
     "disparity_rows": "disparity",
     "disparity_table": "disparity",
     "StatsParams": "params",

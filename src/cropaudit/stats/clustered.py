@@ -49,7 +49,9 @@ def robust_logit(
     y = np.asarray(y, dtype=float)
     if len(y) < 2 or y.min() == y.max():
         return NAN_RESULT
-    labels = np.column_stack([np.asarray(image_a), np.asarray(image_b)])
+    # one integer label space for both sides (image ids may be strings)
+    codes, _ = pd.factorize(np.concatenate([np.asarray(image_a), np.asarray(image_b)]))
+    labels = np.column_stack([codes[: len(y)], codes[len(y):]])
     g_first, g_second = len(np.unique(image_a)), len(np.unique(image_b))
     terms, _, _ = robust_glm_terms(y, pd.DataFrame({"const": np.ones(len(y))}), labels, alpha,
                                    min(g_first, g_second))

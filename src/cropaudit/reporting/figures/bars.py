@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -70,7 +71,9 @@ def grouped_bars(
                    zorder=2)
             ax.errorbar(
                 [xa, xb], [p, 1 - p],
-                yerr=[[p - low, (1 - p) - (1 - high)], [high - p, (1 - low) - (1 - p)]],
+                # clipped: an interval whose end equals p can differ from it by rounding
+                yerr=np.clip([[p - low, (1 - p) - (1 - high)], [high - p, (1 - low) - (1 - p)]],
+                             0, None),
                 fmt="none", ecolor="black", elinewidth=0.8, capsize=0, zorder=3,
             )
             for xx, val in ((xa, p), (xb, 1 - p)):
