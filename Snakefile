@@ -19,6 +19,7 @@ configfile: "params.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/saliency.smk"
+include: "workflow/rules/croppers.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tracking.smk"
 
@@ -28,6 +29,7 @@ rule all:
     input:
         REPORT,
         RUN_RECORD,
+        CROPPER_RUNS,
 
 
 onstart:

@@ -16,7 +16,8 @@ from support.workflow import REPO_ROOT, copy_workflow, run, tool
 pytestmark = pytest.mark.slow
 
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
-        "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2}}
+        "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2},
+        "croppers": ["center"]}
 UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
             "results/saliency/shard-0.parquet", "results/saliency.parquet",
             "results/image-saliency.parquet", "results/crops.parquet",
@@ -71,7 +72,10 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
     changed = set(re.findall(r"^([\w-]+):$", status, flags=re.M))
     # report and log-run show params.yaml in full, so they follow any parameter change; the
     # gaze stage's rates use the same significance level
-    after_stats = {"stats", "plots", "gaze", "report", "log-run"}
+    after_stats = {"stats", "plots", "gaze", "report", "log-run",
+                   # each cropper's stats, and the comparison that uses the same level
+                   "cropper-stats-center", "cropper-plots-center", "compare-croppers",
+                   "log-croppers"}
     assert changed == after_stats, status
     assert stages_to_run(repo) == after_stats
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
@@ -95,3 +99,17 @@ def test_dvc_plots_show_renders_the_figures_without_network(repo, tmp_path):
     assert all((repo / p).is_file() for p in declared)
     assert all((tmp_path / "plots" / src).is_file() for src in images)
     assert "<script" not in html  # image plots only: no vega from a CDN
+
+
+def test_adding_a_cropper_runs_only_its_stages_and_the_comparison(repo):
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["croppers"] = ["center", "opencv-spectral"]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(repo)],
+        cwd=repo)
+    new = {f"cropper-{s}-opencv-spectral" for s in
+           ("saliency", "gather", "image-saliency", "crops", "stats", "plots")}
+    # report, log-run and log-croppers record params.yaml in full
+    assert stages_to_run(repo) == new | {"compare-croppers", "log-croppers", "report",
+                                         "log-run"}

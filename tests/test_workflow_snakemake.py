@@ -50,6 +50,7 @@ def tiny(seed: int = 20210517) -> dict:
     return {
         "seed": seed,
         "model": {"backend": BACKEND},
+        "croppers": [BACKEND],  # several croppers: tests/test_workflow_croppers.py
         "sampling": {"n": 24, "pairs": [PLANTED, NULL], "together": True},
         "saliency": {"shards": 2},
         "gaze": {"review_per_value": 3},  # a few sheets: drawing them is the gaze stage's cost

@@ -22,6 +22,7 @@ from cropaudit.errors import CropauditError
 #: sub-command name -> module under ``cropaudit.commands``
 COMMANDS: dict[str, str] = {
     "saliency": "saliency",
+    "croppers": "croppers",
     "fetch-model": "fetch_model",
     "prepare-data": "prepare_data",
     "sample-pairs": "sample_pairs",
@@ -33,9 +34,11 @@ COMMANDS: dict[str, str] = {
     "gaze": "gaze",
     "gaze-import": "gaze_import",
     "stats": "stats",
+    "compare-croppers": "compare_croppers",
     "plots": "plots",
     "report": "report",
     "log-run": "log_run",
+    "log-croppers": "log_croppers",
     "paper-figure": "paper_figure",
     "power": "power",
     "app": "app",

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cropaudit.app.params import AppParams
+from cropaudit.croppers.registry import check_names, default_croppers
 from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.faces.detect import FacesParams
@@ -48,6 +49,19 @@ class Params(BaseModel):
     report: ReportParams = Field(default_factory=ReportParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
     app: AppParams = Field(default_factory=AppParams)
+    croppers: list[str] = Field(
+        default_factory=default_croppers,
+        description="croppers audited side by side on the same tuples (results/croppers/)",
+    )
+    cropper_options: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="settings per cropper, e.g. {command: {template: 'prog {image}'}}",
+    )
+
+    @field_validator("croppers")
+    @classmethod
+    def _known_croppers(cls, v: list[str]) -> list[str]:
+        return check_names(v)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

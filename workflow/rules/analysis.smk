@@ -71,6 +71,7 @@ rule report:
         crops=CROPS,
         dataset=DATASET,
         gaze=GAZE_DIR,
+        croppers=COMPARISON_DIR,
         **model_input(),
     output:
         REPORT,
@@ -82,5 +83,5 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        " --gaze-dir {input.gaze}{MODEL_ARG} --out {output}"
+        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}{MODEL_ARG} --out {output}"
         " 2> {log}"

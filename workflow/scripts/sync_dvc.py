@@ -5,7 +5,9 @@ Snakemake's own API (for the params.yaml at hand) and turns every job into a DVC
 same command (the rule's shell command minus its ``2> log`` redirection), the same inputs
 (deps), outputs (outs) and parameters (the rule's ``tracked(...)`` keys). What only DVC knows
 (which outputs are metrics or plots, artifacts, descriptions) comes from the small tables
-below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...).
+below. Snakemake scatter jobs become one DVC stage each (``saliency-0``, ``saliency-1``, ...);
+jobs of the per-cropper rules always do (``cropper-saliency-smartcrop``, ...), so adding a
+cropper adds stages without renaming the others.
 
     python workflow/scripts/sync_dvc.py            # rewrite dvc.yaml
     python workflow/scripts/sync_dvc.py --check    # exit 1 (with a diff) if dvc.yaml is stale
@@ -45,6 +47,10 @@ FIGURES = ("bars.png", "forest.png", "ecdf.png")
 TOGETHER_FIGURE = "together.png"
 #: Small bookkeeping outputs that are not worth caching.
 UNCACHED = {"results/mlflow-run.json"}
+#: Per-cropper outputs (workflow/rules/croppers.smk) treated like their single-run peers.
+CROPPER_METRICS = re.compile(r"results/croppers/([^/]+/metrics|comparison)\.json")
+CROPPER_FIGURES = re.compile(r"results/croppers/[^/]+/figures")
+UNCACHED.add("results/croppers/mlflow-runs.json")
 #: Snakemake rules that are only targets, not stages.
 TARGET_RULES = {"all"}
 
@@ -106,7 +112,7 @@ def command_help(cmd: str) -> str:
 
 def params_entries(job: Any, params_on_disk: dict[str, Any]) -> list[Any]:
     """DVC ``params:`` from the rule's ``tracked(...)`` names (``a__b`` = key ``a.b``)."""
-    keys = [name for name in job.params.keys()]
+    keys = [name for name in job.params.keys() if not name.startswith("_")]  # _x: arguments
     if "ALL" in keys:
         return [{PARAMS_FILE: None}]
     entries = []
@@ -135,7 +141,7 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
     if re.search(r"\{[\w.\[\]]+\}", cmd):
         raise DriftError(f"rule {rule}: unformatted placeholder left in command: {cmd}")
     name = rule.replace("_", "-")
-    if multiple:
+    if multiple or "cropper" in job.wildcards_dict:  # one stage per cropper, always named
         if len(job.wildcards_dict) != 1:
             raise DriftError(f"rule {rule}: scatter rules need exactly one wildcard")
         name = f"{name}-{next(iter(job.wildcards_dict.values()))}"
@@ -143,9 +149,9 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], multiple: bool) -> Stage:
     stage.deps = [str(f) for f in job.input]
     stage.params = params_entries(job, params_on_disk)
     for out in map(str, job.output):
-        if out in METRICS:
+        if out in METRICS or CROPPER_METRICS.fullmatch(out):
             stage.metrics.append({out: {"cache": False}})
-        elif out in UNCACHED or out == FIGURES_DIR:
+        elif out in UNCACHED or out == FIGURES_DIR or CROPPER_FIGURES.fullmatch(out):
             stage.outs.append({out: {"cache": False}})
         else:
             stage.outs.append(out)

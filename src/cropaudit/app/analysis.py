@@ -2,6 +2,7 @@
 
 Models load lazily (TensorFlow only when FastGaze is first used) and a failure to load is an
 ordinary, one-line :class:`~cropaudit.errors.CropauditError` the page shows, never a crash.
+Every cropper (:mod:`cropaudit.croppers`) can be picked; crops are each cropper's own.
 Results are cached in memory per (backend, image hash), bounded, so moving sliders or switching
 tabs never reruns the network.
 """
@@ -19,16 +20,24 @@ import numpy as np
 
 from cropaudit.app.composite import CompositeGeometry, Layout, Scaling, compose, render_composite
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
+from cropaudit.croppers import Cropper, CropperContext, Cropping, available, load_cropper
 from cropaudit.errors import CropauditError
-from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop
-from cropaudit.saliency import ImageFailure, ImageInput, SaliencyModel, SaliencyResult, load_model
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop, intersection_area
+from cropaudit.saliency import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.saliency.model_store import ModelParams, resolve_model_path
 
-#: Backends offered in the app, with the label shown next to each.
-BACKENDS: dict[str, str] = {
-    "fastgaze": "FastGaze (Twitter's model)",
-    "center": "Center baseline (no model)",
-}
+#: Labels of the engine's own models; other croppers are labelled "name (licence)".
+_LABELS = {"fastgaze": "FastGaze (Twitter's model)", "center": "Center baseline (no model)"}
+
+
+def cropper_labels() -> dict[str, str]:
+    """Every cropper (built-ins and installed plugins) with the label shown in the picker."""
+    return {name: _LABELS.get(name, f"{name} ({spec.licence})")
+            for name, spec in available(warn=False).items()}
+
+
+#: Croppers offered in the app (every available one), with the label shown next to each.
+BACKENDS: dict[str, str] = cropper_labels()
 
 
 class ModelRegistry:
@@ -43,22 +52,28 @@ class ModelRegistry:
     ) -> None:
         self.params = params
         self.model_path = model_path
-        self._models: dict[str, SaliencyModel] = {}
+        self._models: dict[str, Cropper] = {}
         self._lock = threading.Lock()
 
-    def get(self, backend: str) -> SaliencyModel:
+    def get(self, backend: str) -> Cropper:
         if backend not in BACKENDS:
             raise CropauditError(f"unknown saliency backend {backend!r}")
         with self._lock:
             if backend not in self._models:
-                params = self.params.model_copy(update={"backend": backend})
-                self._models[backend] = load_model(params, self.model_path)
+                context = CropperContext(model=self.params, model_path=self.model_path)
+                self._models[backend] = load_cropper(backend, context)
             return self._models[backend]
 
     def status(self, backend: str) -> tuple[bool, str]:
         """(usable, one line) without loading the model: is its file where it should be?"""
         if backend == "center":
             return True, "no model file needed"
+        if backend == "command":
+            return False, ("needs a program: use `cropaudit saliency --cropper command "
+                           "--command TEMPLATE`")
+        if backend != "fastgaze":
+            spec = available(warn=False).get(backend)
+            return (True, spec.version()) if spec else (False, "not installed")
         try:
             path = resolve_model_path(self.params, self.model_path)
         except CropauditError as exc:
@@ -216,14 +231,15 @@ class Analyzer:
 
     def _saliency(
         self, backend: str, key: str, image: ImageInput, name: str
-    ) -> tuple[SaliencyResult, float, bool]:
+    ) -> tuple[Cropping, float, bool]:
+        """The cropper's saliency and its own crops (default ratios), cached per image."""
         cached = self.cache.get((backend, key))
         if cached is not None:
             return cached, 0.0, True
-        model = self.models.get(backend)
+        cropper = self.models.get(backend)
         start = time.perf_counter()
         with self._predict_lock:  # one inference at a time: the CPU is the bottleneck anyway
-            item = next(iter(model.predict([image], sources=[name], progress=False)))
+            item = next(iter(cropper.crop_images([image], sources=[name], progress=False)))
         seconds = time.perf_counter() - start
         if isinstance(item, ImageFailure):
             raise CropauditError(item.message)
@@ -238,14 +254,15 @@ class Analyzer:
             if record.downscaled
             else self.store.file_path(key)
         )
-        result, seconds, cached = self._saliency(backend, key, image, record.name)
+        cropping, seconds, cached = self._saliency(backend, key, image, record.name)
+        result = cropping.saliency
         if (result.width, result.height) != (record.width, record.height):
             raise CropauditError(
                 f"{record.name}: model saw {result.width}x{result.height}, "
                 f"app decoded {record.width}x{record.height}"
             )
-        return ImageAnalysis(record, result, result.crops(), top_points(result, top_k), seconds,
-                             cached)
+        return ImageAnalysis(record, result, list(cropping.crops), top_points(result, top_k),
+                             seconds, cached)
 
     def analyse_pair(
         self,
@@ -268,9 +285,10 @@ class Analyzer:
         )
         composite = render_composite([self.store.pixels(k) for k in keys], geometry)
         name = " + ".join(r.name for r in records)
-        result, seconds, cached = self._saliency(
+        cropping, seconds, cached = self._saliency(
             backend, pixel_hash(composite), composite, f"composite of {name}"
         )
+        result = cropping.saliency
         winner = geometry.member_at(*result.salient_point)
         members = []
         for i, (record, p) in enumerate(zip(records, geometry.placements, strict=True)):
@@ -280,7 +298,46 @@ class Analyzer:
                               i == winner)
             )
         return PairAnalysis(
-            members, geometry, composite, result, result.crops(), top_points(result, top_k),
+            members, geometry, composite, result, list(cropping.crops), top_points(result, top_k),
             layout, scaling, scaling_size, padding, seconds, cached,
         )
 
+
+
+# -- two croppers on one image -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropAgreement:
+    """How two croppers' crops of one ratio overlap."""
+
+    label: str
+    iou: float
+
+
+@dataclass(frozen=True)
+class CropperComparison:
+    """Two croppers on one image: how far apart their points are, how much their crops share."""
+
+    first: ImageAnalysis
+    second: ImageAnalysis
+    point_distance: float
+    diagonal_fraction: float
+    crops: list[CropAgreement]
+
+
+def crop_iou(a: Crop, b: Crop) -> float:
+    """Intersection over union of two crop windows (1 = the same window)."""
+    inter = intersection_area(a, b.as_tuple())
+    union = a.width * a.height + b.width * b.height - inter
+    return inter / union if union > 0 else float("nan")
+
+
+def compare_analyses(first: ImageAnalysis, second: ImageAnalysis) -> CropperComparison:
+    """Side-by-side numbers of two analyses of the same image."""
+    (x1, y1), (x2, y2) = first.result.salient_point, second.result.salient_point
+    distance = float(np.hypot(x1 - x2, y1 - y2))
+    diagonal = float(np.hypot(first.result.width, first.result.height))
+    crops = [CropAgreement(label, crop_iou(a, b)) for label, a, b in
+             zip(crop_labels(first.crops), first.crops, second.crops, strict=False)]
+    return CropperComparison(first, second, distance, distance / diagonal, crops)

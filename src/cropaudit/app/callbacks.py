@@ -21,6 +21,7 @@ from cropaudit.app.analysis import (
     Analyzer,
     ImageAnalysis,
     PairAnalysis,
+    compare_analyses,
     crop_labels,
 )
 from cropaudit.app.dataset import DatasetSource
@@ -257,11 +258,44 @@ class Explorer:
             _stat("Salient point", f"({r.salient_point[0]}, {r.salient_point[1]})",
                   "symmetric: centred crops" if r.symmetric else None),
             _stat("Max score", _fmt(float(np.max(r.scores))),
-                  f"min {_fmt(float(np.min(r.scores)))}"),
+                  f"min {_fmt(float(np.min(r.scores)))}") if r.scores.size
+            else _stat("Max score", "no map", "point and crops only"),
             _stat("Image", f"{r.width}×{r.height}", size_sub),
             _stat("Model", BACKENDS.get(r.model, r.model).split(" (")[0],
                   _timing(a.seconds, a.cached)),
         ]
+
+    # -- two croppers side by side -------------------------------------------------------------
+
+    def on_compare_options(self, options: list[Any] | None, current: str | None) -> Any:
+        """The compare view offers the same images as the single-image view."""
+        options = options or []
+        values = [o["value"] for o in options]
+        return options, current if current in values else (values[-1] if values else None)
+
+    def on_compare(self, key: str | None, first: str | None, second: str | None,
+                   top_k: object, opacity: float | None) -> tuple[Any, Any, list[Any], list[Any]]:
+        """-> (left figure, right figure, summary stats, notices) for two croppers."""
+        if not key or not first or not second:
+            return EMPTY_FIGURE, EMPTY_FIGURE, [], []
+        figures, analyses, messages = [], [], []
+        for backend in (first, second):
+            try:
+                a = self._analyse(key, backend, top_k)
+            except CropauditError as exc:
+                figures.append(EMPTY_FIGURE)
+                messages.append(notice(_model_hint(exc, backend), "error"))
+                continue
+            analyses.append(a)
+            figures.append(image_figure(self.store.pixels(key), a, _opacity(opacity)))
+        if len(analyses) < 2:
+            return figures[0], figures[1], [], messages
+        c = compare_analyses(*analyses)
+        summary = [_stat("Salient points apart", f"{c.point_distance:.0f} px",
+                         f"{100 * c.diagonal_fraction:.1f} % of the diagonal")]
+        summary += [_stat(f"Crop {a.label} overlap", f"{100 * a.iou:.0f} %", "IoU")
+                    for a in c.crops]
+        return figures[0], figures[1], summary, messages
 
     # -- pair / group ---------------------------------------------------------------------------
 
@@ -441,6 +475,16 @@ def register(app: Dash, explorer: Explorer) -> None:
         Input(I.IMAGE_SELECT, "value"), Input(I.BACKEND, "value"), Input(I.TOP_K, "value"),
         State(I.OPACITY, "value"),
     )(e.on_view_image)
+    app.callback(
+        Output(I.COMPARE_SELECT, "options"), Output(I.COMPARE_SELECT, "value"),
+        Input(I.IMAGE_SELECT, "options"), State(I.COMPARE_SELECT, "value"),
+    )(e.on_compare_options)
+    app.callback(
+        Output(I.COMPARE_FIGURE_FIRST, "figure"), Output(I.COMPARE_FIGURE_SECOND, "figure"),
+        Output(I.COMPARE_SUMMARY, "children"), Output(I.COMPARE_MESSAGES, "children"),
+        Input(I.COMPARE_SELECT, "value"), Input(I.COMPARE_FIRST, "value"),
+        Input(I.COMPARE_SECOND, "value"), Input(I.TOP_K, "value"), State(I.OPACITY, "value"),
+    )(e.on_compare)
     pair_inputs = [Input(I.PAIR_SELECT, "value"), Input(I.PAIR_LAYOUT, "value"),
                    Input(I.PAIR_SCALING, "value"), Input(I.PAIR_SIZE, "value"),
                    Input(I.PAIR_PADDING, "value"), Input(I.BACKEND, "value"),
@@ -453,7 +497,8 @@ def register(app: Dash, explorer: Explorer) -> None:
     )(e.on_view_pair)
     # The opacity slider restyles the heat-map trace in the browser: no round trip, no redraw
     # of the photo. HEAT_TRACE is the heat map's index in both figures.
-    for graph in (I.IMAGE_FIGURE, I.PAIR_FIGURE):
+    for graph in (I.IMAGE_FIGURE, I.PAIR_FIGURE, I.COMPARE_FIGURE_FIRST,
+                  I.COMPARE_FIGURE_SECOND):
         app.clientside_callback(
             SET_HEAT_OPACITY_JS.replace("HEAT_TRACE", str(HEAT_TRACE)),
             Output(graph, "figure", allow_duplicate=True),

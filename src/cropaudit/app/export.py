@@ -116,7 +116,8 @@ def _draw_overlay(ax: Any, rgb: np.ndarray, analysis: ImageAnalysis | PairAnalys
     result = analysis.result
     extent = (0, result.width, result.height, 0)
     ax.imshow(display_rgb(rgb, EXPORT_LONG_SIDE), extent=extent, interpolation="antialiased")
-    ax.imshow(heat_rgb(result), extent=extent, alpha=opacity, interpolation="bilinear")
+    if result.scores.size:  # croppers without a map show the photo only
+        ax.imshow(heat_rgb(result), extent=extent, alpha=opacity, interpolation="bilinear")
     for p in analysis.top:
         ax.plot(p.x, p.y, "o", ms=6, mfc="white", mec="black")
         ax.annotate(str(p.rank), (p.x, p.y), xytext=(4, 4), textcoords="offset points",
@@ -151,14 +152,18 @@ def image_png(rgb: np.ndarray, analysis: ImageAnalysis, opacity: float) -> bytes
     ax.set_title(f"{analysis.record.name} — {result.model}, salient point "
                  f"{result.salient_point}", fontsize=11)
     sax = fig.add_subplot(grid[0, max(1, n - 2):])
-    xs, ys = result.grid_x[0], result.grid_y[:, 0]
-    mesh = sax.pcolormesh(xs, ys, result.scores, cmap=COLORMAP, shading="nearest")
     sax.set_xlim(0, result.width)
     sax.set_ylim(result.height, 0)
     sax.set_aspect("equal")
-    sax.set_title(f"grid scores ({result.grid_shape[0]}×{result.grid_shape[1]})", fontsize=10)
     sax.tick_params(labelsize=7)
-    fig.colorbar(mesh, ax=sax, shrink=0.7)
+    if result.scores.size:
+        xs, ys = result.grid_x[0], result.grid_y[:, 0]
+        mesh = sax.pcolormesh(xs, ys, result.scores, cmap=COLORMAP, shading="nearest")
+        sax.set_title(f"grid scores ({result.grid_shape[0]}×{result.grid_shape[1]})",
+                      fontsize=10)
+        fig.colorbar(mesh, ax=sax, shrink=0.7)
+    else:
+        sax.set_title(f"{result.model} has no saliency map", fontsize=10)
     for i, crop in enumerate(analysis.crops):
         tax = fig.add_subplot(grid[1, i])
         part = rgb[crop.top : crop.bottom, crop.left : crop.right]

@@ -96,7 +96,18 @@ def heat_rgb(result: SaliencyResult, long_side: int = HEAT_LONG_SIDE) -> np.ndar
 
 
 def heat_url(result: SaliencyResult) -> str:
+    """The heat map as PNG; fully transparent for croppers without a map."""
+    if result.scores.size == 0:
+        w, h = display_size(result.width, result.height, HEAT_LONG_SIDE)
+        return _data_url(Image.new("RGBA", (w, h), (0, 0, 0, 0)), "PNG")
     return _data_url(Image.fromarray(heat_rgb(result)), "PNG")
+
+
+def _grid_axes(result: SaliencyResult) -> tuple[np.ndarray, np.ndarray]:
+    """x of the first row and y of the first column of the grid (empty without a map)."""
+    if result.scores.size == 0:
+        return np.zeros(0), np.zeros(0)
+    return result.grid_x[0], result.grid_y[:, 0]
 
 
 def crop_thumbnail_url(rgb: np.ndarray, crop: Crop, height: int = 160) -> str:
@@ -137,7 +148,7 @@ def _image_figure(
     fig.add_trace(_raster_trace(heat_url(result), hw, hh, w, h, name="heat map", opacity=opacity))
     fig.add_trace(
         go.Heatmap(  # invisible: gives every pixel a hover read-out of its grid cell's score
-            z=result.scores, x=result.grid_x[0], y=result.grid_y[:, 0], opacity=0,
+            z=result.scores, x=_grid_axes(result)[0], y=_grid_axes(result)[1], opacity=0,
             showscale=False, hovertemplate="x %{x:.0f}, y %{y:.0f}<br>score %{z:.3f}"
             "<extra>grid cell</extra>", name="scores",
         )
@@ -199,7 +210,8 @@ def image_figure(rgb: np.ndarray, analysis: ImageAnalysis, opacity: float) -> go
 def scores_figure(result: SaliencyResult) -> go.Figure:
     """The raw grid scores, one cell per model output, at their positions in the image."""
     fig = go.Figure(go.Heatmap(
-        z=result.scores, x=result.grid_x[0], y=result.grid_y[:, 0], colorscale=COLORMAP.title(),
+        z=result.scores, x=_grid_axes(result)[0], y=_grid_axes(result)[1],
+        colorscale=COLORMAP.title(),
         colorbar={"title": {"text": "score"}, "thickness": 12},
         hovertemplate="x %{x:.0f}, y %{y:.0f}<br>score %{z:.3f}<extra></extra>",
     ))

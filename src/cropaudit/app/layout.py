@@ -54,6 +54,13 @@ class Ids:
     PAIR_PNG = "pair-png"
     PAIR_JSON = "pair-json"
     DOWNLOAD = "download"
+    COMPARE_SELECT = "compare-select"
+    COMPARE_FIRST = "compare-first"
+    COMPARE_SECOND = "compare-second"
+    COMPARE_MESSAGES = "compare-messages"
+    COMPARE_SUMMARY = "compare-summary"
+    COMPARE_FIGURE_FIRST = "compare-figure-first"
+    COMPARE_FIGURE_SECOND = "compare-figure-second"
 
 
 #: Plotly toolbar: no logo, PNG export at the figure's size, no editing tools users won't need.
@@ -148,7 +155,7 @@ def _sidebar(params: AppParams, dataset: DatasetView, models: ModelRegistry,
             ], className="image-count-row"),
         ),
         _card(
-            "Model",
+            "Cropper",
             dcc.RadioItems(
                 id=Ids.BACKEND,
                 options=[{"label": label, "value": name} for name, label in BACKENDS.items()],
@@ -247,6 +254,32 @@ def _pair_view() -> html.Div:
     ], className="view")
 
 
+def _compare_view(backend: str) -> html.Div:
+    """Two croppers side by side on one image: points, crops and how much they agree."""
+    options = [{"label": label, "value": name} for name, label in BACKENDS.items()]
+    second = next((n for n in BACKENDS if n not in (backend, "command")), backend)
+    return html.Div([
+        html.Div([
+            _field("Image", dcc.Dropdown(id=Ids.COMPARE_SELECT, options=[], clearable=False,
+                                         placeholder="Upload or pick an image")),
+            _field("Left cropper", dcc.Dropdown(id=Ids.COMPARE_FIRST, options=options,
+                                                value=backend, clearable=False)),
+            _field("Right cropper", dcc.Dropdown(id=Ids.COMPARE_SECOND, options=options,
+                                                 value=second, clearable=False)),
+        ], className="toolbar toolbar-pair"),
+        dcc.Loading(type="dot", color="#3949ab", children=[
+            html.Div(id=Ids.COMPARE_MESSAGES, className="messages"),
+            html.Div(id=Ids.COMPARE_SUMMARY, className="stats"),
+            html.Div([
+                html.Div([html.H3("Left cropper", className="panel-title"),
+                          _graph(Ids.COMPARE_FIGURE_FIRST, 480)], className="panel"),
+                html.Div([html.H3("Right cropper", className="panel-title"),
+                          _graph(Ids.COMPARE_FIGURE_SECOND, 480)], className="panel"),
+            ], className="panels panels-even"),
+        ]),
+    ], className="view")
+
+
 def build_layout(params: AppParams, dataset: DatasetView, models: ModelRegistry,
                  backend: str) -> html.Div:
     """The whole page for one session."""
@@ -274,6 +307,8 @@ def build_layout(params: AppParams, dataset: DatasetView, models: ModelRegistry,
                 html.Div(dcc.Tabs(id=Ids.TABS, value="image", className="tabs", children=[
                     dcc.Tab(label="Single image", value="image", children=_image_view()),
                     dcc.Tab(label="Pair / group", value="pair", children=_pair_view()),
+                    dcc.Tab(label="Compare croppers", value="compare",
+                            children=_compare_view(backend)),
                 ]), id=Ids.VIEWS, style={"display": "none"}),
             ], className="content"),
         ], className="main"),

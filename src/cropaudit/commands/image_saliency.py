@@ -17,6 +17,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
+    parser.add_argument("--cropper", default=None, metavar="NAME",
+                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
     parser.add_argument("--out", required=True, help="single-image saliency table to write")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
@@ -24,17 +26,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.commands.pair_saliency import _limit_threads
     from cropaudit.config import load_params
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
     from cropaudit.outputs import write_parquet
-    from cropaudit.saliency import load_model
     from cropaudit.stages.image_saliency import image_saliency
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    _limit_threads(params.model.backend)
-    model = load_model(params.model, args.model)
+    name = args.cropper or params.model.backend
+    _limit_threads(name)
+    model = cropper_from_params(params, name, args.model)
     result = image_saliency(table, args.dataset, model,
                             progress=True if args.progress else None)
     write_parquet(result, args.out)
-    print(f"{args.out}: {len(result)} images (model {params.model.backend})")
+    print(f"{args.out}: {len(result)} images (cropper {name})")
     return 0

@@ -23,6 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--pairs", required=True, help="pairs table (sample-pairs)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
+    parser.add_argument("--cropper", default=None, metavar="NAME",
+                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
     parser.add_argument("--shard", type=int, default=0, help="which shard (0-based)")
     parser.add_argument("--shards", type=int, default=1, help="number of shards")
     parser.add_argument("--composites-dir", type=Path, default=None,
@@ -48,10 +50,10 @@ def _limit_threads(backend: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.contracts import read_pairs
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
-    from cropaudit.saliency import load_model
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
 
     params = load_params(args.params)
@@ -65,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("saliency.save_composites: give --composites-dir")
         composites_dir = args.composites_dir
         composites_dir.mkdir(parents=True, exist_ok=True)
-    _limit_threads(params.model.backend)
-    model = load_model(params.model, args.model)
+    name = args.cropper or params.model.backend
+    _limit_threads(name)
+    model = cropper_from_params(params, name, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
     try:
@@ -80,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
                 pairs_path=args.pairs, n_tuples=int(pairs["tuple_id"].nunique()))
     won = outcomes[outcomes["won"]] if len(outcomes) else outcomes
     print(f"{args.out}: {len(won)} composites (shard {args.shard} of {args.shards}, "
-          f"model {params.model.backend})")
+          f"cropper {name})")
     return 0

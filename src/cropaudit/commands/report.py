@@ -23,6 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=Path, default=None, help="dataset table (provenance)")
     parser.add_argument("--model", type=Path, default=None, help="model file (provenance)")
     parser.add_argument("--gaze-dir", type=Path, default=None, help="gaze stage folder")
+    parser.add_argument("--croppers-dir", type=Path, default=None,
+                        help="compare-croppers' folder (section: which croppers disagree)")
     parser.add_argument("--out", required=True, help="HTML file to write")
 
 
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         model_path=args.model,
         model_backend=params.model.backend,
         gaze_dir=args.gaze_dir,
+        croppers_dir=args.croppers_dir,
     )
     print(write_report(args.out, text))
     return 0

@@ -1,11 +1,14 @@
-"""Run a saliency model on images and print the salient point and crops.
+"""Run a saliency model (or any cropper) on images and print the salient point and crops.
 
 The default output is exactly the text of Twitter's original ``candidate_crops`` program:
 the salient point, one ``left top width height`` crop per aspect ratio (height/width), and with
 --all-points one ``x y score`` line per grid cell. --format json prints one JSON object per
 image (JSON Lines). With --out-dir, one NAME.out (or NAME.json) per image is written instead.
 
-Bad inputs are reported on stderr and skipped; the exit code is 1 if any image failed.
+--cropper NAME runs any cropper (`cropaudit croppers` lists them; croppers without a map
+print no points with --all-points); --cropper command --command 'prog {image}' runs an
+external program. Bad inputs are reported on stderr and skipped; the exit code is 1 if any
+image failed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _options(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` settings as a dict (one-line error for a malformed one)."""
+    from cropaudit.errors import ConfigError
+
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--cropper-option: expected KEY=VALUE, got {pair!r}")
+        options[key.strip()] = value
+    return options
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument(
@@ -41,6 +57,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", type=Path, help="write NAME.out / NAME.json per image")
     parser.add_argument("--model", help="model file (default: model.path from params)")
     parser.add_argument("--backend", choices=["fastgaze", "center"], help="override model.backend")
+    parser.add_argument(
+        "--cropper", metavar="NAME",
+        help="cropper to run (default: model.backend; `cropaudit croppers` lists them)",
+    )
+    parser.add_argument(
+        "--command", metavar="TEMPLATE",
+        help="program for --cropper command, e.g. 'prog {image} {aspect_ratios}'",
+    )
+    parser.add_argument(
+        "--cropper-option", action="append", default=[], metavar="KEY=VALUE",
+        help="setting passed to the cropper (repeatable), e.g. point_aspect_ratio=1.0",
+    )
     parser.add_argument("--params", help="params file (default: params.yaml if present)")
     parser.add_argument("--batch-size", type=int, help="override model.batch_size")
     parser.add_argument("--max-pixels", type=int, help="override model.max_pixels")
@@ -52,9 +80,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
+    from cropaudit.croppers import Cropping
+    from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import write_text
-    from cropaudit.saliency import ImageFailure, load_model
     from cropaudit.saliency.formats import candidate_crops_text, result_json
 
     params = load_params(args.params)
@@ -70,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
     if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
         raise ConfigError("--batch-size and --max-pixels must be positive")
     model_params = params.model.model_copy(update=overrides)
-    model = load_model(model_params, args.model)
+    options = _options(args.cropper_option)
+    if args.command is not None:
+        options["template"] = args.command
+    cropper = cropper_from_params(params.model_copy(update={"model": model_params}),
+                                  args.cropper, args.model, options)
 
     if args.out_dir is not None:
         names = [Path(p).stem for p in args.images]
@@ -81,12 +114,13 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     multiple = len(args.images) > 1
     suffix = ".json" if args.format == "json" else ".out"
-    for item in model.predict(args.images, progress=args.progress):
-        if isinstance(item, ImageFailure):
+    for cropping in cropper.crop_images(args.images, aspect_ratios=args.aspect_ratios,
+                                        progress=args.progress):
+        if not isinstance(cropping, Cropping):
             failed += 1
-            print(f"cropaudit saliency: error: {item.message}", file=sys.stderr)
+            print(f"cropaudit saliency: error: {cropping.message}", file=sys.stderr)
             continue
-        crops = item.crops(args.aspect_ratios)
+        item, crops = cropping.saliency, cropping.crops
         if args.format == "json":
             text = result_json(item, crops, all_points=args.all_points)
         else:

@@ -147,6 +147,27 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int) -> dict[str, object] | N
     }
 
 
+def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, object] | None:
+    """Which croppers disagree significantly, and where (compare-croppers' folder)."""
+    from cropaudit.stats.croppers import disagreement_summary
+
+    if comparison_dir is None or not (comparison_dir / "agreement.csv").is_file():
+        return None
+    agreement = _read_csv(comparison_dir / "agreement.csv", optional=True)
+    provenance = _read_csv(comparison_dir / "croppers.csv", optional=True)
+    columns = ["first", "second", "comparison", "n", "agreement", "delta_first",
+               "delta_second", "diff_low", "diff_high", "mcnemar_p_holm", "disagree"]
+    shown = agreement[[c for c in columns if c in agreement.columns]]
+    return {
+        "names": ", ".join(provenance["cropper"].astype(str)) if len(provenance) else "",
+        "findings": disagreement_summary(agreement) if len(agreement) else
+        ["Fewer than two croppers: nothing to compare."],
+        "figures": _figures(comparison_dir),
+        "provenance": _table_html(provenance, max_rows),
+        "agreement": _table_html(shown, max_rows),
+    }
+
+
 def render_report(
     *,
     params_path: Path,
@@ -159,6 +180,7 @@ def render_report(
     model_path: Path | None = None,
     model_backend: str = "",
     gaze_dir: Path | None = None,
+    croppers_dir: Path | None = None,
 ) -> str:
     """The report's HTML text."""
     import jinja2
@@ -201,6 +223,7 @@ def render_report(
         retention=retention,
         faces=_faces_section(stats_dir, max_table_rows),
         gaze=_gaze_section(gaze_dir, max_table_rows),
+        croppers=_croppers_section(croppers_dir, max_table_rows),
         params_text=params_path.read_text(encoding="utf-8") if params_path.is_file() else "",
         params_path=str(params_path),
         git=git,

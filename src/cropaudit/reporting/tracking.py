@@ -113,6 +113,16 @@ def _chunks(items: dict[str, Any], size: int) -> Iterator[dict[str, Any]]:
         yield {k: items[k] for k in keys[i:i + size]}
 
 
+def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+    """Log flattened params and numeric metrics to the active run, in MLflow-sized batches."""
+    import mlflow
+
+    for chunk in _chunks(flat_params(params_dump), MAX_PARAMS_PER_BATCH):
+        mlflow.log_params(chunk)
+    for chunk in _chunks(flat_metrics(metrics), MAX_METRICS_PER_BATCH):
+        mlflow.log_metrics(chunk)
+
+
 def ensure_experiment(client: Any, name: str, uri: str) -> str:
     """The experiment's id, creating it (with an explicit artifact location) if needed."""
     exp = client.get_experiment_by_name(name)
@@ -208,10 +218,7 @@ def log_run(
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         mlflow.set_tags(tags)
-        for chunk in _chunks(flat_params(params.model_dump(mode="json")), MAX_PARAMS_PER_BATCH):
-            mlflow.log_params(chunk)
-        for chunk in _chunks(flat_metrics(metrics), MAX_METRICS_PER_BATCH):
-            mlflow.log_metrics(chunk)
+        log_params_and_metrics(params.model_dump(mode="json"), metrics)
         mlflow.log_input(dataset, context="audit")
         mlflow.log_dict(versions, "environment/versions.json")
         mlflow.log_artifact(str(params_path), "config")
@@ -233,3 +240,66 @@ def log_run(
 
 def record_dict(record: RunRecord) -> dict[str, str]:
     return asdict(record)
+
+
+@dataclass(frozen=True)
+class CropperRun:
+    """One cropper's finished audit, as the comparison's child run logs it."""
+
+    name: str
+    metrics_path: Path
+    stats_dir: Path | None = None
+    figures_dir: Path | None = None
+    tags: Mapping[str, str] | None = None
+
+
+def log_cropper_runs(
+    *,
+    params: Any,
+    params_path: Path,
+    comparison_dir: Path,
+    comparison_metrics: Path,
+    croppers: Sequence[CropperRun],
+) -> dict[str, Any]:
+    """One parent run per audit (the comparison table) with one child run per cropper.
+
+    Children carry the same metric keys (each cropper's stats metrics.json, same schema), so
+    MLflow's compare view lines them up; the parent holds the comparison tables, the forest
+    plot and the agreement metrics. Returns the ids, for the stage's output record.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from cropaudit.reporting.provenance import git_state
+
+    if not comparison_dir.is_dir():
+        raise InputFileError(f"{comparison_dir}: comparison folder not found")
+    tp: TrackingParams = params.tracking
+    uri = tracking_uri(tp)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = ensure_experiment(client, tp.experiment, uri)
+    git = git_state(".")
+    base_tags = {"git.commit": git.commit or "unknown",
+                 "dataset.name": params.dataset.dataset_name}
+    dump = params.model_dump(mode="json")
+    name = tp.run_name or f"{params.dataset.dataset_name}-croppers-seed{params.seed}"
+    children: dict[str, str] = {}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as parent:
+        mlflow.set_tags({**base_tags, "cropaudit.run": "cropper-comparison",
+                         "croppers": ",".join(c.name for c in croppers)})
+        log_params_and_metrics(dump, read_metrics([comparison_metrics]))
+        mlflow.log_artifacts(str(comparison_dir), "comparison")
+        mlflow.log_artifact(str(params_path), "config")
+        for c in croppers:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=c.name,
+                                  nested=True) as child:
+                mlflow.set_tags({**base_tags, "cropaudit.run": "cropper", "cropper": c.name,
+                                 **(c.tags or {})})
+                log_params_and_metrics({**dump, "cropper": c.name}, read_metrics([c.metrics_path]))
+                for directory, dest in ((c.stats_dir, "tables"), (c.figures_dir, "figures")):
+                    if directory is not None and directory.is_dir():
+                        mlflow.log_artifacts(str(directory), dest)
+                children[c.name] = child.info.run_id
+    return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id,
+            "experiment": tp.experiment, "tracking_uri": uri, "children": children}

@@ -51,7 +51,7 @@ def result_dict(
         "height": result.height,
         "salient_point": list(result.salient_point),
         "symmetric": result.symmetric,
-        "max_score": float(np.max(result.scores)),
+        "max_score": float(np.max(result.scores)) if result.scores.size else None,
         "crops": [
             {"aspect_ratio": c.aspect_ratio, "left": c.left, "top": c.top,
              "width": c.width, "height": c.height}
