@@ -21,6 +21,7 @@ from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.faces.detect import FacesParams
 from cropaudit.gaze.analysis import GazeParams
+from cropaudit.probes.params import ProbesParams
 from cropaudit.reporting.report import ReportParams
 from cropaudit.reporting.tracking import TrackingParams
 from cropaudit.saliency.model_store import ModelParams
@@ -57,6 +58,7 @@ class Params(BaseModel):
         default_factory=dict,
         description="settings per cropper, e.g. {command: {template: 'prog {image}'}}",
     )
+    probes: ProbesParams = Field(default_factory=ProbesParams)
 
     @field_validator("croppers")
     @classmethod

@@ -39,7 +39,7 @@ HEADER = (
     "# params (saliency.shards, dataset, model.backend); tests fail if this file is stale.\n"
 )
 #: Outputs DVC shows as metrics / plots rather than caching as data.
-METRICS = {"results/metrics.json", "results/gaze-metrics.json"}
+METRICS = {"results/metrics.json", "results/gaze-metrics.json", "results/probes/metrics.json"}
 #: The figures folder is an uncached output; DVC shows its fixed-name PNGs as top-level plots
 #: (listing the folder itself would also pick up Snakemake's ``.snakemake_timestamp``).
 FIGURES_DIR = "results/figures"

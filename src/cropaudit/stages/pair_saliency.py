@@ -137,11 +137,19 @@ def render_composite(rows: pd.DataFrame, images: MemberImages) -> np.ndarray:
     """The composite of one tuple as an RGB uint8 array (H, W, 3)."""
     first = rows.iloc[0]
     background = parse_colour(str(first.get("background", "#ffffff")))
-    canvas = np.empty((int(first["composite_height"]), int(first["composite_width"]), 3), np.uint8)
+    members = [images.get(str(r.image_id), int(r.width), int(r.height), background)
+               for r in rows.itertuples(index=False)]
+    return paste_members(geometry_of(rows), members, background)
+
+
+def paste_members(geometry: CompositeGeometry, members: list[np.ndarray],
+                  background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Members (already at their rectangles' sizes) pasted on a plain canvas: the one place
+    composites are drawn, for pairs-table tuples and for in-memory images alike."""
+    canvas = np.empty((geometry.height, geometry.width, 3), np.uint8)
     canvas[...] = background
-    for r in rows.itertuples(index=False):
-        member = images.get(str(r.image_id), int(r.width), int(r.height), background)
-        canvas[r.y:r.y + r.height, r.x:r.x + r.width] = member
+    for p, member in zip(geometry.placements, members, strict=True):
+        canvas[p.y:p.y + p.height, p.x:p.x + p.width] = member
     return canvas
 
 

@@ -1,0 +1,63 @@
+"""Counterfactual edits of single images for one cropper (docs/probes.md).
+
+probes.edits.images_per_group images of each group with a detected face (seeded) are edited
+inside their primary face box (graded CIELAB lightness and hue steps), as a whole (greyscale,
+sepia), above it (lightened hair) or with one sentence of text per script. Each edited image
+is shown alone (its max saliency against the original's) and beside its unedited self in both
+orders (does it hold the salient point?). Text edits whose Noto font is missing are skipped
+with a reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "counterfactual edits (skin lightness/hue, tone, hair, text) for one cropper"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument("--cropper", required=True, metavar="NAME")
+    parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
+    parser.add_argument("--faces", required=True, help="faces table (cropaudit faces)")
+    parser.add_argument("--model", default=None, help="model file (fastgaze)")
+    parser.add_argument("--out", required=True, type=Path, help="edit outcomes (parquet)")
+    parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cropaudit.commands.pair_saliency import _limit_threads
+    from cropaudit.config import load_params
+    from cropaudit.croppers.registry import cropper_from_params
+    from cropaudit.datasets.table import read_table
+    from cropaudit.outputs import remove_outputs, write_parquet
+    from cropaudit.probes.edits import edits_of, select_images
+    from cropaudit.probes.engine import run_edits
+    from cropaudit.stages.pair_saliency import MemberImages
+
+    params = load_params(args.params)
+    table = read_table(args.dataset)
+    faces = pd.read_parquet(args.faces)
+    selected = select_images(table, faces, params.probes.edits.images_per_group, params.seed)
+    edits, skipped = edits_of(params.probes.edits)
+    for line in skipped:
+        print(f"cropaudit probe-edits: skipped {line}", file=sys.stderr)
+    _limit_threads(args.cropper)
+    cropper = cropper_from_params(params, args.cropper, args.model)
+    images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
+                          cache_bytes=params.saliency.image_cache_mb << 20)
+    try:
+        out = run_edits(selected, edits, cropper=cropper, images=images,
+                        background=params.sampling.background,
+                        progress=True if args.progress else None)
+    except BaseException:
+        remove_outputs(args.out)
+        raise
+    write_parquet(out, args.out, {"cropper": args.cropper, "skipped": skipped,
+                                  "edits": [e.key for e in edits]})
+    print(f"{args.out}: {len(edits)} edits x {len(selected)} images, cropper {args.cropper}")
+    return 0

@@ -1,0 +1,119 @@
+# Probes (docs/probes.md): every cropper of `croppers:` re-shown a seeded subsample of the
+# audit's tuples, changed one way at a time (one job per cropper x probe kind), plus
+# counterfactual edits of single images (one job per cropper); one statistics job measures
+# them all against each cropper's baseline. A kind's job tracks only its own settings, so
+# adding a padding offset reruns the padding jobs and the statistics, nothing else.
+
+PROBE_KINDS = P.probes.kinds()
+PROBE_DIR = "results/probes/{cropper}"
+PROBE_SUMMARY = "results/probes/summary"
+PROBE_METRICS = "results/probes/metrics.json"
+PROBE_EDITS = P.probes.edits.images_per_group > 0
+
+
+rule probe_baseline:
+    input:
+        unpack(cropper_model_input),
+        dataset=DATASET,
+        images=DATASET_IMAGES,
+        pairs=PAIRS,
+    output:
+        f"{PROBE_DIR}/baseline.parquet",
+    params:
+        **tracked("seed", "model", "cropper_options", "probes.tuples_per_comparison",
+                  "probes.top_k"),
+        _model=cropper_model_arg,
+    threads: 2
+    log:
+        "logs/probes/{cropper}/baseline.log",
+    shell:
+        "cropaudit probe --params params.yaml --kind baseline --cropper {wildcards.cropper}"
+        " --dataset {input.dataset} --pairs {input.pairs}{params._model} --out {output}"
+        " 2> {log}"
+
+
+def probe_kind_params(kind):
+    """The params.yaml keys one probe kind reads (its own settings list, and what shapes it)."""
+    keys = [f"probes.{kind}"]
+    if kind == "padding":
+        keys.append("probes.padding_side")
+    if kind == "scaling":
+        keys.append("probes.scaling_size")
+    if kind == "grid":
+        keys += ["crops.aspect_ratios", "faces"]
+    return keys
+
+
+# One rule per probe kind (probe_padding, probe_gap, ...): each tracks only its own
+# settings, so DVC and Snakemake rerun exactly the kind that changed.
+for _kind in PROBE_KINDS:
+
+    rule:
+        name:
+            f"probe_{_kind}"
+        input:
+            unpack(cropper_model_input),
+            dataset=DATASET,
+            images=DATASET_IMAGES,
+            pairs=PAIRS,
+            faces=FACES,
+            baseline=f"{PROBE_DIR}/baseline.parquet",
+        output:
+            f"{PROBE_DIR}/{_kind}.parquet",
+        params:
+            **tracked(*probe_kind_params(_kind)),
+            _model=cropper_model_arg,
+            # the loop variable reaches the command through params: Snakemake evaluates a
+            # shell string again when the job runs, after the loop has moved on
+            _kind=_kind,
+        threads: 2
+        log:
+            f"logs/probes/{{cropper}}/{_kind}.log",
+        shell:
+            "cropaudit probe --params params.yaml --kind {params._kind}"
+            " --cropper {wildcards.cropper} --dataset {input.dataset} --pairs {input.pairs}"
+            " --faces {input.faces} --baseline {input.baseline}{params._model} --out {output}"
+            " 2> {log}"
+
+
+rule probe_edits:
+    input:
+        unpack(cropper_model_input),
+        dataset=DATASET,
+        images=DATASET_IMAGES,
+        faces=FACES,
+    output:
+        f"{PROBE_DIR}/edits.parquet",
+    params:
+        **tracked("seed", "model", "cropper_options", "probes.edits"),
+        _model=cropper_model_arg,
+    threads: 2
+    log:
+        "logs/probes/{cropper}/edits.log",
+    shell:
+        "cropaudit probe-edits --params params.yaml --cropper {wildcards.cropper}"
+        " --dataset {input.dataset} --faces {input.faces}{params._model} --out {output}"
+        " 2> {log}"
+
+
+PROBE_TABLES = expand(f"{PROBE_DIR}/{{kind}}.parquet", cropper=CROPPERS,
+                      kind=["baseline", *PROBE_KINDS])
+EDIT_TABLES = expand(f"{PROBE_DIR}/edits.parquet", cropper=CROPPERS) if PROBE_EDITS else []
+
+
+rule probe_stats:
+    input:
+        tables=PROBE_TABLES,
+        edits=EDIT_TABLES,
+    output:
+        folder=directory(PROBE_SUMMARY),
+        metrics=PROBE_METRICS,
+    params:
+        **tracked("stats.alpha", "stats.equivalence_margin", "stats.correction"),
+        _edits=" --edits " + " ".join(EDIT_TABLES) if EDIT_TABLES else "",
+    log:
+        log_of("probe_stats"),
+    shell:
+        "cropaudit probe-stats --params params.yaml --tables {input.tables}{params._edits}"
+        " --out-dir {output.folder} --metrics {output.metrics}"
+        " 2> {log}"
