@@ -317,3 +317,44 @@ def test_edits_move_a_pixel_cropper(data):
                      cropper=load_cropper("opencv-spectral"), images=images)
     assert rows["delta_max"].notna().all() and (rows["delta_max"] != 0).any()
     assert set(rows["order"]) == {0, 1}
+
+
+# --- command, outputs and report ------------------------------------------------------------
+
+
+def test_probe_stats_writes_the_documented_tables_and_the_report_section(data, tmp_path):
+    from pathlib import Path
+
+    from cropaudit.cli import main
+    from cropaudit.reporting.report import _probes_section
+
+    table, faces, pairs, images = data
+    params = ProbesParams(padding=[0, 13], grid=[1.0])
+    out = probe(subsample(pairs, 4, 1), table, images, load_cropper("center"), params,
+                ["padding", "grid"], faces=faces)
+    tables = []
+    for kind, g in out.groupby("probe"):
+        path = tmp_path / f"{kind}.parquet"
+        g.to_parquet(path)
+        tables.append(str(path))
+    selected = select_images(table, faces, per_group=1, seed=1)
+    edits = run_edits(selected, [Edit("luminance", 0.1), Edit("luminance", -0.1)],
+                      cropper=load_cropper("center"), images=images)
+    edits.to_parquet(tmp_path / "edits.parquet")
+    folder, metrics = tmp_path / "summary", tmp_path / "metrics.json"
+    repo_params = Path(__file__).resolve().parents[1] / "params.yaml"
+    assert main(["probe-stats", "--params", str(repo_params), "--tables", *tables,
+                 "--edits", str(tmp_path / "edits.parquet"), "--out-dir", str(folder),
+                 "--metrics", str(metrics)]) == 0
+    for name in ("flips", "flips-by-comparison", "verdicts", "stability", "soft", "survival",
+                 "edits"):
+        assert (folder / f"{name}.csv").is_file()
+    for name in ("deltas", "flips-offset", "dose-response"):
+        assert (folder / f"{name}.png").stat().st_size > 0
+    import json
+
+    numbers = json.loads(metrics.read_text())["probes"]["center"]
+    assert numbers["padding=0"]["flip_rate"] == 0 and numbers["baseline"]["verdicts_kept"] == 1
+    section = _probes_section(folder, 50)
+    assert section is not None and "center" in section["summary"]
+    assert any("flip" in t["title"] for t in section["tables"])

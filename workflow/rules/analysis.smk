@@ -72,6 +72,7 @@ rule report:
         dataset=DATASET,
         gaze=GAZE_DIR,
         croppers=COMPARISON_DIR,
+        probes=PROBE_SUMMARY,
         **model_input(),
     output:
         REPORT,
@@ -83,5 +84,6 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}{MODEL_ARG} --out {output}"
+        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}"
+        " --probes-dir {input.probes}{MODEL_ARG} --out {output}"
         " 2> {log}"

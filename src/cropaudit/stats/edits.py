@@ -60,6 +60,10 @@ def edit_lines(table: pd.DataFrame) -> list[str]:
     lines = []
     for cropper, g in table.groupby("cropper", sort=False):
         best = g.loc[(g["win_rate"] - 0.5).abs().idxmax()]
+        if best["win_rate"] == 0.5 and not (g["delta_max"].abs() > 0).any():
+            lines.append(f"{cropper}: no edit moves it (every edited image wins exactly half "
+                         "of its pairs and its max saliency does not change).")
+            continue
         lines.append(f"{cropper}: the edit that moves the pair outcome most is "
                      f"`{best['setting']}` (edited image wins {100 * best['win_rate']:.0f} % "
                      f"[{100 * best['win_low']:.0f}, {100 * best['win_high']:.0f}] against "

@@ -81,25 +81,33 @@ def flip_against_offset(flips: pd.DataFrame) -> Figure:
 
 
 def dose_response(edits: pd.DataFrame) -> Figure:
-    """Win rate of the edited image against the step, one panel per graded edit kind."""
+    """Per graded edit kind (columns): the edited image's win rate against its unedited self
+    (top) and the change of its max saliency (bottom), against the step, one line per cropper."""
     graded = edits[edits["value"].notna()]
     kinds = list(dict.fromkeys(graded["edit"])) or ["(none)"]
-    fig = Figure(figsize=(3.2 * len(kinds), 3.4))
-    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
-    for ax, kind in zip(axes, kinds, strict=True):
-        d = graded[graded["edit"] == kind]
-        for i, (cropper, c) in enumerate(d.groupby("cropper", sort=False)):
-            c = c.sort_values("value")
-            ax.errorbar(c["value"], 100 * c["win_rate"],
-                        yerr=[100 * (c["win_rate"] - c["win_low"]),
-                              100 * (c["win_high"] - c["win_rate"])],
-                        marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}", label=cropper)
-        ax.axhline(50, color="black", lw=0.5, ls=":")
-        ax.set_title(kind, fontsize=8)
-        ax.set_xlabel({"luminance": "L* step (×100)", "hue": "hue (degrees)",
-                       "hair": "blend toward white"}.get(kind, "step"), fontsize=7)
-    axes[0].set_ylabel("edited image wins (%)", fontsize=7)
-    axes[0].legend(fontsize=6, frameon=False)
-    fig.suptitle("Dose–response: edited vs unedited image (clustered interval)", fontsize=9)
+    fig = Figure(figsize=(3.2 * len(kinds), 5.6))
+    axes = fig.subplots(2, len(kinds), squeeze=False, sharex="col")
+    panels = (("win_rate", "win_low", "win_high", 100, "edited image wins (%)", 50),
+              ("delta_max", "delta_max_low", "delta_max_high", 1, "Δ max saliency", 0))
+    for row, (col, low, high, scale, label, reference) in enumerate(panels):
+        for ax, kind in zip(axes[row], kinds, strict=True):
+            d = graded[graded["edit"] == kind]
+            for i, (cropper, c) in enumerate(d.groupby("cropper", sort=False)):
+                c = c.sort_values("value")
+                if c[col].isna().all():
+                    continue  # no map: no max saliency
+                ax.errorbar(c["value"], scale * c[col],
+                            yerr=[scale * (c[col] - c[low]), scale * (c[high] - c[col])],
+                            marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}",
+                            label=cropper)
+            ax.axhline(reference, color="black", lw=0.5, ls=":")
+            if row == 0:
+                ax.set_title(kind, fontsize=8)
+            else:
+                ax.set_xlabel({"luminance": "L* step (×100)", "hue": "hue (degrees)",
+                               "hair": "blend toward white"}.get(kind, "step"), fontsize=7)
+        axes[row][0].set_ylabel(label, fontsize=7)
+    axes[0][0].legend(fontsize=6, frameon=False)
+    fig.suptitle("Dose–response of counterfactual edits (clustered / t intervals)", fontsize=9)
     fig.tight_layout()
     return fig
