@@ -358,3 +358,29 @@ def test_probe_stats_writes_the_documented_tables_and_the_report_section(data, t
     section = _probes_section(folder, 50)
     assert section is not None and "center" in section["summary"]
     assert any("flip" in t["title"] for t in section["tables"])
+
+
+@pytest.mark.slow
+def test_the_demos_planted_effect_keeps_its_sign_under_mild_probes(tmp_path):
+    from cropaudit.croppers.registry import cropper_from_params
+    from cropaudit.datasets.demo import build
+    from support.workflow import fastgaze_model
+
+    model = fastgaze_model()
+    if model is None:
+        pytest.skip("FastGaze model not found (set CROPAUDIT_FASTGAZE or CROPAUDIT_SHARED)")
+    params = parse_params({"dataset": {"demo": {"images_per_group": 20}}})
+    table = build(params, tmp_path / "images.parquet")
+    pairs = sample_pairs(table, SamplingParams(n=40, together=False), seed=params.seed)
+    planted = [c for c in pairs["comparison"].unique()
+               if c.split("~")[0].startswith("marked") and c.split("~")[1].startswith("plain")]
+    sub = subsample(pairs[pairs["comparison"].isin(planted)], 15, params.seed)
+    images = MemberImages(tmp_path / "images.parquet", table, max_pixels=10**8,
+                          cache_bytes=1 << 28)
+    mild = ProbesParams(padding=[6], jpeg=[95])
+    cropper = cropper_from_params(params, "fastgaze", str(model))
+    out = probe(sub, table, images, cropper, mild, ["padding", "jpeg"])
+    tuples = sp.probe_tuples(out)
+    marked_wins = tuples.groupby("setting")["a_won"].mean()
+    assert set(marked_wins.index) == {"baseline", "padding=6", "jpeg=95"}
+    assert (marked_wins > 0.5).all(), marked_wins

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
         "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2},
-        "croppers": ["center"]}
+        "croppers": ["center"],
+        # probes on 2 base tuples per comparison, edits of one image per group
+        "probes": {"tuples_per_comparison": 2, "jpeg": [50], "edits": {"images_per_group": 1}}}
 UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
             "results/saliency/shard-0.parquet", "results/saliency.parquet",
             "results/image-saliency.parquet", "results/crops.parquet",
@@ -75,7 +77,9 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
     after_stats = {"stats", "plots", "gaze", "report", "log-run",
                    # each cropper's stats, and the comparison that uses the same level
                    "cropper-stats-center", "cropper-plots-center", "compare-croppers",
-                   "log-croppers"}
+                   "log-croppers",
+                   # probe verdicts use the same level (the probe runs themselves do not)
+                   "probe-stats"}
     assert changed == after_stats, status
     assert stages_to_run(repo) == after_stats
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
@@ -110,6 +114,22 @@ def test_adding_a_cropper_runs_only_its_stages_and_the_comparison(repo):
         cwd=repo)
     new = {f"cropper-{s}-opencv-spectral" for s in
            ("saliency", "gather", "image-saliency", "crops", "stats", "plots")}
+    new |= {f"probe-{k}-opencv-spectral" for k in
+            ("baseline", "padding", "gap", "order", "layout", "scaling", "jpeg", "grid",
+             "edits")} | {"probe-stats"}
     # report, log-run and log-croppers record params.yaml in full
     assert stages_to_run(repo) == new | {"compare-croppers", "log-croppers", "report",
                                          "log-run"}
+
+
+def test_adding_a_padding_offset_reruns_only_the_padding_probes(repo):
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["probes"]["padding"] = [*params["probes"]["padding"], 40]
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(repo)],
+        cwd=repo)
+    todo = stages_to_run(repo)  # (an earlier test may have left another cropper pending)
+    assert {"probe-padding-center", "probe-stats"} <= todo
+    center_probes = {s for s in todo if s.startswith("probe-") and s.endswith("-center")}
+    assert center_probes == {"probe-padding-center"}
