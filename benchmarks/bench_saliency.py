@@ -88,8 +88,8 @@ def main() -> None:
                         help="also time N generated 1200×800 JPEG photos (3:2, typical size)")
     args = parser.parse_args()
 
-    from cropaudit.saliency.model_store import ModelParams
     from cropaudit.saliency import load_model
+    from cropaudit.saliency.model_store import ModelParams
 
     model = load_model(ModelParams(batch_size=args.batch_size), args.model)
     print(f"device: {model.device}; batch size {args.batch_size}")

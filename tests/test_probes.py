@@ -369,7 +369,8 @@ def test_the_demos_planted_effect_keeps_its_sign_under_mild_probes(tmp_path):
     model = fastgaze_model()
     if model is None:
         pytest.skip("FastGaze model not found (set CROPAUDIT_FASTGAZE or CROPAUDIT_SHARED)")
-    params = parse_params({"dataset": {"demo": {"images_per_group": 20}}})
+    params = parse_params({"dataset": {"demo": {"images_per_group": 20},
+                                       "groups": {"attributes": ["feature", "cohort"]}}})
     table = build(params, tmp_path / "images.parquet")
     pairs = sample_pairs(table, SamplingParams(n=40, together=False), seed=params.seed)
     planted = [c for c in pairs["comparison"].unique()

@@ -34,28 +34,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
 
-def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+def load_run(args: argparse.Namespace):  # noqa: ANN201 - (params, table, cropper, images)
+    """What every probe command needs: params, dataset table, the cropper, member images."""
     from cropaudit.commands.pair_saliency import _limit_threads
     from cropaudit.config import load_params
-    from cropaudit.contracts import read_pairs
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
-    from cropaudit.outputs import remove_outputs, write_parquet
-    from cropaudit.probes.composition import dataset_sizes, settings_of, subsample
-    from cropaudit.probes.engine import run_probe, setting_values
     from cropaudit.stages.pair_saliency import MemberImages
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    sub = subsample(read_pairs(args.pairs), params.probes.tuples_per_comparison, params.seed)
-    faces = pd.read_parquet(args.faces) if args.faces else None
-    baseline = pd.read_parquet(args.baseline) if args.baseline else None
     _limit_threads(args.cropper)
     cropper = cropper_from_params(params, args.cropper, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
+    return params, table, cropper, images
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cropaudit.contracts import read_pairs
+    from cropaudit.outputs import remove_outputs, write_parquet
+    from cropaudit.probes.composition import dataset_sizes, settings_of, subsample
+    from cropaudit.probes.engine import run_probe, setting_values
+
+    params, table, cropper, images = load_run(args)
+    sub = subsample(read_pairs(args.pairs), params.probes.tuples_per_comparison, params.seed)
+    faces = pd.read_parquet(args.faces) if args.faces else None
+    baseline = pd.read_parquet(args.baseline) if args.baseline else None
     settings = settings_of(params.probes, args.kind)
     try:
         out = run_probe(sub, settings, cropper=cropper, images=images,

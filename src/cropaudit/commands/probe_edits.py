@@ -30,26 +30,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from cropaudit.commands.pair_saliency import _limit_threads
-    from cropaudit.config import load_params
-    from cropaudit.croppers.registry import cropper_from_params
-    from cropaudit.datasets.table import read_table
+    from cropaudit.commands.probe import load_run
     from cropaudit.outputs import remove_outputs, write_parquet
     from cropaudit.probes.edits import edits_of, select_images
     from cropaudit.probes.engine import run_edits
-    from cropaudit.stages.pair_saliency import MemberImages
 
-    params = load_params(args.params)
-    table = read_table(args.dataset)
+    params, table, cropper, images = load_run(args)
     faces = pd.read_parquet(args.faces)
     selected = select_images(table, faces, params.probes.edits.images_per_group, params.seed)
     edits, skipped = edits_of(params.probes.edits)
     for line in skipped:
         print(f"cropaudit probe-edits: skipped {line}", file=sys.stderr)
-    _limit_threads(args.cropper)
-    cropper = cropper_from_params(params, args.cropper, args.model)
-    images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
-                          cache_bytes=params.saliency.image_cache_mb << 20)
     try:
         out = run_edits(selected, edits, cropper=cropper, images=images,
                         background=params.sampling.background,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import warnings
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from cropaudit.faces.geometry import Box
+from cropaudit.probes.composition import ProbeSetting
 from cropaudit.probes.params import EditsParams
 
 #: One sentence per script ("The quick brown fox jumps over the lazy dog" and translations).
@@ -50,21 +50,8 @@ FONT_ROOTS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
 
 
-@dataclass(frozen=True)
-class Edit:
-    """One edit: ``kind`` (luminance, hue, tone, hair, text) and its value."""
-
-    kind: str
-    value: object
-
-    @property
-    def key(self) -> str:
-        value = f"{self.value:g}" if isinstance(self.value, float) else str(self.value)
-        return f"{self.kind}={value}"
-
-    @property
-    def numeric(self) -> float:
-        return float(self.value) if isinstance(self.value, int | float) else float("nan")
+#: An edit is a probe setting: ``kind`` (luminance, hue, tone, hair, text) and its value.
+Edit = ProbeSetting
 
 
 def font_for(script: str, roots: Sequence[Path] = FONT_ROOTS) -> Path | None:
