@@ -353,6 +353,10 @@ def test_probe_stats_writes_the_documented_tables_and_the_report_section(data, t
         assert (folder / f"{name}.png").stat().st_size > 0
     import json
 
+    from cropaudit.reporting.tracking import flat_metrics
+
+    logged = flat_metrics(json.loads(metrics.read_text()))  # MLflow keys: "=" becomes "_"
+    assert logged["probes.center.padding_13.flip_rate"] >= 0
     numbers = json.loads(metrics.read_text())["probes"]["center"]
     assert numbers["padding=0"]["flip_rate"] == 0 and numbers["baseline"]["verdicts_kept"] == 1
     section = _probes_section(folder, 50)

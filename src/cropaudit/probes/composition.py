@@ -21,7 +21,7 @@ from PIL import Image
 
 from cropaudit.errors import InputFileError
 from cropaudit.geometry.composition import compose
-from cropaudit.probes.params import ProbesParams
+from cropaudit.probes.params import COMPOSITION_KINDS, ProbesParams
 
 #: Kind and value of the unchanged composites every probe is measured against.
 BASELINE_KIND = "baseline"
@@ -53,8 +53,8 @@ def settings_of(params: ProbesParams, kind: str) -> list[ProbeSetting]:
     """The settings of one probe kind as configured (``baseline``: the one baseline)."""
     if kind == BASELINE_KIND:
         return [BASELINE]
-    if kind not in params.kinds() and not hasattr(params, kind):
-        raise ValueError(f"unknown probe kind {kind!r}")
+    if kind not in COMPOSITION_KINDS:
+        raise ValueError(f"unknown probe kind {kind!r} (known: {', '.join(COMPOSITION_KINDS)})")
     return [ProbeSetting(kind, v) for v in getattr(params, kind)]
 
 
