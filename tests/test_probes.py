@@ -389,3 +389,9 @@ def test_the_demos_planted_effect_keeps_its_sign_under_mild_probes(tmp_path):
     marked_wins = tuples.groupby("setting")["a_won"].mean()
     assert set(marked_wins.index) == {"baseline", "padding=6", "jpeg=95"}
     assert (marked_wins > 0.5).all(), marked_wins
+
+
+def test_rates_over_a_single_image_fall_back_to_wilson():
+    rate, low, high, method = sp.clustered_rate(np.array([0, 1, 1]), np.array(["x"] * 3),
+                                                np.array(["y", "z", "w"]), 0.05)
+    assert method == "wilson" and low < rate < high

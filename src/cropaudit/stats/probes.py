@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cropaudit.stats.clustered import robust_logit
+from cropaudit.stats.clustered import NAN_RESULT, RobustResult, robust_logit
 from cropaudit.stats.equivalence import tost_p_value, verdict
 from cropaudit.stats.outcomes import pair_tuples
 from cropaudit.stats.proportions import adjust, binomial_test, interval
@@ -61,6 +61,15 @@ def with_baseline(tuples: pd.DataFrame) -> pd.DataFrame:
     return joined.assign(flip=(joined["a_won"] != joined["a_won_base"]).astype(int))
 
 
+def robust(y: np.ndarray, image_a: np.ndarray, image_b: np.ndarray, alpha: float
+           ) -> RobustResult:
+    """:func:`robust_logit`, or NaNs when a side has fewer than two images (one cluster
+    gives no clustered variance; probes on tiny subsamples meet this)."""
+    if len(np.unique(image_a)) < 2 or len(np.unique(image_b)) < 2:
+        return NAN_RESULT
+    return robust_logit(y, image_a, image_b, alpha)
+
+
 def _value(g: pd.DataFrame) -> float:
     """The setting's number (dose–response axis), NaN when the table has none."""
     return float(g["value"].iloc[0]) if "value" in g.columns else float("nan")
@@ -72,7 +81,7 @@ def clustered_rate(y: np.ndarray, image_a: np.ndarray, image_b: np.ndarray, alph
     y = np.asarray(y, dtype=float)
     if len(y) == 0:
         return float("nan"), float("nan"), float("nan"), ""
-    fit = robust_logit(y, image_a, image_b, alpha)
+    fit = robust(y, image_a, image_b, alpha)
     if np.isfinite(fit.low):
         return float(y.mean()), fit.low, fit.high, "clustered"
     low, high = interval(int(y.sum()), len(y), alpha, "wilson")
@@ -100,7 +109,7 @@ def _effective(y: np.ndarray, image_a: np.ndarray, image_b: np.ndarray, alpha: f
     """(count_eff, n_eff, low, high): Kish's effective sample from the robust design effect."""
     n = len(y)
     p = float(y.mean())
-    fit = robust_logit(y, image_a, image_b, alpha)
+    fit = robust(y, image_a, image_b, alpha)
     se = np.sqrt(p * (1 - p) / n) if n else np.nan
     deff = (fit.se / se) ** 2 if np.isfinite(fit.se) and se > 0 else 1.0
     n_eff = max(int(round(n / max(deff, 1.0))), 1)
