@@ -56,8 +56,9 @@ for _kind in PROBE_KINDS:
             dataset=DATASET,
             images=DATASET_IMAGES,
             pairs=PAIRS,
-            faces=FACES,
             baseline=f"{PROBE_DIR}/baseline.parquet",
+            # only grids read face boxes (survival): other kinds do not rerun when faces change
+            **({"faces": FACES} if _kind == "grid" else {}),
         output:
             f"{PROBE_DIR}/{_kind}.parquet",
         params:
@@ -66,13 +67,14 @@ for _kind in PROBE_KINDS:
             # the loop variable reaches the command through params: Snakemake evaluates a
             # shell string again when the job runs, after the loop has moved on
             _kind=_kind,
+            _faces=f" --faces {FACES}" if _kind == "grid" else "",
         threads: 2
         log:
             f"logs/probes/{{cropper}}/{_kind}.log",
         shell:
             "cropaudit probe --params params.yaml --kind {params._kind}"
             " --cropper {wildcards.cropper} --dataset {input.dataset} --pairs {input.pairs}"
-            " --faces {input.faces} --baseline {input.baseline}{params._model} --out {output}"
+            " --baseline {input.baseline}{params._faces}{params._model} --out {output}"
             " 2> {log}"
 
 
