@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/saliency.smk"
 include: "workflow/rules/croppers.smk"
+include: "workflow/rules/probes.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tracking.smk"
 
@@ -30,6 +31,7 @@ rule all:
         REPORT,
         RUN_RECORD,
         CROPPER_RUNS,
+        PROBE_METRICS,
 
 
 onstart:

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("geometry",),
     ("saliency", "datasets", "faces"),
     ("stats", "gaze", "croppers"),
-    ("stages", "reporting"),
+    ("stages", "reporting", "probes"),
     ("config",),
     ("app", "commands", "cli", "__main__"),
 )

@@ -25,6 +25,7 @@ def params(croppers: list[str]) -> dict:
         "stats": {"bootstrap_resamples": 200},
         "gaze": {"review_per_value": 2},
         "croppers": croppers,
+        "probes": {"tuples_per_comparison": 2, "edits": {"images_per_group": 1}},
     }
 
 

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.slow
 
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
         "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2},
-        "stats": {"bootstrap_resamples": 100}, "croppers": ["center"]}
+        "stats": {"bootstrap_resamples": 100}, "croppers": ["center"],
+        # probes on 2 base tuples per comparison, edits of one image per group
+        "probes": {"tuples_per_comparison": 2, "jpeg": [50], "edits": {"images_per_group": 1}}}
 #: Stages after the statistics (DVC names); Snakemake's rules are the same with underscores.
 AFTER_STATS = {"stats", "plots", "report", "log-run"}
 UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
@@ -85,7 +87,9 @@ def test_stats_param_reruns_only_the_stages_after_stats(repo):
     after_stats = {"stats", "plots", "gaze", "report", "log-run",
                    # each cropper's stats, and the comparison that uses the same level
                    "cropper-stats-center", "cropper-plots-center", "compare-croppers",
-                   "log-croppers"}
+                   "log-croppers",
+                   # probe verdicts use the same level (the probe runs themselves do not)
+                   "probe-stats"}
     assert changed == after_stats, status
     assert stages_to_run(repo) == after_stats
     before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}

@@ -55,6 +55,7 @@ def tiny(seed: int = 20210517) -> dict:
         "saliency": {"shards": 2},
         "gaze": {"review_per_value": 3},  # a few sheets: drawing them is the gaze stage's cost
         "report": {"title": "tiny end-to-end run"},
+        "probes": {"tuples_per_comparison": 2, "edits": {"images_per_group": 1}},
     }
 
 

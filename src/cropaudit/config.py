@@ -27,6 +27,7 @@ from cropaudit.datasets.params import DatasetParams
 from cropaudit.errors import ConfigError
 from cropaudit.faces.params import FacesParams
 from cropaudit.gaze.params import GazeParams
+from cropaudit.probes.params import ProbesParams
 from cropaudit.reporting.params import ReportParams, TrackingParams
 from cropaudit.saliency.params import ModelParams
 from cropaudit.stages.params import CropsParams, SaliencyParams, SamplingParams
@@ -63,6 +64,7 @@ class Params(BaseModel):
         default_factory=dict,
         description="settings per cropper, e.g. {command: {template: 'prog {image}'}}",
     )
+    probes: ProbesParams = Field(default_factory=ProbesParams)
 
     @field_validator("croppers")
     @classmethod

@@ -68,6 +68,7 @@ rule report:
         dataset=DATASET,
         gaze=GAZE_DIR,
         croppers=COMPARISON_DIR,
+        probes=PROBE_SUMMARY,
         **model_input(),
         **declared("report"),
     output:
@@ -79,5 +80,6 @@ rule report:
     shell:
         "cropaudit report --params params.yaml --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
-        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}{params.model} --out {output}"
+        " --gaze-dir {input.gaze} --croppers-dir {input.croppers}"
+        " --probes-dir {input.probes}{params.model} --out {output}"
         " 2> {log}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from cropaudit.commands.declared import code_files, declared_params
+from cropaudit.commands.declared import code_files, covers, declared_params
 from cropaudit.config import parse_params, read_yaml_mapping
 from cropaudit.errors import CropauditError
 from cropaudit.reporting.tracking import tracking_uri
@@ -89,17 +89,27 @@ def _params_stamp(command, keys):
     return str(path)
 
 
-def declared(command):
+def declared(command, only=None, variant=None):
     """Inputs that rerun a rule when what its `cropaudit` command reads changes.
 
     `params`: the values of the params.yaml keys the command declares (its module's PARAMS);
     `code`: the package source files it can run (cropaudit.commands.declared). The DVC stage
     generated from it lists the same keys as params and the same files as deps.
+
+    A command whose reads depend on its arguments (`cropaudit probe --kind padding` reads
+    only `probes.padding`) may narrow its declaration with `only`, under its own `variant`
+    name; the keys must lie inside the command's declaration.
     """
     out = {"code": [os.path.relpath(f) for f in code_files(command, SRC_DIR)]}
     keys = declared_params(command, P)
+    stamp = command
+    if only is not None:
+        outside = [k for k in only if not covers(keys, k)]
+        if outside:
+            raise ValueError(f"`cropaudit {command}` does not declare {outside[0]!r}")
+        keys, stamp = tuple(only), f"{command}--{variant}"
     if keys:
-        out["params"] = _params_stamp(command, keys)
+        out["params"] = _params_stamp(stamp, keys)
     return out
 
 
@@ -192,3 +202,27 @@ def record_for_dvc():
         print(f"cropaudit: warning: not recorded in dvc.lock: {reason}", file=sys.stderr)
     else:
         print(f"cropaudit: recorded {len(names)} stage(s) in dvc.lock (dvc commit)")
+
+
+# Helpers of the per-cropper and probe rules (croppers.smk, probes.smk).
+
+
+def cropper_model_input(wildcards):
+    """FastGaze's model file for the fastgaze cropper; nothing for the others."""
+    return {"model": P.model.path} if wildcards.cropper == "fastgaze" else {}
+
+
+def cropper_model_arg(wildcards):
+    return f" --model {P.model.path}" if wildcards.cropper == "fastgaze" else ""
+
+
+def probe_kind_params(kind):
+    """The params.yaml keys one probe kind reads (its own settings list, and what shapes it)."""
+    keys = [f"probes.{kind}"]
+    if kind == "padding":
+        keys.append("probes.padding_side")
+    if kind == "scaling":
+        keys.append("probes.scaling_size")
+    if kind == "grid":
+        keys += ["crops.aspect_ratios", "faces"]
+    return keys

@@ -18,15 +18,6 @@ wildcard_constraints:
     cropper="|".join(re.escape(c) for c in CROPPERS),
 
 
-def cropper_model_input(wildcards):
-    """FastGaze's model file for the fastgaze cropper; nothing for the others."""
-    return {"model": P.model.path} if wildcards.cropper == "fastgaze" else {}
-
-
-def cropper_model_arg(wildcards):
-    return f" --model {P.model.path}" if wildcards.cropper == "fastgaze" else ""
-
-
 rule cropper_saliency:
     input:
         unpack(cropper_model_input),

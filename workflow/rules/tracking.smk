@@ -6,6 +6,8 @@ rule log_run:
         dataset=DATASET,
         metrics=METRICS,
         gaze_metrics=GAZE_METRICS,
+        probe_metrics=PROBE_METRICS,
+        probes=PROBE_SUMMARY,
         stats=STATS_DIR,
         gaze=GAZE_DIR,
         figures=FIGURES_DIR,
@@ -20,7 +22,8 @@ rule log_run:
         log_of("log_run"),
     shell:
         "cropaudit log-run --params params.yaml --dataset {input.dataset}"
-        " --metrics {input.metrics} {input.gaze_metrics} --stats-dir {input.stats}"
-        " --figures-dir {input.figures} --artifacts {input.gaze}"
+        " --metrics {input.metrics} {input.gaze_metrics} {input.probe_metrics}"
+        " --stats-dir {input.stats} --figures-dir {input.figures}"
+        " --artifacts {input.gaze} {input.probes}"
         " --report {input.report}{params.model} --out {output}"
         " 2> {log}"

@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import difflib
 import io
+import json
 import os
 import re
 import sys
@@ -42,7 +43,7 @@ HEADER = (
     "# params (saliency.shards, dataset, model.backend); tests fail if this file is stale.\n"
 )
 #: Outputs DVC shows as metrics / plots rather than caching as data.
-METRICS = {"results/metrics.json", "results/gaze-metrics.json"}
+METRICS = {"results/metrics.json", "results/gaze-metrics.json", "results/probes/metrics.json"}
 #: The figures folder is an uncached output; DVC shows its fixed-name PNGs as top-level plots
 #: (listing the folder itself would also pick up Snakemake's ``.snakemake_timestamp``).
 FIGURES_DIR = "results/figures"
@@ -120,12 +121,17 @@ def command_help(command: str) -> str:
     return command_module(command).HELP
 
 
-def params_entries(rule: str, command: str, params_on_disk: dict[str, Any]) -> list[Any]:
-    """DVC ``params:``: the keys the command declares it reads (its module's ``PARAMS``)."""
+def params_entries(rule: str, command: str, params_on_disk: dict[str, Any],
+                   stamp: str | None = None) -> list[Any]:
+    """DVC ``params:``: the keys the command declares it reads (its module's ``PARAMS``), or
+    those of a narrowed declaration (``declared(command, only=...)``: the job's params stamp)."""
     from cropaudit.commands.declared import WHOLE_FILE, declared_params
     from cropaudit.config import parse_params
 
-    keys = declared_params(command, parse_params(params_on_disk, source=PARAMS_FILE))
+    if stamp is not None and Path(stamp).stem != command:
+        keys = tuple(json.loads(Path(stamp).read_text(encoding="utf-8")))
+    else:
+        keys = declared_params(command, parse_params(params_on_disk, source=PARAMS_FILE))
     if WHOLE_FILE in keys:
         return [{PARAMS_FILE: None}]
     for dotted in keys:
@@ -153,7 +159,9 @@ def declared_inputs(job: Any, command: str, root: Path) -> list[str]:
     stamp = named.get("params")
     expected_code = [os.path.relpath(f, root) for f in code_files(command, root / SRC_DIR)]
     code = [str(f) for f in named.get("code", [])]
-    if code != expected_code or (stamp is not None and Path(str(stamp)).stem != command):
+    stem = None if stamp is None else Path(str(stamp)).stem
+    if code != expected_code or (stem is not None and stem != command
+                                 and not stem.startswith(f"{command}--")):
         raise DriftError(
             f"rule {job.rule.name} runs `cropaudit {command}` but its inputs do not come from "
             f'**declared("{command}")'
@@ -176,7 +184,9 @@ def stage_of(job: Any, params_on_disk: dict[str, Any], root: Path) -> Stage:
     name = stage_name(rule, job.wildcards_dict)
     stage = Stage(name=name, cmd=cmd, desc=command_help(command))
     stage.deps = declared_inputs(job, command, root)
-    stage.params = params_entries(rule, command, params_on_disk)
+    stamp = dict(job.input.items()).get("params")
+    stage.params = params_entries(rule, command, params_on_disk,
+                                  None if stamp is None else str(root / str(stamp)))
     for out in map(str, job.output):
         if out in METRICS or CROPPER_METRICS.fullmatch(out):
             stage.metrics.append({out: {"cache": False}})

@@ -30,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gaze-dir", type=Path, default=None, help="gaze stage folder")
     parser.add_argument("--croppers-dir", type=Path, default=None,
                         help="compare-croppers' folder (section: which croppers disagree)")
+    parser.add_argument("--probes-dir", type=Path, default=None,
+                        help="probe-stats' folder (section: how fragile each verdict is)")
     parser.add_argument("--out", required=True, help="HTML file to write")
 
 
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         gaze_dir=args.gaze_dir,
         alpha=params.stats.alpha,
         croppers_dir=args.croppers_dir,
+        probes_dir=args.probes_dir,
     )
     print(write_report(args.out, text))
     return 0

@@ -176,6 +176,25 @@ def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, o
     }
 
 
+def _probes_section(probes_dir: Path | None, max_rows: int) -> dict[str, object] | None:
+    """How fragile each verdict is, and what croppers respond to (probe-stats' folder)."""
+    if probes_dir is None or not (probes_dir / "flips.csv").is_file():
+        return None
+    summary = probes_dir / "summary.md"
+    tables = []
+    for name, title in (("stability", "Verdict of each comparison under each setting "
+                                      "(* = verdict or sign changed)"),
+                        ("flips", "Winner flip rate against the baseline"),
+                        ("soft", "Soft outcomes and mass-vs-argmax disagreement"),
+                        ("survival", "3×1 grids: which face survives the crop"),
+                        ("edits", "Counterfactual edits")):
+        table = _read_csv(probes_dir / f"{name}.csv", optional=True)
+        if len(table):
+            tables.append({"title": title, "html": _table_html(table, max_rows)})
+    return {"summary": _markdown(summary.read_text(encoding="utf-8"))
+            if summary.is_file() else "", "figures": _figures(probes_dir), "tables": tables}
+
+
 def render_report(
     *,
     params_path: Path,
@@ -190,6 +209,7 @@ def render_report(
     gaze_dir: Path | None = None,
     alpha: float = 0.05,
     croppers_dir: Path | None = None,
+    probes_dir: Path | None = None,
 ) -> str:
     """The report's HTML text; interval labels follow ``alpha`` (stats.alpha)."""
     import jinja2
@@ -233,6 +253,7 @@ def render_report(
         faces=_faces_section(stats_dir, max_table_rows, round(100 * (1 - alpha))),
         gaze=_gaze_section(gaze_dir, max_table_rows, round(100 * (1 - alpha))),
         croppers=_croppers_section(croppers_dir, max_table_rows),
+        probes=_probes_section(probes_dir, max_table_rows),
         params_text=params_path.read_text(encoding="utf-8") if params_path.is_file() else "",
         params_path=str(params_path),
         git=git,

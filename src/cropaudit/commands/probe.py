@@ -1,0 +1,83 @@
+"""Run one composition probe for one cropper (the workflow's probe stage; docs/probes.md).
+
+--kind baseline re-shows a seeded subsample of the pairs table (probes.tuples_per_comparison
+base tuples per pair comparison, both orders) unchanged; any other kind (padding, gap, order,
+layout, scaling, jpeg, grid) shows the same tuples under each of its settings in
+params.yaml's probes section. Settings whose composites equal the baseline's reuse the
+--baseline table's outcomes. Writes one row per member and setting: the pairs columns, the
+saliency stage's outcome columns, soft outcomes (mass_share, topk_share, margin, mass_won)
+and, for grids, kept_ar<ratio> (the face survives the crop at that aspect ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cropaudit.commands.declared import ParamKeys
+
+HELP = "run one fragility probe (padding, order, grid, ...) for one cropper"
+
+#: params.yaml keys read (cropaudit.commands.declared)
+PARAMS: ParamKeys = ("seed", "model", "faces", "cropper_options", "probes", "crops.aspect_ratios")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from cropaudit.probes.params import COMPOSITION_KINDS
+
+    parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
+    parser.add_argument("--kind", required=True, choices=["baseline", *COMPOSITION_KINDS])
+    parser.add_argument("--cropper", required=True, metavar="NAME",
+                        help="cropper to probe (see `cropaudit croppers`)")
+    parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
+    parser.add_argument("--pairs", required=True, help="pairs table (sample-pairs)")
+    parser.add_argument("--faces", default=None, help="faces table (grid survival)")
+    parser.add_argument("--baseline", default=None, type=Path,
+                        help="this cropper's baseline probe table (reused where equal)")
+    parser.add_argument("--model", default=None, help="model file (fastgaze)")
+    parser.add_argument("--out", required=True, type=Path, help="probe outcomes (parquet)")
+    parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
+
+
+def load_run(args: argparse.Namespace):
+    """What every probe command needs: params, dataset table, the cropper, member images."""
+    from cropaudit.config import load_params
+    from cropaudit.croppers.registry import cropper_from_params
+    from cropaudit.datasets.table import read_table
+    from cropaudit.stages.pair_saliency import MemberImages
+
+    params = load_params(args.params)
+    table = read_table(args.dataset)
+    cropper = cropper_from_params(params, args.cropper, args.model)
+    images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
+                          cache_bytes=params.saliency.image_cache_mb << 20)
+    return params, table, cropper, images
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from cropaudit.contracts import read_pairs
+    from cropaudit.outputs import remove_outputs, write_parquet
+    from cropaudit.probes.composition import dataset_sizes, settings_of, subsample
+    from cropaudit.probes.engine import run_probe, setting_values
+
+    params, table, cropper, images = load_run(args)
+    sub = subsample(read_pairs(args.pairs), params.probes.tuples_per_comparison, params.seed)
+    faces = pd.read_parquet(args.faces) if args.faces else None
+    baseline = pd.read_parquet(args.baseline) if args.baseline else None
+    settings = settings_of(params.probes, args.kind)
+    try:
+        out = run_probe(sub, settings, cropper=cropper, images=images,
+                        sizes=dataset_sizes(table), params=params.probes,
+                        aspect_ratios=params.crops.aspect_ratios, faces=faces,
+                        baseline=baseline, progress=True if args.progress else None)
+        out = setting_values(out, settings)
+    except BaseException:
+        remove_outputs(args.out)
+        raise
+    write_parquet(out, args.out, {"probe": args.kind, "cropper": args.cropper,
+                                  "settings": [s.key for s in settings]})
+    print(f"{args.out}: {len(settings)} setting(s) x {sub['tuple_id'].nunique()} tuples, "
+          f"cropper {args.cropper}")
+    return 0
