@@ -262,7 +262,7 @@ def test_mlflow_server_rest_api_lists_the_runs(second_run):
             try:
                 if requests.get(f"{base}/health", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 log = (root / "mlflow-server.log").read_text()[-2000:]
