@@ -158,24 +158,3 @@ def load_params(path: str | os.PathLike[str] | None = None) -> Params:
             raise ConfigError(f"{p}: parameters file not found")
         return Params()
     return parse_params(read_yaml_mapping(p), source=str(p))
-
-
-def load_model_params(path: str | os.PathLike[str] | None = None) -> ModelParams:
-    """Read and validate only the ``model:`` section of params.yaml.
-
-    For `cropaudit saliency`, which needs nothing else and must start fast; the other
-    sections are not checked here (every workflow stage checks the whole file).
-    """
-    explicit = path is not None
-    p = Path(path if path is not None else DEFAULT_PARAMS_FILE)
-    if not p.exists():
-        if explicit:
-            raise ConfigError(f"{p}: parameters file not found")
-        return ModelParams()
-    section = (read_yaml_mapping(p) or {}).get("model") or {}
-    try:
-        return ModelParams.model_validate_json(json.dumps(section, default=str), strict=True)
-    except ValidationError as exc:
-        raise ConfigError(
-            _format_validation_error(exc, str(p)).replace(f"{p}: ", f"{p}: model.", 1)
-        ) from None
