@@ -51,10 +51,23 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: What a workflow test runs unless it says otherwise: one cropper (the audit's own backend)
+#: and a few probe settings on 2 tuples, without edits. The full default (six croppers, every
+#: probe) is what `make run` audits; tests of several croppers or of the probes ask for it.
+LIGHT: dict[str, Any] = {
+    "probes": {"tuples_per_comparison": 2, "padding": [0, 6], "gap": [], "order": ["swapped"],
+               "layout": [], "scaling": [], "jpeg": [50], "grid": [1.0],
+               "edits": {"images_per_group": 0}},
+}
+
+
 def write_params(root: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite root/params.yaml as the repository's params with ``overrides`` merged in."""
+    """Rewrite root/params.yaml as the repository's params, made light (:data:`LIGHT`), with
+    ``overrides`` merged in."""
     base = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
-    params = deep_merge(base, overrides)
+    backend = (overrides.get("model") or {}).get("backend", base["model"]["backend"])
+    light = deep_merge(LIGHT, {"croppers": [backend]})
+    params = deep_merge(deep_merge(base, light), overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return params
 
