@@ -60,8 +60,9 @@ def _table_html(df: pd.DataFrame, max_rows: int) -> str:
 def _tables(stats_dir: Path, max_rows: int) -> list[Table]:
     out = []
     for p in sorted(stats_dir.glob("*.csv")):
-        df = _read_csv(p)
-        out.append(Table(p.stem, _table_html(df, max_rows), len(df)))
+        df = _read_csv(p, optional=True)  # an empty table (no together tuples, ...) is valid
+        if len(df.columns):
+            out.append(Table(p.stem, _table_html(df, max_rows), len(df)))
     return out
 
 
