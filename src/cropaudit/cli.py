@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.configure(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _name=name)
     return parser
 
 
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def fail(message: str, code: int) -> int:
         if args.verbose:
             logging.exception("failed")
-        print(f"cropaudit {args.command}: error: {message}", file=sys.stderr)
+        print(f"cropaudit {args._name}: error: {message}", file=sys.stderr)
         return code
 
     try:
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CropauditError as exc:
         return fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        print(f"cropaudit {args.command}: interrupted", file=sys.stderr)
+        print(f"cropaudit {args._name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()

@@ -62,7 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="cropper to run (default: model.backend; `cropaudit croppers` lists them)",
     )
     parser.add_argument(
-        "--command", metavar="TEMPLATE",
+        "--command", metavar="TEMPLATE", dest="command_template",
         help="program for --cropper command, e.g. 'prog {image} {aspect_ratios}'",
     )
     parser.add_argument(
@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
     if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
         raise ConfigError("--batch-size and --max-pixels must be positive")
     options = _options(args.cropper_option)
-    if args.command is not None:
-        options["template"] = args.command
+    if args.command_template is not None:
+        options["template"] = args.command_template
     _check_outputs(args)
     images, failed = _existing_images(args.images)
     if not images:
