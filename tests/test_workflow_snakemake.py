@@ -94,7 +94,8 @@ def test_every_output_is_written(first_run):
     assert set(PAIRS_COLUMNS) <= set(pairs.columns)
     assert set(PAIRS_COLUMNS + OUTCOME_COLUMNS) <= set(outcomes.columns)
     assert set(CROP_COLUMNS) <= set(crops.columns)
-    assert outcomes["tuple_id"].nunique() == pairs["tuple_id"].nunique() == 3 * 2 * 24
+    # 2 pairs in both orders, and the 4 groups together in 4 cyclic arrangements, n = 24 each
+    assert outcomes["tuple_id"].nunique() == pairs["tuple_id"].nunique() == (2 * 2 + 4) * 24
     assert (outcomes.groupby("tuple_id")["won"].sum() == 1).all()
     assert (outcomes["model"] == BACKEND).all()
     for shard in (0, 1):
@@ -180,7 +181,8 @@ def test_report_is_self_contained(first_run):
     sheets = len(list((root / "results/gaze/sheets").glob("*.png")))
     assert html.count('src="data:image/png;base64,') == len(
         list((root / "results/figures").glob("*.png"))) + min(SAMPLE_SHEETS, sheets) + len(
-        list((root / "results/croppers/comparison").glob("*.png")))  # croppers section
+        list((root / "results/croppers/comparison").glob("*.png"))) + len(  # croppers section
+        list((root / "results/probes/summary").glob("*.png")))  # probes section
     for remote in ('src="http', "<script src", '<link rel="stylesheet" href'):
         assert remote not in html
     dataset_sha = hashlib.sha256(
