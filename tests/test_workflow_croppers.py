@@ -111,8 +111,11 @@ def test_adding_a_cropper_runs_only_its_jobs_and_the_comparison(audit):
                    "cropper_crops", "cropper_stats", "cropper_plots"}
     assert {r: jobs[r] for r in per_cropper} == dict.fromkeys(per_cropper, 1)
     # the comparison, and the stages that record the whole params file
-    assert set(jobs) - per_cropper == {"compare_croppers", "log_croppers", "report",
-                                       "log_run", "all"}
+    # the new cropper's probes (one job per probe kind) and the probe statistics
+    probes = {j for j in jobs if j.startswith("probe_")}
+    assert all(jobs[j] == 1 for j in probes)
+    assert set(jobs) - per_cropper - probes == {"compare_croppers", "log_croppers", "report",
+                                                "log_run", "all"}
     run([tool("snakemake"), "--cores", "2"], cwd=audit)
     after = {n: (audit / f"results/croppers/{n}/saliency.parquet").stat().st_mtime_ns
              for n in ("center", "smartcrop")}
