@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 #: Snakemake's line per submitted job: Slurm job id, "rule" or "group" (the profile's
 #: `groups`), its name (a group's names its rules, cut short), shard (saliency only)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) "
-                       r"\(log: \S*/(rule|group)_([\w.]+)/(?:(\d+)/)?\d+\.log")
+                       r"\(log: \S*/(rule|group)_([\w.]+)/(?:([^/\s]+)/)?\d+\.log")
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,19 @@ def test_metrics_are_flattened_to_valid_keys_and_finite_numbers():
     assert metric_key("cohort:a~b[paper-compatible]") == "cohort:a-vs-b_paper-compatible_"
 
 
+def test_undefined_metrics_can_be_kept_as_nan_so_cropper_runs_share_their_keys():
+    """A cropper whose outcomes leave a test undefined (null, NaN) still logs that key."""
+    import math
+
+    defined = {"together": {"a~b~c": {"group_p_value": 0.2, "verdict": "differs"}}}
+    undefined = {"together": {"a~b~c": {"group_p_value": None, "verdict": "differs"}}}
+    assert flat_metrics(undefined) == {}
+    kept = flat_metrics(undefined, undefined_as_nan=True)
+    assert set(kept) == set(flat_metrics(defined)) == {"together.a-vs-b-vs-c.group_p_value"}
+    assert math.isnan(kept["together.a-vs-b-vs-c.group_p_value"])
+    assert math.isnan(flat_metrics({"x": float("inf")}, undefined_as_nan=True)["x"])
+
+
 def test_params_are_flattened_with_json_values():
     flat = flat_params({"seed": 1, "sampling": {"n": 5, "pairs": ["a~b"], "groups": []},
                         "tracking": {"uri": None}})

@@ -65,6 +65,16 @@ STAGES: list[tuple[str, list[str]]] = [
                  "--figures-dir", "results/figures", "--artifacts", "results/gaze",
                  "--report", "results/report.html", "--out", "results/mlflow-run.json"]),
 ]
+#: The saliency commands run whichever cropper the workflow names (`--cropper`), and their
+#: one declaration covers them all: face-center also reads the `faces:` settings. These runs
+#: add to what the command read above (the center baseline).
+CROPPER_RUNS: list[tuple[str, list[str]]] = [
+    ("pair-saliency", ["--dataset", DATASET, "--pairs", PAIRS, "--cropper", "face-center",
+                       "--composites-dir", "results/face-center-composites",
+                       "--out", "results/face-center-saliency.parquet"]),
+    ("image-saliency", ["--dataset", DATASET, "--cropper", "face-center",
+                        "--out", "results/face-center-image-saliency.parquet"]),
+]
 
 
 def run_recorded(mp: pytest.MonkeyPatch, command: str, args: list[str]) -> set[str]:
@@ -99,6 +109,8 @@ def reads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[st
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         for command, args in STAGES:
             found[command] = run_recorded(mp, command, args)
+        for command, args in CROPPER_RUNS:
+            found[command] |= run_recorded(mp, command, args)
         yield found
 
 

@@ -105,14 +105,22 @@ def flat_params(params_dump: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Numeric leaves of metrics.json (booleans as 0/1; NaN and infinities left out)."""
+def flat_metrics(metrics: Mapping[str, Any], *, undefined_as_nan: bool = False
+                 ) -> dict[str, float]:
+    """Numeric leaves of metrics.json (booleans as 0/1; NaN and infinities left out).
+
+    With ``undefined_as_nan`` an undefined value (JSON null, NaN, an infinity: a test that
+    could not be computed for this input) is logged as NaN instead of left out, so runs
+    that share one metrics schema carry the same keys and line up in MLflow's compare view.
+    """
     out = {}
     for key, value in flatten(metrics):
         if isinstance(value, bool):
             value = float(value)
         if isinstance(value, int | float) and math.isfinite(value):
             out[metric_key(key)] = float(value)
+        elif undefined_as_nan and (value is None or isinstance(value, float)):
+            out[metric_key(key)] = math.nan
     return out
 
 
@@ -122,13 +130,15 @@ def _chunks(items: dict[str, Any], size: int) -> Iterator[dict[str, Any]]:
         yield {k: items[k] for k in keys[i:i + size]}
 
 
-def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any], *,
+                           undefined_as_nan: bool = False) -> None:
     """Log flattened params and numeric metrics to the active run, in MLflow-sized batches."""
     import mlflow
 
     for chunk in _chunks(flat_params(params_dump), MAX_PARAMS_PER_BATCH):
         mlflow.log_params(chunk)
-    for chunk in _chunks(flat_metrics(metrics), MAX_METRICS_PER_BATCH):
+    flat = flat_metrics(metrics, undefined_as_nan=undefined_as_nan)
+    for chunk in _chunks(flat, MAX_METRICS_PER_BATCH):
         mlflow.log_metrics(chunk)
 
 
@@ -420,7 +430,9 @@ def log_cropper_runs(
                                   nested=True) as child:
                 mlflow.set_tags({**base_tags, "cropaudit.run": "cropper", "cropper": c.name,
                                  **(c.tags or {})})
-                log_params_and_metrics({**dump, "cropper": c.name}, read_metrics([c.metrics_path]))
+                # a test one cropper's outcomes leave undefined is logged as NaN, not dropped
+                log_params_and_metrics({**dump, "cropper": c.name}, read_metrics([c.metrics_path]),
+                                       undefined_as_nan=True)
                 for directory, dest in ((c.stats_dir, "tables"), (c.figures_dir, "figures")):
                     if directory is not None and directory.is_dir():
                         mlflow.log_artifacts(str(directory), dest)
