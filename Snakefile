@@ -2,7 +2,7 @@
 #
 #   snakemake --cores 2                 # everything, on the dataset of params.yaml (default: demo)
 #   snakemake --cores 2 -n              # what would run
-#   snakemake --executor slurm --jobs 50   # saliency shards as cluster jobs (see README)
+#   snakemake --profile workflow/profiles/slurm   # every job through Slurm (README, "Scaling out")
 #
 # params.yaml is the one configuration (also DVC's params); each rule is one `cropaudit`
 # command. dvc.yaml is generated from these rules (workflow/scripts/sync_dvc.py), so the two

@@ -16,6 +16,7 @@ import pytest
 from support.sources import SOURCES, source_params
 from support.wikimedia import FakeWikimedia
 from support.workflow import (
+    BASELINE_PROBES_ONLY,
     copy_workflow,
     deep_merge,
     dvc_changed,
@@ -28,9 +29,10 @@ from support.workflow import (
 pytestmark = pytest.mark.slow
 
 PER_GROUP = 3
-#: Small and quick: the model does not matter here, the dataset does.
+#: Small and quick: the model and the probes do not matter here, the dataset does.
 TINY = {"model": {"backend": "center"}, "sampling": {"n": 4}, "saliency": {"shards": 1},
-        "gaze": {"review_per_value": 1}, "stats": {"bootstrap_resamples": 0}}
+        "gaze": {"review_per_value": 1}, "stats": {"bootstrap_resamples": 0},
+        **BASELINE_PROBES_ONLY}
 #: Which tool builds each source (the other one checks it has nothing left to do).
 RUNNER = {"folder": "snakemake", "csv": "dvc", "fairface": "snakemake", "utkface": "dvc",
           "wikiceleb": "snakemake"}

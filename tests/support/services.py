@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support.workflow import REPO_ROOT, free_port, tool_env
+from support.workflow import BASELINE_PROBES_ONLY, REPO_ROOT, free_port, tool_env
 
 SCRIPTS = REPO_ROOT / "scripts" / "services"
 #: Python modules of the [scale] extra the services and their clients need.
@@ -85,7 +85,8 @@ def service_env(*envs: dict[str, str]) -> dict[str, str]:
 
 
 #: The audit the cluster tests run: the center baseline (no model) on a small demo, with the
-#: saliency stage split into 4 shards (4 Slurm jobs).
+#: saliency stage split into 4 shards (4 Slurm jobs); probes only at their baseline (each
+#: probe variant would be one more Slurm job of the same kind).
 TINY_AUDIT = {
     "model": {"backend": "center"},
     "sampling": {"n": 6},
@@ -93,4 +94,5 @@ TINY_AUDIT = {
     "dataset": {"demo": {"images_per_group": 6}},
     "gaze": {"review_per_value": 2},
     "report": {"title": "cluster test"},
+    **BASELINE_PROBES_ONLY,
 }

@@ -59,6 +59,12 @@ LIGHT: dict[str, Any] = {
                "layout": [], "scaling": [], "jpeg": [50], "grid": [1.0],
                "edits": {"images_per_group": 0}},
 }
+#: Probes reduced to their baseline and statistics: for tests about something else (dataset
+#: sources, cluster engines) that still run the whole workflow, every job kind included.
+BASELINE_PROBES_ONLY: dict[str, Any] = {
+    "probes": {"padding": [], "gap": [], "order": [], "layout": [], "scaling": [], "jpeg": [],
+               "grid": [], "edits": {"images_per_group": 0}},
+}
 
 
 def write_params(root: Path, overrides: dict[str, Any]) -> dict[str, Any]:
