@@ -54,7 +54,8 @@ def make_photos(long_side: int, n: int, folder: Path) -> list[Path]:
 
 
 def build(name: str, tmp: Path):
-    from cropaudit.croppers import CropperContext, load_cropper
+    from cropaudit.croppers.base import CropperContext
+    from cropaudit.croppers.registry import load_cropper
     from cropaudit.saliency.model_store import ModelParams
 
     options = {}
@@ -87,7 +88,8 @@ def exponent(sizes: list[int], rates: list[float]) -> float:
 
 
 def main() -> int:
-    from cropaudit.croppers import available, default_croppers
+    from cropaudit.croppers.params import default_croppers
+    from cropaudit.croppers.registry import available
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--croppers", nargs="+", default=[*default_croppers(), "command"])
@@ -107,7 +109,7 @@ def main() -> int:
             continue
         try:
             cropper = build(name, tmp)
-        except Exception as exc:  # noqa: BLE001 - a missing model skips that row only
+        except Exception as exc:
             print(f"| {name} | skipped: {exc} |")
             continue
         rates = [rate(cropper, photos[s], args.seconds) for s in args.sizes]

@@ -46,7 +46,7 @@ def bench_network(
     """Network alone: TF batches, or LiteRT one image at a time with every core."""
     x = np.random.default_rng(0).normal(0, 50, size=(batch, height, width, 3)).astype(np.float32)
     if model.runtime == "litert":
-        net = model._lite_network(model.workers)  # noqa: SLF001
+        net = model._lite_network(model.workers)
         run, batch = (lambda: net.run_one(x[0])), 1
     else:
         run = lambda: model.network.run_same_size(x)  # noqa: E731
@@ -125,8 +125,8 @@ def main() -> None:
                         help="also time N generated 1200×800 JPEG photos (3:2, typical size)")
     args = parser.parse_args()
 
-    from cropaudit.saliency import load_model
     from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+    from cropaudit.saliency.loader import load_model
     from cropaudit.saliency.model_store import ModelParams
 
     if tensorflow_sees_gpu():

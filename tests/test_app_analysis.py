@@ -15,11 +15,12 @@ from cropaudit.app.analysis import (
 from cropaudit.app.images import ImageStore
 from cropaudit.errors import CropauditError, ModelFileError
 from cropaudit.geometry.composition import compose
-from cropaudit.saliency import SaliencyResult, load_model
 from cropaudit.saliency.center import CenterModel
 from cropaudit.saliency.composite import render_composite
+from cropaudit.saliency.loader import load_model
 from cropaudit.saliency.maps import upsample_scores
 from cropaudit.saliency.model_store import ModelParams
+from cropaudit.saliency.types import SaliencyResult
 from support.app_images import astronaut, chelsea, coffee, encode
 
 BIG = 10**9

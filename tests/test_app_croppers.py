@@ -9,7 +9,7 @@ from cropaudit.app.analysis import BACKENDS, crop_iou
 from cropaudit.app.layout import Ids
 from cropaudit.app.server import create_app
 from cropaudit.config import parse_params
-from cropaudit.croppers import available
+from cropaudit.croppers.registry import available
 from cropaudit.geometry.crops import Crop
 from support.app_images import astronaut, image_url
 from test_app_callbacks import _find, _texts

@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 PLUGIN = textwrap.dedent('''
     """A cropper that always points at the first quarter of the image."""
-    from cropaudit.croppers import CropperInfo, CropperSpec, PixelCropper
+    from cropaudit.croppers.base import CropperInfo, CropperSpec, PixelCropper
     from cropaudit.croppers.base import point_cropping
 
 

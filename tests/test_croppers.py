@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from cropaudit.cli import main
-from cropaudit.croppers import Cropping, Pixels, available, default_croppers, load_cropper
-from cropaudit.croppers.base import CropperContext
+from cropaudit.croppers.base import CropperContext, Cropping, Pixels
+from cropaudit.croppers.params import default_croppers
+from cropaudit.croppers.registry import available, load_cropper
 from cropaudit.croppers.smartcrop import SmartCropCropper
 from cropaudit.errors import ConfigError
 from cropaudit.saliency.types import ImageFailure

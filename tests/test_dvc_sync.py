@@ -103,6 +103,30 @@ def test_stages_depend_on_the_code_they_run():
         assert not [d for d in stage["deps"] if d.startswith(".snakemake")]
 
 
+def test_reading_the_params_does_not_make_a_stage_depend_on_every_backend():
+    """Every command reads params.yaml through the config, which composes each section's
+    schema (croppers/params.py, saliency/params.py, datasets/params.py, ...). Those packages'
+    ``__init__`` must not pull in the croppers, models or dataset sources, or editing one
+    cropper would rerun the whole audit."""
+    s = stages(REPO_ROOT)
+    smartcrop = "src/cropaudit/croppers/smartcrop.py"
+    # the commands that can run any cropper (--cropper), and the two that list them all
+    runs_croppers = {n for n in s if n.startswith(("saliency-", "cropper-saliency-",
+                                                   "cropper-image-saliency-", "probe-"))}
+    runs_croppers |= {"saliency", "image-saliency", "compare-croppers", "log-croppers"}
+    with_smartcrop = {n for n, st in s.items() if smartcrop in st["deps"]}
+    assert with_smartcrop <= runs_croppers
+    assert "cropper-saliency-smartcrop" in with_smartcrop
+    for name in ("sample-pairs", "stats", "plots", "gaze", "log-run"):
+        deps = s[name]["deps"]
+        assert "src/cropaudit/saliency/fastgaze.py" not in deps, name
+        assert "src/cropaudit/datasets/wikiceleb.py" not in deps, name
+        assert not [d for d in deps if d.startswith("src/cropaudit/croppers/")
+                    and not d.endswith(("/__init__.py", "/params.py"))], name
+    assert "src/cropaudit/datasets/wikiceleb.py" in s["prepare-data"]["deps"]
+    assert "src/cropaudit/saliency/fastgaze.py" in s["saliency-0"]["deps"]
+
+
 def test_rule_with_another_commands_declaration_is_an_error(tmp_path):
     root = copy_workflow(tmp_path / "wf")
     rules = root / "workflow/rules/data.smk"

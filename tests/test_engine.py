@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cropaudit.saliency import ImageFailure, SaliencyResult, load_model
 from cropaudit.saliency.grid import fit_size
+from cropaudit.saliency.loader import load_model
 from cropaudit.saliency.model_store import ModelParams
+from cropaudit.saliency.types import ImageFailure, SaliencyResult
 
 
 @pytest.fixture(scope="module")

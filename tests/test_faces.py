@@ -29,10 +29,9 @@ from cropaudit.faces.detect import (
     detect_faces,
     face_rows,
     mtcnn_weight_paths,
-    primary_faces,
-    read_faces,
 )
 from cropaudit.faces.geometry import Box
+from cropaudit.faces.table import primary_faces, read_faces
 from cropaudit.outputs import write_parquet
 
 EYES = ((203, 101), (247, 103))

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
-from cropaudit.saliency import ImageFailure, load_model
+from cropaudit.saliency.loader import load_model
 from cropaudit.saliency.model_store import ModelParams
+from cropaudit.saliency.types import ImageFailure
 from reference import parse_output, reference_images
 
 
@@ -99,7 +100,7 @@ def test_default_cpu_runtime_is_litert_without_tensorflow(fastgaze_path) -> None
         pytest.skip("a GPU is visible: the default runtime is TensorFlow here")
     load_model(model_path=fastgaze_path)  # converts once if the cache is cold (imports TF)
     code = (
-        "import sys; from cropaudit.saliency import load_model; "
+        "import sys; from cropaudit.saliency.loader import load_model; "
         f"m = load_model(model_path={str(fastgaze_path)!r}); "
         "print(m.runtime, 'tensorflow' in sys.modules)"
     )

@@ -17,11 +17,12 @@ from PIL import Image
 
 from cropaudit.errors import InputFileError
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
-from cropaudit.saliency import ImageFailure, load_model
 from cropaudit.saliency.grid import fit_size
 from cropaudit.saliency.libwebp import LIBWEBP_ENV, load_libwebp, webp_read_size
+from cropaudit.saliency.loader import load_model
 from cropaudit.saliency.model_store import ModelParams
 from cropaudit.saliency.preprocess import decode_image
+from cropaudit.saliency.types import ImageFailure
 from cropaudit.saliency.upright import decode_upright
 from reference import parse_output, reference_images
 

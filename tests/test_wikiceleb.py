@@ -20,8 +20,9 @@ import pytest
 from PIL import Image
 
 from cropaudit.config import Params, parse_params
-from cropaudit.datasets import SOURCES, wikiceleb
+from cropaudit.datasets import wikiceleb
 from cropaudit.datasets.http import ENV_CONTACT, ServiceBusy
+from cropaudit.datasets.prepare import SOURCES
 from cropaudit.datasets.table import BASE_COLUMNS, read_table
 from cropaudit.errors import ConfigError, DatasetError, DownloadError, InputFileError
 from support.wikimedia import (

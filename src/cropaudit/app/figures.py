@@ -24,8 +24,8 @@ from cropaudit.app.analysis import (
     crop_labels,
 )
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency import SaliencyResult
 from cropaudit.saliency.maps import normalise, upsample_scores
+from cropaudit.saliency.types import SaliencyResult
 
 #: Longest side of the photo sent to the browser.
 DISPLAY_LONG_SIDE = 1024

@@ -12,7 +12,7 @@ here, so there is one declaration per command, beside its code:
   that records each key read and checks the reads are covered by the declaration.
 * **code**: computed, never listed by hand: the source files of every ``cropaudit`` module the
   command can import, found by reading import statements (also those inside functions, and
-  module names written as strings, as in :data:`cropaudit.datasets.SOURCES`), following them
+  module names written as strings, as in :data:`cropaudit.datasets.prepare.SOURCES`), following them
   through the package, plus the data files a module names (``"templates"``, ``"wikiceleb.rq"``).
   Reading the code instead of importing it keeps this cheap (no TensorFlow) and deterministic;
   it errs on the side of more files (a lazy import counts even when its function is not run).

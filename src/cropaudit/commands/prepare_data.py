@@ -1,7 +1,7 @@
 """Build the dataset table for the configured source (dataset.source in params.yaml).
 
-Each source (demo, and the real sources of cropaudit.datasets.SOURCES) writes its images under
-the table's folder and returns one table schema (docs/data-contracts.md). The table is checked
+Each source (demo, and the real sources of cropaudit.datasets.prepare.SOURCES) writes its images
+under the table's folder and returns one table schema (docs/data-contracts.md). The table is checked
 here, whatever the source: required columns, group attributes, unique image ids, groups with
 fewer than dataset.groups.min_group_size images dropped. It is written only when complete.
 """

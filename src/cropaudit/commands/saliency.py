@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cropaudit saliency: {failed} of {len(args.images)} images failed", file=sys.stderr)
         return 1
 
-    from cropaudit.croppers import Cropping
+    from cropaudit.croppers.base import Cropping
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.outputs import write_text
     from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     faces = None
     if args.faces:
         from cropaudit.datasets.table import read_table
-        from cropaudit.faces.detect import read_faces
+        from cropaudit.faces.table import read_faces
 
         faces = read_faces(args.faces, read_table(args.dataset))
     crops = score_crops(outcomes, ratios, faces)

@@ -109,7 +109,7 @@ def _face_stats(args: argparse.Namespace, params):
     )
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
-    from cropaudit.faces.detect import read_faces
+    from cropaudit.faces.table import read_faces
     from cropaudit.stats.face_rates import face_statistics_tables
 
     if args.dataset is None:

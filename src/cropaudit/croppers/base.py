@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cropaudit.errors import CropauditError
-from cropaudit.faces.detect import FacesParams
+from cropaudit.faces.params import FacesParams
 from cropaudit.geometry.crops import Crop, candidate_crops, default_aspect_ratios
 from cropaudit.saliency.model_store import ModelParams
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult

@@ -22,7 +22,7 @@ def center_version() -> str:
 
 
 def build_fastgaze(context: CropperContext) -> MapCropper:
-    from cropaudit.saliency import load_model
+    from cropaudit.saliency.loader import load_model
 
     params = context.model.model_copy(update={"backend": "fastgaze"})
     info = CropperInfo(

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cropaudit.datasets import SOURCES
 from cropaudit.datasets.validate import validate_table
 from cropaudit.errors import ConfigError
 
@@ -24,6 +23,14 @@ if TYPE_CHECKING:
 DATA_DIR = "data"
 TABLE_NAME = "images.parquet"
 IMAGES_DIR = "images"
+#: ``dataset.source`` -> the module that builds it, named (not imported) so that only the
+#: configured source is loaded, and only ``prepare-data`` depends on the sources' code.
+SOURCES: dict[str, str] = {
+    "demo": "cropaudit.datasets.demo",
+    "wikiceleb": "cropaudit.datasets.wikiceleb",
+    "folder": "cropaudit.datasets.manifest",
+    "csv": "cropaudit.datasets.manifest",
+}
 
 
 def default_table_path(params: Params) -> Path:

@@ -1,45 +1,8 @@
 """Saliency backends behind one interface (see :mod:`cropaudit.saliency.types`).
 
 ``fastgaze`` is our TensorFlow port of Twitter's released model (run on CPU by LiteRT);
-``center`` is the no-model baseline. Importing this package is cheap: TensorFlow loads only
-for a GPU, or to convert the model to LiteRT once.
+``center`` is the no-model baseline; :func:`cropaudit.saliency.loader.load_model` builds the
+configured one. Importing this package is cheap and imports nothing: TensorFlow loads only for
+a GPU, or to convert the model to LiteRT once. Import from the submodules, so that each
+command's code dependencies stay what it runs (:mod:`cropaudit.commands.declared`).
 """
-
-from __future__ import annotations
-
-import os
-
-from cropaudit.saliency.model_store import ModelParams, resolve_model_path, verify_model_file
-from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
-
-__all__ = [
-    "ImageFailure",
-    "ImageInput",
-    "SaliencyModel",
-    "SaliencyResult",
-    "load_model",
-]
-
-
-def load_model(
-    params: ModelParams | None = None, model_path: str | os.PathLike[str] | None = None
-) -> SaliencyModel:
-    """Build the configured backend; FastGaze resolves its weights via ``model_path``/params."""
-    params = params or ModelParams()
-    if params.backend == "center":
-        from cropaudit.saliency.center import CenterModel
-
-        return CenterModel(max_pixels=params.max_pixels)
-    from cropaudit.saliency.fastgaze import FastGazeModel
-
-    path = resolve_model_path(params, model_path)
-    verify_model_file(path, params)  # before TensorFlow loads: a wrong file fails in a moment
-    return FastGazeModel.from_file(
-        path,
-        batch_size=params.batch_size,
-        max_pixels=params.max_pixels,
-        apply_gaussian=params.apply_gaussian,
-        runtime=params.runtime,
-        precision=params.precision,
-        cache_dir=params.cache_dir,
-    )

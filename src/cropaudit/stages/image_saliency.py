@@ -21,7 +21,7 @@ import pandas as pd
 from cropaudit.contracts import IMAGE_SALIENCY_COLUMNS, read_stage_table
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import InputFileError
-from cropaudit.saliency import ImageFailure, SaliencyModel, SaliencyResult
+from cropaudit.saliency.types import ImageFailure, SaliencyModel, SaliencyResult
 
 
 def result_row(image_id: str, group: str, result: SaliencyResult) -> dict[str, object]:

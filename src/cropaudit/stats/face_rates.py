@@ -220,7 +220,7 @@ def face_statistics_tables(*, params: Any, crops: pd.DataFrame | None,
     ``group`` and every group attribute of ``dataset.groups.attributes`` the dataset table
     has; metrics hold ``faces``, ``face_rates``, ``face_tests``, ``face_disparities`` and
     ``face_tests_position_adjusted``."""
-    from cropaudit.faces.detect import summary
+    from cropaudit.faces.table import summary
 
     attributes = [a for a in params.dataset.groups.attributes if a in table.columns]
     attrs = table.set_index(table["image_id"].astype(str))[attributes]

@@ -1,0 +1,37 @@
+"""Build the configured saliency backend (``model:`` of params.yaml).
+
+Kept out of the package's ``__init__`` so that importing any part of :mod:`cropaudit.saliency`
+(every command reads its params through the config) neither runs nor, for the workflow's
+code tracking (:mod:`cropaudit.commands.declared`), depends on the backends.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cropaudit.saliency.model_store import ModelParams, resolve_model_path, verify_model_file
+from cropaudit.saliency.types import SaliencyModel
+
+
+def load_model(
+    params: ModelParams | None = None, model_path: str | os.PathLike[str] | None = None
+) -> SaliencyModel:
+    """Build the configured backend; FastGaze resolves its weights via ``model_path``/params."""
+    params = params or ModelParams()
+    if params.backend == "center":
+        from cropaudit.saliency.center import CenterModel
+
+        return CenterModel(max_pixels=params.max_pixels)
+    from cropaudit.saliency.fastgaze import FastGazeModel
+
+    path = resolve_model_path(params, model_path)
+    verify_model_file(path, params)  # before TensorFlow loads: a wrong file fails in a moment
+    return FastGazeModel.from_file(
+        path,
+        batch_size=params.batch_size,
+        max_pixels=params.max_pixels,
+        apply_gaussian=params.apply_gaussian,
+        runtime=params.runtime,
+        precision=params.precision,
+        cache_dir=params.cache_dir,
+    )
