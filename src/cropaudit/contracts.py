@@ -106,16 +106,24 @@ def read_outcomes(
     return read_stage_table(path, columns, what="outcomes table", producer="gather")
 
 
-def read_stats_table(path: str | os.PathLike[str], required: bool = True) -> pd.DataFrame:
-    """A CSV written by the stats stage (an empty file reads as an empty table)."""
+def read_stats_table(path: str | os.PathLike[str], required: bool = True, *,
+                     producer: str = "stats", allow_empty: bool = True) -> pd.DataFrame:
+    """A CSV table written by a stage (stats, gaze, compare-croppers, probe-stats).
+
+    An empty file reads as an empty table (no together tuples, no interactions, ...) unless
+    ``allow_empty`` is false; a missing one is an error only when ``required``.
+    """
     p = Path(path)
     if not p.is_file():
         if required:
-            raise InputFileError(f"{p}: not found (run `cropaudit stats` first)")
+            raise InputFileError(f"{p}: not found (run `cropaudit {producer}` first)")
         return pd.DataFrame()
     try:
-        return pd.read_csv(p, keep_default_na=True)
+        table = pd.read_csv(p, keep_default_na=True)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+        table = pd.DataFrame()
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{p}: not a readable CSV ({exc.__class__.__name__})") from None
+    if not allow_empty and not len(table.columns):
+        raise InputFileError(f"{p}: empty table (re-run `cropaudit {producer}`)")
+    return table

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cropaudit.contracts import read_stats_table
 from cropaudit.errors import InputFileError
 from cropaudit.reporting.params import ReportParams as ReportParams
 from cropaudit.reporting.provenance import file_digest, git_state, package_versions
@@ -60,7 +61,7 @@ def _table_html(df: pd.DataFrame, max_rows: int) -> str:
 def _tables(stats_dir: Path, max_rows: int) -> list[Table]:
     out = []
     for p in sorted(stats_dir.glob("*.csv")):
-        df = _read_csv(p, optional=True)  # an empty table (no together tuples, ...) is valid
+        df = read_stats_table(p, required=False)  # empty (no together tuples, ...) is valid
         if len(df.columns):
             out.append(Table(p.stem, _table_html(df, max_rows), len(df)))
     return out
@@ -73,20 +74,6 @@ SOURCE_TITLES = {
 }
 #: Review sheets embedded in the report as examples.
 SAMPLE_SHEETS = 2
-
-
-def _read_csv(path: Path, *, optional: bool = False) -> pd.DataFrame:
-    """A CSV table; with ``optional``, a missing or empty file is an empty table."""
-    if optional and (not path.is_file() or path.stat().st_size == 0):
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        if optional:
-            return pd.DataFrame()
-        raise InputFileError(f"{path}: not a readable CSV table") from None
-    except (pd.errors.ParserError, UnicodeDecodeError):
-        raise InputFileError(f"{path}: not a readable CSV table") from None
 
 
 #: columns of the face disparity table shown in the report (all are in face_disparities.csv)
@@ -103,8 +90,8 @@ def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, obje
     rates_path = stats_dir / "face_rates.csv"
     if not rates_path.is_file():
         return None
-    rates = _read_csv(rates_path)
-    disparities = _read_csv(stats_dir / "face_disparities.csv", optional=True)
+    rates = read_stats_table(rates_path, allow_empty=False)
+    disparities = read_stats_table(stats_dir / "face_disparities.csv", required=False)
     clustered = len(disparities) > 0
     shown = disparities if clustered else rates
     sources = [
@@ -116,7 +103,7 @@ def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, obje
                            & (disparities["evidence"] != "reference")]
         differences = rows[[c for c in DISPARITY_COLUMNS if c in rows.columns]]
     else:
-        comparisons = _read_csv(stats_dir / "face_comparisons.csv", optional=True)
+        comparisons = read_stats_table(stats_dir / "face_comparisons.csv", required=False)
         differences = (notable_differences(comparisons, level) if len(comparisons)
                        else pd.DataFrame())
     return {"sources": sources, "clustered": clustered, "level": level,
@@ -130,10 +117,10 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int, level: int
 
     if gaze_dir is None or not (gaze_dir / "selection.csv").is_file():
         return None
-    selection = _read_csv(gaze_dir / "selection.csv")
-    labels = _read_csv(gaze_dir / "labels.csv", optional=True)
-    rates = _read_csv(gaze_dir / "rates.csv", optional=True)
-    comparisons = _read_csv(gaze_dir / "comparisons.csv", optional=True)
+    selection = read_stats_table(gaze_dir / "selection.csv", producer="gaze", allow_empty=False)
+    labels = read_stats_table(gaze_dir / "labels.csv", required=False)
+    rates = read_stats_table(gaze_dir / "rates.csv", required=False)
+    comparisons = read_stats_table(gaze_dir / "comparisons.csv", required=False)
     sheets: list[Figure] = []
     if "sheet" in labels.columns:
         for name in labels["sheet"].dropna().astype(str):
@@ -162,8 +149,8 @@ def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, o
 
     if comparison_dir is None or not (comparison_dir / "agreement.csv").is_file():
         return None
-    agreement = _read_csv(comparison_dir / "agreement.csv", optional=True)
-    provenance = _read_csv(comparison_dir / "croppers.csv", optional=True)
+    agreement = read_stats_table(comparison_dir / "agreement.csv", required=False)
+    provenance = read_stats_table(comparison_dir / "croppers.csv", required=False)
     columns = ["first", "second", "comparison", "n", "agreement", "delta_first",
                "delta_second", "diff_low", "diff_high", "mcnemar_p_holm", "disagree"]
     shown = agreement[[c for c in columns if c in agreement.columns]]
@@ -189,7 +176,7 @@ def _probes_section(probes_dir: Path | None, max_rows: int) -> dict[str, object]
                         ("soft", "Soft outcomes and mass-vs-argmax disagreement"),
                         ("survival", "3×1 grids: which face survives the crop"),
                         ("edits", "Counterfactual edits")):
-        table = _read_csv(probes_dir / f"{name}.csv", optional=True)
+        table = read_stats_table(probes_dir / f"{name}.csv", required=False)
         if len(table):
             tables.append({"title": title, "html": _table_html(table, max_rows)})
     return {"summary": _markdown(summary.read_text(encoding="utf-8"))
