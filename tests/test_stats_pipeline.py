@@ -141,6 +141,29 @@ def test_stats_and_plots_commands(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
 
 
+def test_a_run_without_together_tuples_gets_its_tables_figures_and_report(
+        tmp_path: Path, capsys) -> None:
+    """``sampling.together: false``: no k-way tuples, so the together table is empty; the
+    figures and the report are made without it."""
+    outcomes = tmp_path / "saliency.parquet"
+    simulate_outcomes(9, images_per_group=20, bases_per_comparison=60,
+                      together_tuples=0).to_parquet(outcomes)
+    params = _write_params(tmp_path / "params.yaml")
+    stats_dir, figures = tmp_path / "stats", tmp_path / "figures"
+    assert main(["stats", "--params", str(params), "--outcomes", str(outcomes),
+                 "--out-dir", str(stats_dir), "--metrics", str(tmp_path / "m.json")]) == 0
+    assert main(["plots", "--params", str(params), "--stats-dir", str(stats_dir),
+                 "--outcomes", str(outcomes), "--out-dir", str(figures)]) == 0
+    assert not list(figures.glob("together*.png"))
+    report = tmp_path / "report.html"
+    assert main(["report", "--params", str(params), "--stats-dir", str(stats_dir),
+                 "--figures-dir", str(figures), "--out", str(report)]) == 0
+    html = report.read_text()
+    assert html.count("data:image/png") == len(list(figures.glob("*.png"))) > 0
+    assert "groups at once" not in html  # the together section ("All 4 groups at once")
+    capsys.readouterr()
+
+
 def test_stats_command_errors_are_one_line(tmp_path: Path, capsys) -> None:
     outcomes = tmp_path / "saliency.parquet"
     simulate_outcomes(8, bases_per_comparison=10).to_parquet(outcomes)
