@@ -71,6 +71,17 @@ DEFAULT_CONF=/etc/slurm/slurm.conf
 
 link_default_conf() {  # see the header: jobs' srun finds only the default path
   if [ -L "$DEFAULT_CONF" ] && [ "$(readlink "$DEFAULT_CONF")" = "$CONF" ]; then return 0; fi
+  # a link left by one of these clusters that was killed before its `stop`: its file is gone,
+  # or it is a file this script wrote (its pid-file line) and that cluster's slurmctld is dead
+  if [ -L "$DEFAULT_CONF" ]; then
+    local other other_dir
+    other="$(readlink "$DEFAULT_CONF")"
+    other_dir="$(dirname "$other")"
+    if [ ! -e "$other" ] || { grep -qx "SlurmctldPidFile=$other_dir/slurmctld.pid" "$other" \
+        && ! pid_alive "$other_dir/slurmctld.pid"; }; then
+      rm -f "$DEFAULT_CONF"
+    fi
+  fi
   [ -e "$DEFAULT_CONF" ] && die "$DEFAULT_CONF exists and is not this cluster's (jobs' srun would read it); move it away or use that cluster"
   mkdir -p "$(dirname "$DEFAULT_CONF")" 2>/dev/null && ln -s "$CONF" "$DEFAULT_CONF" 2>/dev/null \
     || die "cannot link $DEFAULT_CONF -> $CONF (run as root): jobs' srun needs it"
