@@ -48,6 +48,22 @@ def test_undefined_metrics_can_be_kept_as_nan_so_cropper_runs_share_their_keys()
     assert math.isnan(flat_metrics({"x": float("inf")}, undefined_as_nan=True)["x"])
 
 
+def test_runs_of_one_schema_are_aligned_on_the_union_of_their_keys():
+    import math
+
+    from cropaudit.reporting.tracking import aligned_metrics
+
+    aligned = aligned_metrics({
+        "smartcrop": {"faces": {"joint_p_value": 0.3}, "n": 4},
+        "center": {"n": 4, "together": {"p": None}},  # a test its outcomes left out
+    })
+    assert set(aligned["center"]) == set(aligned["smartcrop"]) == {
+        "faces.joint_p_value", "n", "together.p"}
+    assert math.isnan(aligned["center"]["faces.joint_p_value"])
+    assert math.isnan(aligned["smartcrop"]["together.p"])
+    assert aligned["center"]["n"] == aligned["smartcrop"]["n"] == 4.0
+
+
 def test_params_are_flattened_with_json_values():
     flat = flat_params({"seed": 1, "sampling": {"n": 5, "pairs": ["a~b"], "groups": []},
                         "tracking": {"uri": None}})

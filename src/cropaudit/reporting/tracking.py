@@ -130,15 +130,32 @@ def _chunks(items: dict[str, Any], size: int) -> Iterator[dict[str, Any]]:
         yield {k: items[k] for k in keys[i:i + size]}
 
 
+def aligned_metrics(metrics_by_run: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """Flattened metrics of runs that share one schema, each on the union of their keys.
+
+    A value one run leaves undefined is NaN: null or NaN in its metrics.json, or absent because
+    the test behind it could not be computed for that run's outcomes (a cropper that always
+    picks one position leaves the position-adjusted face tests out). So the runs carry the
+    same keys and line up in MLflow's compare view.
+    """
+    flat = {name: flat_metrics(m, undefined_as_nan=True) for name, m in metrics_by_run.items()}
+    keys = sorted(set().union(*flat.values())) if flat else []
+    return {name: {k: values.get(k, math.nan) for k in keys} for name, values in flat.items()}
+
+
 def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any], *,
                            undefined_as_nan: bool = False) -> None:
     """Log flattened params and numeric metrics to the active run, in MLflow-sized batches."""
+    log_flat(params_dump, flat_metrics(metrics, undefined_as_nan=undefined_as_nan))
+
+
+def log_flat(params_dump: Mapping[str, Any], flat: Mapping[str, float]) -> None:
+    """Log flattened params and already flattened metrics, in MLflow-sized batches."""
     import mlflow
 
     for chunk in _chunks(flat_params(params_dump), MAX_PARAMS_PER_BATCH):
         mlflow.log_params(chunk)
-    flat = flat_metrics(metrics, undefined_as_nan=undefined_as_nan)
-    for chunk in _chunks(flat, MAX_METRICS_PER_BATCH):
+    for chunk in _chunks(dict(flat), MAX_METRICS_PER_BATCH):
         mlflow.log_metrics(chunk)
 
 
@@ -425,14 +442,14 @@ def log_cropper_runs(
         log_params_and_metrics(dump, read_metrics([comparison_metrics]))
         mlflow.log_artifacts(str(comparison_dir), "comparison")
         mlflow.log_artifact(str(params_path), "config")
+        # a test one cropper's outcomes leave undefined is logged as NaN, not dropped
+        aligned = aligned_metrics({c.name: read_metrics([c.metrics_path]) for c in croppers})
         for c in croppers:
             with mlflow.start_run(experiment_id=experiment_id, run_name=c.name,
                                   nested=True) as child:
                 mlflow.set_tags({**base_tags, "cropaudit.run": "cropper", "cropper": c.name,
                                  **(c.tags or {})})
-                # a test one cropper's outcomes leave undefined is logged as NaN, not dropped
-                log_params_and_metrics({**dump, "cropper": c.name}, read_metrics([c.metrics_path]),
-                                       undefined_as_nan=True)
+                log_flat({**dump, "cropper": c.name}, aligned[c.name])
                 for directory, dest in ((c.stats_dir, "tables"), (c.figures_dir, "figures")):
                     if directory is not None and directory.is_dir():
                         mlflow.log_artifacts(str(directory), dest)
