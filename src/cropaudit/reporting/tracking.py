@@ -143,10 +143,9 @@ def aligned_metrics(metrics_by_run: Mapping[str, Mapping[str, Any]]) -> dict[str
     return {name: {k: values.get(k, math.nan) for k in keys} for name, values in flat.items()}
 
 
-def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any], *,
-                           undefined_as_nan: bool = False) -> None:
+def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
     """Log flattened params and numeric metrics to the active run, in MLflow-sized batches."""
-    log_flat(params_dump, flat_metrics(metrics, undefined_as_nan=undefined_as_nan))
+    log_flat(params_dump, flat_metrics(metrics))
 
 
 def log_flat(params_dump: Mapping[str, Any], flat: Mapping[str, float]) -> None:
