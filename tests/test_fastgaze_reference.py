@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
 from cropaudit.saliency.loader import load_model
@@ -107,6 +108,30 @@ def test_default_cpu_runtime_is_litert_without_tensorflow(fastgaze_path) -> None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["litert", "False"]
+
+
+def test_one_image_command_imports_no_table_or_plotting_library(fastgaze_path, tmp_path) -> None:
+    """`cropaudit saliency IMAGE` starts in well under a second because it never imports
+    TensorFlow (on CPU), pandas, SciPy or Matplotlib: each costs a large part of that."""
+    import subprocess
+    import sys
+
+    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+
+    if tensorflow_sees_gpu():
+        pytest.skip("a GPU is visible: the default runtime is TensorFlow here")
+    load_model(model_path=fastgaze_path)  # convert once if the cache is cold (imports TF)
+    image = tmp_path / "photo.jpg"
+    Image.fromarray(np.full((60, 80, 3), 128, np.uint8)).save(image)
+    heavy = ("tensorflow", "pandas", "pyarrow", "scipy", "matplotlib", "statsmodels", "mlflow")
+    code = (
+        "import sys; from cropaudit.cli import main; "
+        f"rc = main(['saliency', '--model', {str(fastgaze_path)!r}, {str(image)!r}]); "
+        f"print('LOADED', rc, *[m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1].split() == ["LOADED", "0"]
 
 
 def test_litert_matches_tensorflow(reference_dir, fastgaze_path, reference_results) -> None:

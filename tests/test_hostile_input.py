@@ -70,6 +70,13 @@ def test_floats_still_accept_integers_and_anchors_alone_are_harmless(tmp_path: P
     assert params.app.max_upload_mb == 20.0 and params.seed == 0
 
 
+def test_a_star_inside_a_value_is_not_an_alias(tmp_path: Path) -> None:
+    """Texts with a ``*`` go through the pure-Python loader's alias check; the value stays."""
+    p = tmp_path / "params.yaml"
+    p.write_text("cropper_options:\n  command:\n    template: 'prog *.jpg {image}'\n")
+    assert load_params(p).cropper_options["command"]["template"] == "prog *.jpg {image}"
+
+
 def test_negative_seed_stops_prepare_data_before_it_writes(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     Path("params.yaml").write_text("seed: -1\n")

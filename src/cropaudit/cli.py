@@ -49,8 +49,13 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with one sub-parser per registered command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with one sub-parser per registered command.
+
+    With ``command`` (the sub-command about to run) only that sub-parser gets its options:
+    some ``configure`` functions import params schemas, and a one-image ``cropaudit
+    saliency`` should not pay for the other 23 commands' options.
+    """
     parser = argparse.ArgumentParser(
         prog="cropaudit",
         description="Audit saliency-based image cropping for demographic bias.",
@@ -72,9 +77,19 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.configure(p)
-        p.set_defaults(_run=module.run, _name=name)
+        if command is None or name == command:
+            module.configure(p)
+        p.set_defaults(_run=module.run, _name=name,
+                       _fast_exit=getattr(module, "FAST_EXIT", False))
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first non-option word), if it is a known one."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 #: Exit codes (also in README "Exit codes" and ``cropaudit --help``).
@@ -126,7 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # before TensorFlow is first imported.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    parser = build_parser()
+    argv_given = argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -141,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = int(args._run(args) or 0)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+        if argv_given is None and args._fast_exit:
+            _exit_now(code)
         return code
     except CropauditError as exc:
         return fail(str(exc), exc.exit_code)
@@ -164,6 +183,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, the traceback under -v
         return fail(f"internal error: {type(exc).__name__}: {_first_line(exc)} "
                     "(run with -v for the traceback; please report it)", EXIT_INTERNAL)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown (≈ 0.1 s of freeing modules and the
+    LiteRT interpreter), for commands that declare ``FAST_EXIT``: they hold no files, runs or
+    threads open once ``run`` returns, so nothing is lost. Only for the process's own command
+    line (``argv`` not given); a caller of :func:`main` gets its return value as usual."""
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _is_stdout_error() -> bool:

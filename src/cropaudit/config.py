@@ -97,7 +97,26 @@ def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:
         raise ConfigError(_format_validation_error(exc, source)) from None
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _NoDuplicateKeys:
+    """Constructor mix-in: a mapping key given twice is an error, not "the last one wins"."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]
+                if isinstance(key, list | dict):
+                    continue  # unhashable keys are refused by SafeLoader itself
+                if key in seen:
+                    raise yaml.MarkedYAMLError(
+                        problem=f"duplicate key {key!r} (the last one would silently win)",
+                        problem_mark=key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _StrictLoader(_NoDuplicateKeys, yaml.SafeLoader):
     """SafeLoader that refuses aliases and duplicate mapping keys (see the module doc)."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -109,20 +128,12 @@ class _StrictLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if isinstance(key, list | dict):
-                    continue  # unhashable keys are refused by SafeLoader itself
-                if key in seen:
-                    raise yaml.MarkedYAMLError(
-                        problem=f"duplicate key {key!r} (the last one would silently win)",
-                        problem_mark=key_node.start_mark,
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+
+#: libyaml's parser (10× faster: a tenth of a one-image ``cropaudit saliency``) composes
+#: aliases in C, out of reach of :meth:`_StrictLoader.compose_node`; it reads only texts
+#: without a ``*``, which therefore hold no alias.
+_FastStrictLoader = (type("_FastStrictLoader", (_NoDuplicateKeys, yaml.CSafeLoader), {})
+                     if getattr(yaml, "__with_libyaml__", False) else _StrictLoader)
 
 
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -138,7 +149,8 @@ def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        loader = _StrictLoader if "*" in text else _FastStrictLoader
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

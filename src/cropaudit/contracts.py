@@ -13,10 +13,12 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from cropaudit.errors import InputFileError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: every command's start-up
+    import pandas as pd  # (the CLI, params validation) needs only the names above
 
 #: Separator of group labels inside a comparison's name (``marked_a~plain_a``). Group
 #: attribute values may not contain it (``prepare-data`` rejects them).
@@ -78,6 +80,8 @@ def read_stage_table(
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: {what} not found (run `cropaudit {producer}`)")
+    import pandas as pd
+
     try:
         df = pd.read_parquet(p)
     except Exception as exc:  # pyarrow raises several types for corrupt files
@@ -113,6 +117,8 @@ def read_stats_table(path: str | os.PathLike[str], required: bool = True, *,
     An empty file reads as an empty table (no together tuples, no interactions, ...) unless
     ``allow_empty`` is false; a missing one is an error only when ``required``.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         if required:

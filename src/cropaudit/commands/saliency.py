@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 HELP = "salient point and crops of images (original candidate_crops output or JSON)"
+#: Results are written and flushed when ``run`` returns: the CLI may skip the interpreter's
+#: teardown (cropaudit.cli._exit_now), a tenth of a one-image run.
+FAST_EXIT = True
 
 
 def _positive_float(text: str) -> float:

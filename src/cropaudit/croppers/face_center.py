@@ -11,6 +11,7 @@ No map.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cropaudit.croppers.base import (
     CropperContext,
@@ -21,10 +22,15 @@ from cropaudit.croppers.base import (
     Pixels,
     point_cropping,
 )
-from cropaudit.faces.detect import FaceDetector, FacesParams, detector_version, rank_faces
+
+if TYPE_CHECKING:  # the detector module (and its table code) loads when the cropper is built,
+    # not when the registry lists it: every other cropper's start-up stays free of it
+    from cropaudit.faces.detect import FaceDetector, FacesParams
 
 
 def face_center_version() -> str:
+    from cropaudit.faces.detect import detector_version
+
     return detector_version()
 
 
@@ -46,6 +52,8 @@ class FaceCenterCropper(PixelCropper):
 
     def crop_pixels(self, pixels: Pixels, source: str,
                     aspect_ratios: Sequence[float] | None) -> Cropping:
+        from cropaudit.faces.detect import rank_faces
+
         faces = [f for f in self.detector.detect(pixels.rgb)
                  if f.confidence >= self.params.min_confidence]
         ranked = rank_faces(faces, "largest")

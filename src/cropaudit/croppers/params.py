@@ -43,6 +43,8 @@ def check_names(names: list[str]) -> list[str]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ValueError(f"cropper {repeated[0]!r} is listed twice")
+    if all(n in BUILTIN_CROPPERS for n in names):
+        return names  # no need to scan installed packages' entry points
     known = known_cropper_names()
     for n in names:
         if n not in known:

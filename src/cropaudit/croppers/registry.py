@@ -71,6 +71,9 @@ def available(*, warn: bool = True) -> dict[str, CropperSpec]:
 
 def get_spec(name: str) -> CropperSpec:
     """The spec of one cropper, or a one-line error listing the known ones."""
+    builtin = {s.name: s for s in builtin_specs()}
+    if name in builtin:  # a built-in name cannot be taken over: no need to scan the
+        return builtin[name]  # installed packages' entry points (≈ 0.1 s of start-up)
     specs = available()
     if name not in specs:
         raise ConfigError(f"unknown cropper {name!r} (known: {', '.join(specs)}; "

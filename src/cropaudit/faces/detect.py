@@ -25,10 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from cropaudit.contracts import FACE_COLUMNS
@@ -36,6 +35,9 @@ from cropaudit.datasets.table import image_path
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.faces.geometry import Box
 from cropaudit.faces.params import FacesParams as FacesParams
+
+if TYPE_CHECKING:  # pandas only for the faces table: the face-center cropper starts without it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,8 @@ def detect_faces(table: pd.DataFrame, dataset_path: str | os.PathLike[str],
                  detector: FaceDetector, params: FacesParams, *, hard_limit: int,
                  progress: bool | None = None) -> pd.DataFrame:
     """The faces table of a dataset table (docs/data-contracts.md)."""
+    import pandas as pd
+
     rows: list[dict[str, object]] = []
     disable = None if progress is None else not progress
     for r in tqdm(list(table.itertuples(index=False)), desc="faces", unit="img",

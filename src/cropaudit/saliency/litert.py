@@ -126,8 +126,13 @@ class LiteNetwork:
         self._local = threading.local()
         from cropaudit.saliency.fastgaze import native_stderr_silenced
 
+        # Load now so that a bad file fails here, naming it. Allocated at a tiny size: the
+        # first image re-allocates at its own, and the model's default size costs 20 ms.
         with native_stderr_silenced():  # "Created TensorFlow Lite XNNPACK delegate", once
-            self._interpreter().allocate_tensors()  # fail here, naming the file, if it is bad
+            it = self._interpreter()
+            it.resize_tensor_input(it.get_input_details()[0]["index"], (1, 32, 32, 3),
+                                   strict=False)
+            it.allocate_tensors()
 
     def _interpreter(self):
         it = getattr(self._local, "interpreter", None)
