@@ -149,6 +149,57 @@ def test_12tap_weights_follow_the_lanczos3_formula(in_size: int, out_size: int) 
         assert not fixed[i, n:].any()
 
 
+def _scalar_12tap_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The C code's weight loop transcribed one float32 weight at a time (the table's oracle:
+    the engine computes whole arrays at once and must give the same bits)."""
+    f = np.float32
+
+    def sinc(x):
+        if x == 0:
+            return f(1.0)
+        xpi = float(x) * math.pi
+        return f(math.sin(xpi) / xpi)
+
+    ratio, inv_ratio = f(out_size) / f(in_size), f(in_size) / f(out_size)
+    window = min(f(12 * 0.5 - float(f(0.00001))), f(f(12) * f(0.25)) * inv_ratio)
+    inv_filter_scale = f(1.0) / f(f(12) * f(0.25))
+    rows = []
+    for i in range(out_size):
+        sample = (f(i) + f(0.5)) * inv_ratio - f(0.00001)
+        start, end = int(sample - window + f(0.5)), int(sample + window + f(0.5))
+        weights, total = [], f(0.0)
+        for k in range(end - start):
+            pos = ratio * ((f(start + k) - sample) + f(0.5))
+            w = sinc(pos) * sinc(pos * inv_filter_scale)
+            weights.append(w)
+            total = f(total + w)
+        rows.append((start, [f(w * (f(1.0) / total)) for w in weights]))
+    taps = max(len(w) for _, w in rows)
+    index = np.zeros((out_size, taps), dtype=np.intp)
+    fixed = np.zeros((out_size, taps), dtype=np.int32)
+    for i, (start, weights) in enumerate(rows):
+        n = len(weights)
+        index[i, :n] = np.clip(np.arange(start, start + n), 0, in_size - 1)
+        index[i, n:] = index[i, n - 1]
+        fixed[i, :n] = np.trunc(np.asarray(weights, dtype=np.float32) * f(65536)).astype(np.int32)
+    return index, fixed
+
+
+def test_12tap_weight_table_has_the_c_loops_bits() -> None:
+    """Every index and 16.16 weight equals the one-weight-at-a-time C loop's, over a spread of
+    sizes: small, odd, prime, composite-like (≈ 400–600 → 320) and large reductions."""
+    rng = np.random.default_rng(RNG_SEED)
+    sizes = [(20, 10), (21, 11), (641, 320), (640, 320), (517, 320), (320, 213), (2, 1),
+             (1999, 997), (13, 7), (4000, 320)]
+    sizes += [(int(a), int(b)) for a, b in zip(rng.integers(330, 700, 40),
+                                               rng.integers(100, 330, 40), strict=True)]
+    for in_size, out_size in sizes:
+        index, fixed = downsample_weights(in_size, out_size)
+        want_index, want_fixed = _scalar_12tap_weights(in_size, out_size)
+        np.testing.assert_array_equal(index, want_index, err_msg=f"{in_size}->{out_size}")
+        np.testing.assert_array_equal(fixed, want_fixed, err_msg=f"{in_size}->{out_size}")
+
+
 def _literal_12tap_pass(image: np.ndarray, out_size: int) -> np.ndarray:
     """One pass along axis 1, written literally from the spec, one pixel at a time."""
     index, fixed = downsample_weights(image.shape[1], out_size)

@@ -56,12 +56,29 @@ def _lanczos2_fixed(x: np.float32) -> np.float32:
     return _F(math.sin(px) * math.sin(px * 0.5) / (px * px))
 
 
+def _sinc_array(x: np.ndarray) -> np.ndarray:
+    """:func:`_sinc` of a float32 array, element for element the same bits.
+
+    The products and quotient are IEEE double operations in NumPy as in Python; only the sine
+    is taken one value at a time from ``math.sin``, for the reason :func:`_sinc` gives.
+    """
+    xpi = x.astype(np.float64) * math.pi
+    sin = np.fromiter(map(math.sin, xpi.ravel().tolist()), np.float64, xpi.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (sin.reshape(x.shape) / xpi).astype(np.float32)
+    return np.where(x == 0, _F(1.0), out)
+
+
 @lru_cache(maxsize=256)
 def downsample_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Source indices and 16.16 weights of the 12-tap filter, both of shape (out_size, taps).
 
     Indices are already clamped to ``[0, in_size)`` (borders repeat the edge pixel); unused
-    taps have weight 0. Arithmetic is float32 step by step, as in the original C code.
+    taps have weight 0. Arithmetic is float32 step by step, as in the original C code, on
+    whole (out_size × taps) arrays: every composite of a pair run has a size of its own, and
+    a table computed one weight at a time in Python cost two thirds of its preprocessing (and
+    held the GIL the other threads needed). ``tests/test_resample.py`` checks it against the
+    C code's loop transcribed one weight at a time.
     """
     if in_size <= 0 or out_size <= 0:
         raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
@@ -73,30 +90,28 @@ def downsample_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndar
     inv_filter_scale = _F(1.0) / _F(_F(KERNEL_SIZE) * _F(0.25))
     half, eps = _F(0.5), _F(0.00001)
 
-    rows: list[tuple[int, list[np.float32]]] = []
-    for i in range(out_size):
-        sample = (_F(i) + half) * inv_ratio - eps
-        start = int(sample - window + half)  # int() truncates toward zero, like the C cast
-        end = int(sample + window + half)
-        weights = []
-        total = _F(0.0)
-        for k in range(end - start):
-            pos = ratio * ((_F(start + k) - sample) + half)
-            w = _sinc(pos) * _sinc(pos * inv_filter_scale)
-            weights.append(w)
-            total = _F(total + w)
-        inv_sum = _F(1.0) / total
-        rows.append((start, [_F(w * inv_sum) for w in weights]))
-
-    taps = max(len(w) for _, w in rows)
-    index = np.zeros((out_size, taps), dtype=np.intp)
-    fixed = np.zeros((out_size, taps), dtype=np.int32)
-    for i, (start, weights) in enumerate(rows):
-        n = len(weights)
-        index[i, :n] = np.clip(np.arange(start, start + n), 0, in_size - 1)
-        index[i, n:] = index[i, n - 1] if n else 0
-        # (int)(w * 65536.0f): the product is exact (power of two), the cast truncates.
-        fixed[i, :n] = np.trunc(np.asarray(weights, dtype=np.float32) * _F(_ONE)).astype(np.int32)
+    sample = (np.arange(out_size, dtype=np.float32) + half) * inv_ratio - eps
+    start = np.trunc(sample - window + half).astype(np.intp)  # C cast: toward zero
+    end = np.trunc(sample + window + half).astype(np.intp)
+    counts = end - start
+    taps = int(counts.max())
+    if taps <= 0:  # a window under one pixel (never for a real down-sampling): no taps at all
+        empty = np.zeros((out_size, 0), dtype=np.intp)
+        return empty, empty.astype(np.int32)
+    k = np.arange(taps)
+    used = k[None, :] < counts[:, None]
+    source = start[:, None] + k[None, :]
+    pos = ratio * ((source.astype(np.float32) - sample[:, None]) + half)
+    weights = np.where(used, _sinc_array(pos) * _sinc_array(pos * inv_filter_scale), _F(0.0))
+    # The C loop sums in float32 from the first tap on: a sequential accumulate (adding the
+    # zero weights of unused taps changes no bit).
+    total = np.add.accumulate(weights, axis=1, dtype=np.float32)[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows without a tap are unused
+        normalised = weights * (_F(1.0) / total)[:, None]
+    # (int)(w * 65536.0f): the product is exact (power of two), the cast truncates.
+    fixed = np.where(used, np.trunc(normalised * _F(_ONE)), 0).astype(np.int32)
+    last = np.where(counts > 0, np.clip(start + counts - 1, 0, in_size - 1), 0)
+    index = np.where(used, np.clip(source, 0, in_size - 1), last[:, None]).astype(np.intp)
     index.setflags(write=False)
     fixed.setflags(write=False)
     return index, fixed
