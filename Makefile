@@ -12,7 +12,15 @@ EXTRAS ?= cpu,dev
 
 .PHONY: setup run test test-fast test-cluster lint dvc.yaml check-dvc clean-results
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.libwebp
+
+# libwebp with the original program's rescaler rounding, so WebP inputs decode bit for bit
+# like it (scripts/build_libwebp.sh; README, fidelity table). Best effort: without apt
+# sources or a compiler the system's libwebp is used (near-exact) and the engine says so.
+$(VENV)/.libwebp: $(VENV)/.installed scripts/build_libwebp.sh third_party/libwebp/ab2dc893-rescaler-rounding.patch
+	scripts/build_libwebp.sh $(VENV)/lib/cropaudit-libwebp \
+	  || echo "setup: warning: WebP inputs will use the system's libwebp (near-exact, see README)"
+	touch $@
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

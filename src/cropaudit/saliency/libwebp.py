@@ -13,20 +13,26 @@ nothing is compiled at install time and the security updates of the distribution
 structures below are those of ``webp/decode.h`` (decoder ABI 2.x, libwebp ≥ 0.5), whose
 layout has not changed since.
 
-Fidelity note: libwebp 1.0.3 (2019) changed the rounding of its vertical shrink ("Rescaler:
-fix rounding error"). The original program was built against an older libwebp, so with a
-current libwebp, images whose read height is not an exact halving differ from the original
-by a grey level here and there (measured on ``shared/reference/webp``: median max score
-difference 0.024 instead of 0.09 without scaled decoding). With a libwebp older than 1.0.3,
-named by ``CROPAUDIT_LIBWEBP``, the output is bit-exact. Such old builds predate the fix for
-CVE-2023-4863 (a heap overflow on crafted lossless WebP files): use one only on trusted images.
+Fidelity: libwebp 1.0.3 (2019) changed the rounding of its vertical shrink (upstream commit
+ab2dc893, "Rescaler: fix rounding error"). The original program was built against an older
+libwebp, so a current one differs from it by a grey level here and there on downscaled WebP
+(measured on ``shared/reference/webp``: median max score difference 0.024). ``make setup``
+therefore builds the distribution's own libwebp source, security patches included, with only
+that commit reverted (``scripts/build_libwebp.sh``), into the virtual environment's
+``lib/cropaudit-libwebp``; with it every reference WebP is bit-exact. Libraries are looked up
+in this order: ``$CROPAUDIT_LIBWEBP`` (a path or soname), that build, the system's libwebp.
+Old libwebp builds (< 1.0.3) also round the original way, but lack the fix for
+CVE-2023-4863 (a heap overflow on crafted lossless WebP): name one only for trusted images.
 """
 
 from __future__ import annotations
 
 import ctypes.util
 import functools
+import json
+import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from cropaudit.errors import InputFileError
+
+log = logging.getLogger(__name__)
 
 #: The most halvings imagecore's WebP reader asks libwebp for (JPEG allows three).
 MAX_WEBP_HALVINGS = 2
@@ -45,6 +53,10 @@ LIBWEBP_ENV = "CROPAUDIT_LIBWEBP"
 #: libwebp version (``WebPGetDecoderVersion``) from which the vertical rescaler rounds
 #: differently from the original program's.
 ROUNDING_CHANGE_VERSION = (1, 0, 3)
+#: Folder, under the environment's ``lib``, that ``scripts/build_libwebp.sh`` installs into.
+BUILD_FOLDER = "cropaudit-libwebp"
+#: File beside a library built by that script, saying how it was built.
+BUILD_INFO = "BUILD-INFO.json"
 
 _CDEF = """
 typedef struct { uint8_t* rgba; int stride; size_t size; } WebPRGBABuffer;
@@ -84,22 +96,45 @@ _STATUS = {
 
 @dataclass(frozen=True)
 class LibWebP:
-    """A loaded libwebp: the cffi handles and its version (major, minor, revision)."""
+    """A loaded libwebp: the cffi handles, its version (major, minor, revision), where it
+    came from, and whether a build note beside it says its rescaler rounds the original way."""
 
     ffi: Any
     lib: Any
     version: tuple[int, int, int]
     name: str
+    built_with_original_rounding: bool = False
 
     @property
     def matches_original_rounding(self) -> bool:
-        """Whether its rescaler rounds like the libwebp the original program was built with."""
-        return self.version < ROUNDING_CHANGE_VERSION
+        """Whether its rescaler rounds like the libwebp the original program was built with:
+        a release before 1.0.3, or a build of ``scripts/build_libwebp.sh``."""
+        return self.built_with_original_rounding or self.version < ROUNDING_CHANGE_VERSION
+
+
+def project_build(prefix: str | os.PathLike[str] | None = None) -> Path | None:
+    """The library ``make setup`` built into ``<prefix>/lib/cropaudit-libwebp`` (prefix: the
+    running environment), if it is there with its build note."""
+    folder = Path(sys.prefix if prefix is None else prefix) / "lib" / BUILD_FOLDER
+    library = folder / "libwebp.so.7"
+    return library if library.is_file() and (folder / BUILD_INFO).is_file() else None
+
+
+def _built_with_original_rounding(library: str) -> bool:
+    """What the build note beside ``library`` says (False without one, or if unreadable)."""
+    note = Path(library).parent / BUILD_INFO
+    if not Path(library).is_absolute() or not note.is_file():
+        return False
+    try:
+        return json.loads(note.read_text(encoding="utf-8")).get("rounding") == "original"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 @functools.cache
 def load_libwebp() -> LibWebP | None:
-    """The system's libwebp (or ``$CROPAUDIT_LIBWEBP``), or None when none can be loaded.
+    """``$CROPAUDIT_LIBWEBP``, else the project's build, else the system's libwebp; None when
+    none can be loaded.
 
     A library named explicitly that cannot be loaded is an error (a typo must not silently
     fall back); a missing system library only costs fidelity (see :func:`decode_webp`).
@@ -107,10 +142,14 @@ def load_libwebp() -> LibWebP | None:
     import cffi  # cheap, but only needed for WebP inputs
 
     requested = os.environ.get(LIBWEBP_ENV, "").strip()
-    name = requested or ctypes.util.find_library("webp") or "libwebp.so.7"
+    built = project_build()
+    name = (requested or (str(built) if built else None) or ctypes.util.find_library("webp")
+            or "libwebp.so.7")
     ffi = cffi.FFI()
     ffi.cdef(_CDEF)
     try:
+        if built is not None and not requested:
+            _load_companions(built)
         lib = ffi.dlopen(name)
         packed = int(lib.WebPGetDecoderVersion())
     except (OSError, AttributeError) as exc:
@@ -119,7 +158,16 @@ def load_libwebp() -> LibWebP | None:
             raise InputFileError(msg) from None
         return None
     version = ((packed >> 16) & 0xFF, (packed >> 8) & 0xFF, packed & 0xFF)
-    return LibWebP(ffi, lib, version, name)
+    return LibWebP(ffi, lib, version, name, _built_with_original_rounding(name))
+
+
+def _load_companions(library: Path) -> None:
+    """Libraries a build links beside itself (libsharpyuv from libwebp 1.3 on), loaded
+    globally first so that the build's own dependency on them resolves by name."""
+    import ctypes
+
+    for companion in sorted(library.parent.glob("libsharpyuv.so*")):
+        ctypes.CDLL(str(companion), mode=ctypes.RTLD_GLOBAL)
 
 
 def webp_read_size(width: int, height: int, target_w: int, target_h: int) -> tuple[int, int]:
@@ -163,6 +211,8 @@ def decode_webp(path: Path, target_w: int, target_h: int) -> tuple[np.ndarray, n
     options.use_threads = 0
     options.no_fancy_upsampling = 0
     if (read_w, read_h) != (width, height):
+        if not webp.matches_original_rounding:
+            _warn_rounding(".".join(map(str, webp.version)), webp.name)
         options.use_scaling = 1
         options.scaled_width = read_w
         options.scaled_height = read_h
@@ -187,3 +237,12 @@ def _warn_missing_libwebp() -> None:
         RuntimeWarning,
         stacklevel=3,
     )
+
+
+@functools.cache
+def _warn_rounding(version: str, name: str) -> None:
+    """Once per library: why downscaled WebP may differ from the original, and the remedy."""
+    log.warning(
+        "libwebp %s (%s) rounds its downscaling differently from the original program's "
+        "(since 1.0.3): downscaled WebP inputs may differ by a grey level; `make setup` "
+        "(scripts/build_libwebp.sh) builds the bit-exact one", version, name)
