@@ -159,7 +159,27 @@ def log_flat(params_dump: Mapping[str, Any], flat: Mapping[str, float]) -> None:
 
 
 def ensure_experiment(client: Any, name: str, uri: str) -> str:
-    """The experiment's id, creating it (with an explicit artifact location) if needed."""
+    """The experiment's id, creating it (with an explicit artifact location) if needed.
+
+    On a local sqlite store the first access creates MLflow's tables; two jobs doing that at
+    once (log-run and log-croppers run in parallel) fail with "table ... already exists", so
+    first access is serialised by a lock file beside the database.
+    """
+    db = _sqlite_path(uri)
+    if db is None:
+        return _ensure_experiment(client, name, uri)
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _ensure_experiment(client, name, uri)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _ensure_experiment(client: Any, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
