@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: setup
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) --logger rich
 
 test: lint   # the gates first: a lint or type error fails the run before any test
 	$(BIN)/python -m pytest -q

@@ -1,12 +1,13 @@
-# cropaudit workflow: audit a saliency cropper for group disparities, end to end.
+# cropaudit: does a cropper favour one group's faces, by how much, and how sure are we?
 #
-#   snakemake --cores 2                 # everything, on the dataset of params.yaml (default: demo)
-#   snakemake --cores 2 -n              # what would run
-#   snakemake --profile workflow/profiles/slurm   # every job through Slurm (README, "Scaling out")
+#   snakemake --cores 2                                   # the audit of params.yaml (the demo)
+#   snakemake --cores 2 --configfile config/quick.yaml    # another configuration on top of it
+#   snakemake --cores 2 -n                                # what would run, and why
+#   snakemake --profile workflow/profiles/slurm           # every job through Slurm
 #
-# params.yaml is the one configuration (also DVC's params); each rule is one `cropaudit`
-# command. dvc.yaml is generated from these rules (workflow/scripts/sync_dvc.py), so the two
-# cannot drift.
+# Snakemake is the one pipeline; `dvc repro` runs it stage by stage (dvc.yaml). Every rule is
+# one `cropaudit` command; every cropper of `croppers:` goes through the same chain
+# (workflow/rules/croppers.smk). docs/workflow.md says what reruns when.
 
 from snakemake.utils import min_version
 
@@ -18,48 +19,42 @@ configfile: "params.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/saliency.smk"
 include: "workflow/rules/croppers.smk"
-include: "workflow/rules/probes.smk"
-include: "workflow/rules/analysis.smk"
-include: "workflow/rules/tracking.smk"
+include: "workflow/rules/summary.smk"
+
+
+PREPARED = [DATASET, IMAGES, FACES, PAIRS] + ([MODEL] if "fastgaze" in CROPPERS else [])
+#: Each DVC stage of dvc.yaml runs Snakemake for one of these target lists.
+DVC_STAGES = {"prepare": PREPARED, "croppers": AUDITED, "report": SUMMARY}
 
 
 rule all:
     default_target: True
     input:
-        REPORT,
-        RUN_RECORD,
-        CROPPER_RUNS,
-        PROBE_METRICS,
+        PREPARED,
+        AUDITED,
+        SUMMARY,
+
+
+rule prepare:
+    input:
+        PREPARED,
+
+
+rule croppers:
+    input:
+        AUDITED,
 
 
 onstart:
-    print(
-        f"cropaudit: auditing dataset {P.dataset.dataset_name!r} with model "
-        f"{P.model.backend!r}: {describe_design()}"
-    )
+    print(f"cropaudit: auditing {', '.join(CROPPERS)} on dataset {P.dataset.dataset_name!r} "
+          f"({P.sampling.n} tuples per comparison); report led by {PRIMARY}")
 
 
 onsuccess:
-    record_for_dvc()
-    print(f"cropaudit: done. Report: {REPORT}; runs: {MLFLOW_UI_HINT}")
+    dvc_record(workflow.dag.jobs)
+    print(f"cropaudit: done. Report: {REPORT}")
 
 
 onerror:
-    # Each stage's stderr goes to logs/<rule>.log: show the end of the failed jobs' logs,
-    # found in Snakemake's own log ("log: logs/x.log (check log file(s) ...)").
-    import re
-
-    failed_logs = []
-    for snakemake_log in log if isinstance(log, list) else [log]:
-        text = Path(snakemake_log).read_text(encoding="utf-8", errors="replace")
-        for names in re.findall(r"^\s+log: (.+?) \(check log file", text, re.M):
-            failed_logs += [n for n in names.split(", ") if n not in failed_logs]
-    for job_log in failed_logs:
-        path = Path(job_log)
-        lines = path.read_text(errors="replace").strip().splitlines() if path.is_file() else []
-        tail = [f"    {line}" for line in lines[-5:]] or ["    (empty)"]
-        print(f"cropaudit: {job_log} ends with:", *tail, sep="\n", file=sys.stderr)
-    where = "the end of its log is above" if failed_logs else "see logs/"
-    print(f"cropaudit: a step failed; {where}", file=sys.stderr)
+    print_failed_logs(log)

@@ -149,6 +149,27 @@ def test_the_demo_portraits_give_the_detector_a_face(detector):
             assert math.dist(centre, (layout.head_x, layout.head_y)) < layout.head_radius
 
 
+def test_graph_networks_find_what_keras_eager_calls_find(detector):
+    """The detector runs MTCNN's networks as graph functions (faces.detect.as_graph); mtcnn's
+    own eager Keras calls give the same boxes and confidences, bit for bit, on images of many
+    sizes (one trace serves them all)."""
+    from mtcnn import MTCNN
+
+    assert all(hasattr(s._model, "get_concrete_function") for s in detector._mtcnn._stages)
+    eager = MTCNN(stages=[type(s)(weights=str(w)) for s, w in
+                          zip(detector._mtcnn._stages, mtcnn_weight_paths(), strict=True)])
+    rng = np.random.default_rng(7)
+    astronaut = data.astronaut()
+    for _ in range(6):
+        h, w = (int(v) for v in rng.integers(120, 520, size=2))
+        img = np.asarray(Image.fromarray(astronaut).resize((w, h)))
+        ours = detector._mtcnn.detect_faces(img, min_face_size=20, box_format="xywh")
+        theirs = eager.detect_faces(img, min_face_size=20, box_format="xywh")
+        assert [f["box"] for f in ours] == [f["box"] for f in theirs]
+        assert [f["confidence"] for f in ours] == [f["confidence"] for f in theirs]
+        assert ours, (w, h)
+
+
 def _face(x, y, w, h, conf) -> DetectedFace:
     return DetectedFace(Box(x, y, w, h), conf, {"nose": (x + w / 2, y + h / 2)})
 

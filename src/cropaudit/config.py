@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cropaudit.app.params import AppParams
 from cropaudit.croppers.params import check_names, default_croppers
@@ -60,6 +60,11 @@ class Params(BaseModel):
         default_factory=default_croppers,
         description="croppers audited side by side on the same tuples (results/croppers/)",
     )
+    primary: str | None = Field(
+        None,
+        description="the cropper the report and the headline metrics lead with: one of "
+        "croppers (null: the first listed)",
+    )
     cropper_options: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="settings per cropper, e.g. {command: {template: 'prog {image}'}}",
@@ -70,6 +75,18 @@ class Params(BaseModel):
     @classmethod
     def _known_croppers(cls, v: list[str]) -> list[str]:
         return check_names(v)
+
+    @model_validator(mode="after")
+    def _primary_is_audited(self) -> Params:
+        if self.primary is not None and self.primary not in self.croppers:
+            raise ValueError(f"primary: {self.primary!r} is not one of croppers "
+                             f"({', '.join(self.croppers)})")
+        return self
+
+    @property
+    def primary_cropper(self) -> str:
+        """The cropper the report and the headline metrics lead with."""
+        return self.primary or self.croppers[0]
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

@@ -1,23 +1,14 @@
-# Shared by all rules: the validated parameters, file paths, and what each command reads.
+# What every rule shares: the validated configuration, the file layout, and what makes a job
+# rerun (docs/workflow.md).
 
-import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from cropaudit.commands.declared import code_files, covers, declared_params
-from cropaudit.config import parse_params, read_yaml_mapping
+from cropaudit import pipeline
 from cropaudit.errors import CropauditError
-from cropaudit.reporting.tracking import tracking_uri
-
-PARAMS_FILE = "params.yaml"
-#: The package's source tree, tracked as each rule's code (docs/workflow.md).
-SRC_DIR = Path("src")
-#: Where each command's parameter values are kept between runs (see `declared`).
-PARAMS_STAMPS = Path(".snakemake/cropaudit/params")
 
 
 # Jobs run `cropaudit` from the environment Snakemake itself runs in, activated or not.
@@ -25,207 +16,107 @@ envvars:
     "PATH",
 
 
-_SYSTEM_PATH = os.environ["PATH"]
-os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), _SYSTEM_PATH]))
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+
+# The configuration is params.yaml merged with any --configfile and --config; each command
+# reads the merged file (CONFIG), validated here once so that a bad value stops the run
+# before any job, in one line.
+CONFIG_SOURCES = " + ".join(os.path.relpath(f) for f in workflow.configfiles) or "--config"
+try:
+    P = pipeline.effective_params(config, source=CONFIG_SOURCES)
+except CropauditError as exc:
+    sys.exit(f"cropaudit: error: {exc}")
+CONFIG = str(pipeline.write_config(config))
 
 
-def _load_validated():
-    """Validate params.yaml with cropaudit's own schema; refuse --config overrides.
+def tracked(command, *parts, cropper=False):
+    """A rule's `params:`: the settings its command reads and the code it runs.
 
-    The commands read params.yaml themselves (so DVC, a notebook and the shell see the same
-    values); a value changed only in Snakemake's config would silently not reach them.
+    Snakemake reruns a job when either differs from its last run (its rerun triggers);
+    `parts` names the package parts the command runs (cropaudit.pipeline.PARTS). A rule
+    keyed by {cropper} adds that cropper's own settings and code.
     """
-    # Validate the file first (refusing YAML aliases and duplicate keys): comparing a config
-    # full of nested aliases with `!=` would take minutes.
-    try:
-        on_disk = read_yaml_mapping(PARAMS_FILE) or {}
-        params = parse_params(on_disk, source=PARAMS_FILE)
-    except CropauditError as exc:
-        sys.exit(f"cropaudit: error: {exc}")
-    if config != on_disk:
-        sys.exit(
-            f"cropaudit: error: --config/--configfile values differ from {PARAMS_FILE}; "
-            f"edit {PARAMS_FILE} instead (the stage commands read it)"
-        )
-    return params
+    if cropper:
+        return {
+            "settings": lambda w: pipeline.settings(command, P, w.cropper),
+            "code": lambda w: pipeline.code_identity(command, parts, w.cropper),
+        }
+    return {
+        "settings": pipeline.settings(command, P),
+        "code": pipeline.code_identity(command, parts),
+    }
 
 
-P = _load_validated()
-_DUMP = P.model_dump(mode="json")
+def log_of(name):
+    return f"logs/{name}.log"
 
 
-def _value(key):
-    """A params.yaml value as written there (as DVC compares it), else its default."""
-    if key == "*":
-        return config
-    for tree in (config, _DUMP):
-        value = tree
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                break
-            value = value[part]
-        else:
-            return value
-    raise KeyError(f"{PARAMS_FILE}: no parameter {key!r}")
-
-
-def _params_stamp(command, keys):
-    """A file holding the values of ``keys``; rewritten only when they change.
-
-    Rules depend on it as an input, so Snakemake reruns a job when the values it reads
-    change, by file time, as it does for code and data. Its time is that of params.yaml when
-    the values changed: a stage DVC rebuilt after that edit is up to date for Snakemake too
-    (Snakemake's own `params:` records would be stale after a DVC run).
-    """
-    path = PARAMS_STAMPS / f"{command}.json"
-    text = json.dumps({k: _value(k) for k in keys}, sort_keys=True, indent=1) + "\n"
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        edited = Path(PARAMS_FILE).stat().st_mtime
-        os.utime(tmp, (edited, edited))
-        tmp.replace(path)
-    return str(path)
-
-
-def declared(command, only=None, variant=None):
-    """Inputs that rerun a rule when what its `cropaudit` command reads changes.
-
-    `params`: the values of the params.yaml keys the command declares (its module's PARAMS);
-    `code`: the package source files it can run (cropaudit.commands.declared). The DVC stage
-    generated from it lists the same keys as params and the same files as deps.
-
-    A command whose reads depend on its arguments (`cropaudit probe --kind padding` reads
-    only `probes.padding`) may narrow its declaration with `only`, under its own `variant`
-    name; the keys must lie inside the command's declaration.
-    """
-    out = {"code": [os.path.relpath(f) for f in code_files(command, SRC_DIR)]}
-    keys = declared_params(command, P)
-    stamp = command
-    if only is not None:
-        outside = [k for k in only if not covers(keys, k)]
-        if outside:
-            raise ValueError(f"`cropaudit {command}` does not declare {outside[0]!r}")
-        keys, stamp = tuple(only), f"{command}--{variant}"
-    if keys:
-        out["params"] = _params_stamp(stamp, keys)
-    return out
-
-
-def log_of(rule_name):
-    return f"logs/{rule_name}.log"
-
-
-def benchmark_of(rule_name):
-    return f"logs/benchmarks/{rule_name}.tsv"
+def benchmark_of(name):
+    return f"logs/benchmarks/{name}.tsv"
 
 
 # Files passed between stages (docs/data-contracts.md).
-DATASET = f"data/{P.dataset.dataset_name}/images.parquet"
-DATASET_IMAGES = f"data/{P.dataset.dataset_name}/images"
-MODEL = P.model.path if P.model.backend == "fastgaze" else None
+DATA = f"data/{P.dataset.dataset_name}"
+DATASET = f"{DATA}/images.parquet"
+IMAGES = f"{DATA}/images"
+FACES = f"{DATA}/faces.parquet"
+MODEL = P.model.path
 PAIRS = "results/pairs.parquet"
+CROPPERS = P.croppers
+PRIMARY = P.primary_cropper
 SHARDS = P.saliency.shards
-# Local runs share --cores between the shards; cluster executors give no total (use
-# --set-threads saliency=N there).
-_CORES = workflow.resource_settings.cores
-SALIENCY_THREADS = max(1, _CORES // SHARDS) if _CORES else 2
-SHARD_FILES = expand("results/saliency/shard-{shard}.parquet", shard=range(SHARDS))
-OUTCOMES = "results/saliency.parquet"
-CROPS = "results/crops.parquet"
-FACES = f"data/{P.dataset.dataset_name}/faces.parquet"
-IMAGE_SALIENCY = "results/image-saliency.parquet"
-IMAGE_CROPS = "results/image-crops.parquet"
-GAZE_DIR = "results/gaze"
-GAZE_METRICS = "results/gaze-metrics.json"
-STATS_DIR = "results/stats"
-METRICS = "results/metrics.json"
-FIGURES_DIR = "results/figures"
-REPORT = "results/report.html"
-RUN_RECORD = "results/mlflow-run.json"
-
-# Optional model argument of the commands that use the model, passed as {params.model}.
-MODEL_ARG = f" --model {MODEL}" if MODEL else ""
-MLFLOW_UI_HINT = f"mlflow ui --backend-store-uri {tracking_uri(P.tracking)}"
+#: One cropper's results; every rule keyed by {cropper} writes under it.
+CROPPER = "results/croppers/{cropper}"
+LOGS = "logs/croppers/{cropper}"
+BENCHMARKS = "logs/benchmarks/croppers/{cropper}"
+PROBE_EDITS = P.probes.edits.images_per_group > 0
 
 
-def model_input():
-    return {"model": MODEL} if MODEL else {}
+wildcard_constraints:
+    cropper="|".join(map(re.escape, CROPPERS)),
+    shard=r"\d+",
 
 
-def describe_design():
-    s = P.sampling
-    orders = "both orders" if s.both_orders else "one order"
-    return (
-        f"n={s.n} tuples per comparison ({orders}), {s.layout}, scaling {s.scaling}, "
-        f"{SHARDS} saliency shard(s)"
-    )
+def model_input(wildcards):
+    """FastGaze's model file, for the fastgaze cropper only."""
+    return {"model": MODEL} if wildcards.cropper == "fastgaze" else {}
 
 
-def record_for_dvc():
-    """After a successful run, record its stages in dvc.lock, so `dvc repro` has nothing to do.
+def model_arg(wildcards):
+    return f" --model {MODEL}" if wildcards.cropper == "fastgaze" else ""
 
-    Every job of the run's DAG is up to date once Snakemake succeeds; `dvc commit` stores the
-    hashes of their deps, params and outs as `dvc repro` would have (without relinking the
-    outputs: their times stay as Snakemake wrote them). Skipped outside a DVC project, and when
-    dvc.yaml does not match the rules for this params.yaml (run `make dvc.yaml`).
-    """
-    if not (Path(".dvc").is_dir() and Path("dvc.yaml").is_file()):
+
+def dvc_record(jobs):
+    """After a successful run: record in dvc.lock the DVC stages this run brought up to date,
+    so `dvc repro` has nothing to do. Skipped outside a DVC project and inside a DVC stage
+    (DVC records its own). A stage counts when every target of it was in this run's DAG."""
+    if "DVC_STAGE" in os.environ or not (Path(".dvc").is_dir() and Path("dvc.yaml").is_file()):
         return
-    sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
-    import sync_dvc
-
-    jobs = [j for j in workflow.dag.jobs if j.rule.name not in sync_dvc.TARGET_RULES]
-    try:
-        stages = [sync_dvc.stage_of(j, config, Path.cwd()) for j in jobs]
-    except sync_dvc.DriftError as exc:
-        print(f"cropaudit: warning: not recorded for DVC: {exc}", file=sys.stderr)
+    built = {str(f) for job in jobs for f in job.output}
+    stages = [name for name, targets in DVC_STAGES.items() if set(map(str, targets)) <= built]
+    if not stages:
         return
-    on_disk = (yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages")
-    stale = sorted(s.name for s in stages if (on_disk or {}).get(s.name) != s.as_dict())
-    if stale:
-        print(
-            f"cropaudit: warning: dvc.yaml is stale for stage(s) {', '.join(stale)}; run "
-            "`make dvc.yaml`; this run is not recorded in dvc.lock",
-            file=sys.stderr,
-        )
-        return
-    names = sorted(s.name for s in stages)
-    # Naming stages makes DVC parse dvc.yaml and dvc.lock again for each one (minutes for a
-    # full audit); when the run covered every stage, commit them all in one pass instead.
-    targets = [] if set(names) == set(on_disk or {}) else names
     proc = subprocess.run(
-        ["dvc", "commit", "--force", "--no-relink", "--quiet", *targets],
-        capture_output=True,
-        text=True,
+        ["dvc", "commit", "--force", "--no-relink", "--quiet", *stages], capture_output=True, text=True
     )
     if proc.returncode:
         reason = (proc.stderr.strip().splitlines() or ["dvc commit failed"])[-1]
         print(f"cropaudit: warning: not recorded in dvc.lock: {reason}", file=sys.stderr)
     else:
-        print(f"cropaudit: recorded {len(names)} stage(s) in dvc.lock (dvc commit)")
+        print(f"cropaudit: recorded DVC stage(s) {', '.join(stages)} in dvc.lock")
 
 
-# Helpers of the per-cropper and probe rules (croppers.smk, probes.smk).
-
-
-def cropper_model_input(wildcards):
-    """FastGaze's model file for the fastgaze cropper; nothing for the others."""
-    return {"model": P.model.path} if wildcards.cropper == "fastgaze" else {}
-
-
-def cropper_model_arg(wildcards):
-    return f" --model {P.model.path}" if wildcards.cropper == "fastgaze" else ""
-
-
-def probe_kind_params(kind):
-    """The params.yaml keys one probe kind reads (its own settings list, and what shapes it)."""
-    keys = [f"probes.{kind}"]
-    if kind == "padding":
-        keys.append("probes.padding_side")
-    if kind == "scaling":
-        keys.append("probes.scaling_size")
-    if kind == "grid":
-        keys += ["crops.aspect_ratios", "faces"]
-    return keys
+def print_failed_logs(snakemake_logs):
+    """Show the end of each failed job's log (every job writes its stderr to logs/)."""
+    failed = []
+    for snakemake_log in snakemake_logs if isinstance(snakemake_logs, list) else [snakemake_logs]:
+        text = Path(snakemake_log).read_text(encoding="utf-8", errors="replace")
+        for names in re.findall(r"^\s+log: (.+?) \(check log file", text, re.M):
+            failed += [n for n in names.split(", ") if n not in failed]
+    for job_log in failed:
+        path = Path(job_log)
+        lines = path.read_text(errors="replace").strip().splitlines() if path.is_file() else []
+        tail = [f"    {line}" for line in lines[-5:]] or ["    (empty)"]
+        print(f"cropaudit: {job_log} ends with:", *tail, sep="\n", file=sys.stderr)
+    where = "the end of its log is above" if failed else "see logs/"
+    print(f"cropaudit: a step failed; {where}", file=sys.stderr)

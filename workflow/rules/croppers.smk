@@ -1,162 +1,204 @@
-# Every cropper of `croppers:` in params.yaml on the same tuples (results/pairs.parquet):
-# saliency, crops, stats and figures per cropper under results/croppers/<name>/, then one
-# comparison of all of them and one MLflow parent run with a child run per cropper.
-# Adding a cropper to the list adds only its jobs, the comparison and the MLflow record.
-# What each rule's command reads (params.yaml keys, source files) comes from its declaration
-# (`declared(...)`, cropaudit.commands.declared), as in the other rule files.
-
-import re
-
-CROPPERS = P.croppers
-CROPPER_DIR = "results/croppers/{cropper}"
-COMPARISON_DIR = "results/croppers/comparison"
-COMPARISON_METRICS = "results/croppers/comparison.json"
-CROPPER_RUNS = "results/croppers/mlflow-runs.json"
+# One chain per cropper of `croppers:`, all on the same tuples: saliency of every composite
+# (in `saliency.shards` jobs) and of every image alone, crops and face scores, statistics,
+# gaze, figures and probes, under results/croppers/<cropper>/. Adding a cropper adds its jobs;
+# the cross-cropper summaries (summary.smk) rerun too.
 
 
-wildcard_constraints:
-    cropper="|".join(re.escape(c) for c in CROPPERS),
-
-
-rule cropper_saliency:
+rule pair_saliency:
     input:
-        unpack(cropper_model_input),
+        unpack(model_input),
         dataset=DATASET,
-        images=DATASET_IMAGES,
+        images=IMAGES,
         pairs=PAIRS,
-        **declared("pair-saliency"),
     output:
-        f"{CROPPER_DIR}/saliency-shard.parquet",
+        f"{CROPPER}/saliency/shard-{{shard}}.parquet",
     params:
-        model=cropper_model_arg,
-    threads: 2
+        **tracked("pair-saliency", "croppers", "saliency", "faces", "geometry", "stages",
+                  cropper=True),
+        model=model_arg,
+    priority: 10  # the longest chains start first
+    resources:
+        mem_mb=4000,
     log:
-        "logs/croppers/{cropper}/saliency.log",
+        f"{LOGS}/saliency-{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/saliency-{{shard}}.tsv"
     shell:
-        "cropaudit pair-saliency --params params.yaml --dataset {input.dataset}"
-        " --pairs {input.pairs} --cropper {wildcards.cropper}{params.model}"
-        " --out {output}"
-        " 2> {log}"
+        "cropaudit pair-saliency --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        " --dataset {input.dataset} --pairs {input.pairs}"
+        f" --shard {{wildcards.shard}} --shards {SHARDS}"
+        " --composites-dir results/croppers/{wildcards.cropper}/composites/shard-{wildcards.shard}"
+        " --out {output} > {log} 2>&1"
 
 
-rule cropper_gather:
+rule gather:
     input:
-        shards=f"{CROPPER_DIR}/saliency-shard.parquet",
-        **declared("gather"),
+        expand(f"{CROPPER}/saliency/shard-{{shard}}.parquet", shard=range(SHARDS),
+               allow_missing=True),
     output:
-        f"{CROPPER_DIR}/saliency.parquet",
+        f"{CROPPER}/saliency.parquet",
+    params:
+        **tracked("gather", "stages"),
     log:
-        "logs/croppers/{cropper}/gather.log",
+        f"{LOGS}/gather.log",
     shell:
-        "cropaudit gather --out {output} {input.shards}" " 2> {log}"
+        "cropaudit gather --out {output} {input} > {log} 2>&1"
 
 
-rule cropper_image_saliency:
+rule image_saliency:
     input:
-        unpack(cropper_model_input),
+        unpack(model_input),
         dataset=DATASET,
-        images=DATASET_IMAGES,
-        **declared("image-saliency"),
+        images=IMAGES,
     output:
-        f"{CROPPER_DIR}/image-saliency.parquet",
+        f"{CROPPER}/image-saliency.parquet",
     params:
-        model=cropper_model_arg,
-    threads: 2
+        **tracked("image-saliency", "croppers", "saliency", "faces", "stages", cropper=True),
+        model=model_arg,
+    resources:
+        mem_mb=4000,
     log:
-        "logs/croppers/{cropper}/image_saliency.log",
+        f"{LOGS}/image-saliency.log",
+    benchmark:
+        f"{BENCHMARKS}/image-saliency.tsv"
     shell:
-        "cropaudit image-saliency --params params.yaml --dataset {input.dataset}"
-        " --cropper {wildcards.cropper}{params.model} --out {output}"
-        " 2> {log}"
+        "cropaudit image-saliency --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        " --dataset {input.dataset} --out {output} > {log} 2>&1"
 
 
-rule cropper_crops:
+rule score_crops:
     input:
-        outcomes=f"{CROPPER_DIR}/saliency.parquet",
+        outcomes=f"{CROPPER}/saliency.parquet",
+        image_saliency=f"{CROPPER}/image-saliency.parquet",
         dataset=DATASET,
         faces=FACES,
-        image_saliency=f"{CROPPER_DIR}/image-saliency.parquet",
-        **declared("score-crops"),
     output:
-        crops=f"{CROPPER_DIR}/crops.parquet",
-        image_crops=f"{CROPPER_DIR}/image-crops.parquet",
+        crops=f"{CROPPER}/crops.parquet",
+        image_crops=f"{CROPPER}/image-crops.parquet",
+    params:
+        **tracked("score-crops", "datasets", "faces", "geometry", "stages"),
     log:
-        "logs/croppers/{cropper}/crops.log",
+        f"{LOGS}/score-crops.log",
     shell:
-        "cropaudit score-crops --params params.yaml --outcomes {input.outcomes}"
+        "cropaudit score-crops --params {CONFIG} --outcomes {input.outcomes}"
         " --dataset {input.dataset} --faces {input.faces}"
         " --image-saliency {input.image_saliency}"
-        " --out {output.crops} --image-crops-out {output.image_crops}"
-        " 2> {log}"
+        " --out {output.crops} --image-crops-out {output.image_crops} > {log} 2>&1"
 
 
-rule cropper_stats:
+rule stats:
     input:
-        outcomes=f"{CROPPER_DIR}/saliency.parquet",
-        faces=FACES,
+        outcomes=f"{CROPPER}/saliency.parquet",
+        crops=f"{CROPPER}/crops.parquet",
+        image_crops=f"{CROPPER}/image-crops.parquet",
         dataset=DATASET,
-        crops=f"{CROPPER_DIR}/crops.parquet",
-        image_crops=f"{CROPPER_DIR}/image-crops.parquet",
-        **declared("stats"),
+        faces=FACES,
     output:
-        tables=directory(f"{CROPPER_DIR}/stats"),
-        metrics=f"{CROPPER_DIR}/metrics.json",
+        tables=directory(f"{CROPPER}/stats"),
+        metrics=f"{CROPPER}/metrics.json",
+    params:
+        **tracked("stats", "datasets", "faces", "stats"),
     log:
-        "logs/croppers/{cropper}/stats.log",
+        f"{LOGS}/stats.log",
+    benchmark:
+        f"{BENCHMARKS}/stats.tsv"
     shell:
-        "cropaudit stats --params params.yaml --outcomes {input.outcomes}"
+        "cropaudit stats --params {CONFIG} --outcomes {input.outcomes}"
         " --faces {input.faces} --dataset {input.dataset} --crops {input.crops}"
         " --image-crops {input.image_crops}"
-        " --out-dir {output.tables} --metrics {output.metrics}"
-        " 2> {log}"
+        " --out-dir {output.tables} --metrics {output.metrics} > {log} 2>&1"
 
 
-rule cropper_plots:
+rule gaze:
     input:
-        stats=f"{CROPPER_DIR}/stats",
-        outcomes=f"{CROPPER_DIR}/saliency.parquet",
-        **declared("plots"),
+        image_saliency=f"{CROPPER}/image-saliency.parquet",
+        image_crops=f"{CROPPER}/image-crops.parquet",
+        dataset=DATASET,
+        images=IMAGES,
     output:
-        directory(f"{CROPPER_DIR}/figures"),
-    log:
-        "logs/croppers/{cropper}/plots.log",
-    shell:
-        "cropaudit plots --params params.yaml --stats-dir {input.stats}"
-        " --outcomes {input.outcomes} --out-dir {output}"
-        " 2> {log}"
-
-
-rule compare_croppers:
-    input:
-        expand(f"{CROPPER_DIR}/saliency.parquet", cropper=CROPPERS),
-        **declared("compare-croppers"),
-    output:
-        folder=directory(COMPARISON_DIR),
-        metrics=COMPARISON_METRICS,
+        folder=directory(f"{CROPPER}/gaze"),
+        metrics=f"{CROPPER}/gaze-metrics.json",
     params:
-        outcomes=" ".join(f"{c}=results/croppers/{c}/saliency.parquet" for c in CROPPERS),
+        **tracked("gaze", "datasets", "faces", "gaze", "saliency", "stages", "stats"),
     log:
-        log_of("compare_croppers"),
+        f"{LOGS}/gaze.log",
+    benchmark:
+        f"{BENCHMARKS}/gaze.tsv"
     shell:
-        "cropaudit compare-croppers --params params.yaml --outcomes {params.outcomes}"
-        " --out-dir {output.folder} --metrics {output.metrics}"
-        " 2> {log}"
+        "cropaudit gaze --params {CONFIG} --dataset {input.dataset}"
+        " --image-saliency {input.image_saliency} --image-crops {input.image_crops}"
+        " --out-dir {output.folder} --metrics {output.metrics} > {log} 2>&1"
 
 
-rule log_croppers:
+rule plots:
     input:
-        comparison=COMPARISON_DIR,
-        metrics=COMPARISON_METRICS,
-        croppers=expand(f"{CROPPER_DIR}/metrics.json", cropper=CROPPERS),
-        figures=expand(f"{CROPPER_DIR}/figures", cropper=CROPPERS),
-        **declared("log-croppers"),
+        stats=f"{CROPPER}/stats",
+        outcomes=f"{CROPPER}/saliency.parquet",
     output:
-        CROPPER_RUNS,
+        directory(f"{CROPPER}/figures"),
     params:
-        dirs=" ".join(f"{c}=results/croppers/{c}" for c in CROPPERS),
+        **tracked("plots", "reporting", "stats"),
     log:
-        log_of("log_croppers"),
+        f"{LOGS}/plots.log",
     shell:
-        "cropaudit log-croppers --params params.yaml --comparison-dir {input.comparison}"
-        " --comparison-metrics {input.metrics} --cropper-dir {params.dirs} --out {output}"
-        " 2> {log}"
+        "cropaudit plots --params {CONFIG} --stats-dir {input.stats}"
+        " --outcomes {input.outcomes} --out-dir {output} > {log} 2>&1"
+
+
+rule probe:
+    input:
+        unpack(model_input),
+        dataset=DATASET,
+        images=IMAGES,
+        pairs=PAIRS,
+        faces=FACES,
+    output:
+        f"{CROPPER}/probes.parquet",
+    params:
+        **tracked("probe", "croppers", "faces", "geometry", "probes", "saliency", "stages",
+                  cropper=True),
+        model=model_arg,
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/probe.log",
+    benchmark:
+        f"{BENCHMARKS}/probe.tsv"
+    shell:
+        "cropaudit probe --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        " --dataset {input.dataset} --pairs {input.pairs} --faces {input.faces}"
+        " --out {output} > {log} 2>&1"
+
+
+rule probe_edits:
+    input:
+        unpack(model_input),
+        dataset=DATASET,
+        images=IMAGES,
+        faces=FACES,
+    output:
+        f"{CROPPER}/probe-edits.parquet",
+    params:
+        **tracked("probe-edits", "croppers", "faces", "geometry", "probes", "saliency",
+                  "stages", cropper=True),
+        model=model_arg,
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/probe-edits.log",
+    benchmark:
+        f"{BENCHMARKS}/probe-edits.tsv"
+    shell:
+        "cropaudit probe-edits --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        " --dataset {input.dataset} --faces {input.faces} --out {output} > {log} 2>&1"
+
+
+def cropper_results(cropper):
+    """What one cropper's chain leaves behind (the targets of the `croppers` rule)."""
+    folder = CROPPER.format(cropper=cropper)
+    out = [f"{folder}/{name}" for name in ("stats", "metrics.json", "gaze", "gaze-metrics.json",
+                                            "figures", "probes.parquet")]
+    return out + ([f"{folder}/probe-edits.parquet"] if PROBE_EDITS else [])
+
+
+AUDITED = [f for c in CROPPERS for f in cropper_results(c)]

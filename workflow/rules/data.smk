@@ -1,55 +1,57 @@
-# The model file, the dataset table, its faces, and the sampled tuples.
+# The model file, the dataset table with its images, their faces, and the sampled tuples
+# every cropper is shown.
 
 
 rule fetch_model:
-    input:
-        **declared("fetch-model"),
     output:
-        MODEL or "models/fastgaze.vxm",
+        MODEL,
+    params:
+        **tracked("fetch-model", "saliency"),
     log:
         log_of("fetch_model"),
     shell:
-        "cropaudit fetch-model --params params.yaml --out {output}" " 2> {log}"
+        "cropaudit fetch-model --params {CONFIG} --out {output} > {log} 2>&1"
 
 
 rule prepare_data:
-    input:
-        **declared("prepare-data"),
     output:
         table=DATASET,
-        images=directory(DATASET_IMAGES),
+        images=directory(IMAGES),
+    params:
+        **tracked("prepare-data", "datasets", "saliency"),
     log:
         log_of("prepare_data"),
     benchmark:
         benchmark_of("prepare_data")
     shell:
-        "cropaudit prepare-data --params params.yaml --out {output.table}" " 2> {log}"
+        "cropaudit prepare-data --params {CONFIG} --out {output.table} > {log} 2>&1"
 
 
 rule faces:
     input:
         dataset=DATASET,
-        images=DATASET_IMAGES,
-        **declared("faces"),
+        images=IMAGES,
     output:
         FACES,
+    params:
+        **tracked("faces", "datasets", "faces", "saliency"),
+    priority: 10
     log:
         log_of("faces"),
     benchmark:
         benchmark_of("faces")
     shell:
-        "cropaudit faces --params params.yaml --dataset {input.dataset} --out {output}"
-        " 2> {log}"
+        "cropaudit faces --params {CONFIG} --dataset {input.dataset} --out {output} > {log} 2>&1"
 
 
 rule sample_pairs:
     input:
-        dataset=DATASET,
-        **declared("sample-pairs"),
+        DATASET,
     output:
         PAIRS,
+    params:
+        **tracked("sample-pairs", "datasets", "geometry", "stages"),
     log:
         log_of("sample_pairs"),
     shell:
-        "cropaudit sample-pairs --params params.yaml --dataset {input.dataset} --out {output}"
-        " 2> {log}"
+        "cropaudit sample-pairs --params {CONFIG} --dataset {input} --out {output} > {log} 2>&1"

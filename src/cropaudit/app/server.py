@@ -38,8 +38,11 @@ class ExplorerApp:
 
 
 def default_backend(params: Params, models: ModelRegistry) -> str:
-    """The configured backend, or the center baseline when FastGaze has no model file."""
-    backend = params.model.backend
+    """The audit's primary cropper where the app offers it (else FastGaze), or the center
+    baseline when FastGaze has no model file."""
+    from cropaudit.app.analysis import BACKENDS
+
+    backend = params.primary_cropper if params.primary_cropper in BACKENDS else "fastgaze"
     if backend == "fastgaze" and not models.status("fastgaze")[0]:
         return "center"
     return backend

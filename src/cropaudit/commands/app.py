@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("cropaudit.app")
     models = app.explorer.analyzer.models
     backend = default_backend(params, models)
-    if backend != params.model.backend:
+    if backend == "center" and params.primary_cropper != "center":
         log.warning("FastGaze unavailable (%s); the page starts on the center baseline",
                     models.status("fastgaze")[1])
     if not args.no_preload:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import argparse
 
-from cropaudit.commands.declared import ParamKeys
+from cropaudit.commands.declared import CROPPER, ParamKeys
 
 HELP = "saliency of every dataset image on its own, with its grid (results/image-saliency.parquet)"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("model", "faces", "cropper_options")
+PARAMS: ParamKeys = (CROPPER,)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
-    parser.add_argument("--cropper", default=None, metavar="NAME",
-                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
+    parser.add_argument("--cropper", required=True, metavar="NAME",
+                        help="cropper to run (`cropaudit croppers` lists them)")
     parser.add_argument("--out", required=True, help="single-image saliency table to write")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     table = read_table(args.dataset)
-    name = args.cropper or params.model.backend
+    name = args.cropper
     model = cropper_from_params(params, name, args.model)
     result = image_saliency(table, args.dataset, model,
                             progress=True if args.progress else None)

@@ -1,7 +1,7 @@
 """Run the saliency model on sampled tuples (the workflow's saliency stage).
 
 Each tuple of the pairs table is composed in memory from its recorded geometry and shown to
-the configured model (model.backend) in batches. Writes, per member row: the composite's
+the cropper named by --cropper in batches. Writes, per member row: the composite's
 salient point, whether this member holds it (won), and max / p95 / median / mean of the
 model's grid scores inside the member's rectangle.
 
@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cropaudit.commands.declared import ParamKeys
+from cropaudit.commands.declared import CROPPER, ParamKeys
 
 HELP = "saliency of composed tuples: salient point, winner, per-member score statistics"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("model", "saliency", "faces", "cropper_options")
+PARAMS: ParamKeys = ("saliency", "model.max_pixels", CROPPER)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
     parser.add_argument("--pairs", required=True, help="pairs table (sample-pairs)")
     parser.add_argument("--model", default=None, help="model file (fastgaze backend)")
-    parser.add_argument("--cropper", default=None, metavar="NAME",
-                        help="cropper to run (default: model.backend; see `cropaudit croppers`)")
+    parser.add_argument("--cropper", required=True, metavar="NAME",
+                        help="cropper to run (`cropaudit croppers` lists them)")
     parser.add_argument("--shard", type=int, default=0, help="which shard (0-based)")
     parser.add_argument("--shards", type=int, default=1, help="number of shards")
     parser.add_argument("--composites-dir", type=Path, default=None,
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("saliency.save_composites: give --composites-dir")
         composites_dir = args.composites_dir
         composites_dir.mkdir(parents=True, exist_ok=True)
-    name = args.cropper or params.model.backend
+    name = args.cropper
     model = cropper_from_params(params, name, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)

@@ -14,12 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cropaudit.commands.declared import ParamKeys
+from cropaudit.commands.declared import CROPPER, ParamKeys
 
 HELP = "counterfactual edits (skin lightness/hue, tone, hair, text) for one cropper"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("seed", "model", "faces", "cropper_options", "probes.edits")
+PARAMS: ParamKeys = ("seed", "probes.edits", "sampling.background", "model.max_pixels",
+                     "saliency.image_cache_mb", CROPPER)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

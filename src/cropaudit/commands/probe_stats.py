@@ -97,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
     params = load_params(args.params)
     alpha = params.stats.alpha
     outcomes = pd.concat([pd.read_parquet(p) for p in args.tables], ignore_index=True)
+    if "probe" not in outcomes.columns or not (outcomes["probe"] == sp.BASELINE).any():
+        from cropaudit.errors import InputFileError
+
+        names = ", ".join(str(p) for p in args.tables)
+        raise InputFileError(f"{names}: no baseline probe rows (run `cropaudit probe` first)")
     tuples = sp.probe_tuples(outcomes)
     flips = sp.flip_table(tuples, alpha)
     flips_cmp = sp.flip_table(tuples, alpha, by_comparison=True)

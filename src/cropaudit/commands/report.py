@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         crops_path=args.crops,
         dataset_path=args.dataset,
         model_path=args.model,
-        model_backend=params.model.backend,
+        model_backend=params.primary_cropper,
         gaze_dir=args.gaze_dir,
         alpha=params.stats.alpha,
         croppers_dir=args.croppers_dir,

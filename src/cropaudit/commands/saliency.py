@@ -59,10 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out-dir", type=Path, help="write NAME.out / NAME.json per image")
     parser.add_argument("--model", help="model file (default: model.path from params)")
-    parser.add_argument("--backend", choices=["fastgaze", "center"], help="override model.backend")
     parser.add_argument(
-        "--cropper", metavar="NAME",
-        help="cropper to run (default: model.backend; `cropaudit croppers` lists them)",
+        "--cropper", metavar="NAME", default="fastgaze",
+        help="cropper to run (default: fastgaze; `cropaudit croppers` lists them)",
     )
     parser.add_argument(
         "--command", metavar="TEMPLATE", dest="command_template",
@@ -118,13 +117,12 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         k: v
         for k, v in {
-            "backend": args.backend,
             "batch_size": args.batch_size,
             "max_pixels": args.max_pixels,
         }.items()
         if v is not None
     }
-    if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
+    if any(v <= 0 for v in overrides.values()):
         raise ConfigError("--batch-size and --max-pixels must be positive")
     options = _options(args.cropper_option)
     if args.command_template is not None:

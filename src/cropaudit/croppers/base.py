@@ -302,6 +302,11 @@ class CropperSpec:
     version: Callable[[], str]
     #: runs without network or user-supplied programs: part of the default audit
     offline: bool = True
+    #: configuration keys its factory reads besides ``cropper_options.<name>`` (a workflow
+    #: reruns the cropper's jobs when they change, and only then)
+    settings: tuple[str, ...] = ()
+    #: distributions whose versions change its results (a new pin reruns its jobs)
+    requires: tuple[str, ...] = ()
 
     def build(self, context: CropperContext | None = None) -> Cropper:
         cropper = self.factory(context or CropperContext())

@@ -77,5 +77,6 @@ def build_face_center(context: CropperContext) -> FaceCenterCropper:
 FACE_CENTER = CropperSpec(
     name="face-center", factory=build_face_center, has_map=False, licence="MIT (mtcnn)",
     description="centre of the largest MTCNN face (image centre when none) → crop rule",
-    version=face_center_version,
+    version=face_center_version, settings=("faces",),
+    requires=("mtcnn", "tensorflow", "tensorflow-cpu"),
 )

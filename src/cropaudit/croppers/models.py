@@ -24,7 +24,7 @@ def center_version() -> str:
 def build_fastgaze(context: CropperContext) -> MapCropper:
     from cropaudit.saliency.loader import load_model
 
-    params = context.model.model_copy(update={"backend": "fastgaze"})
+    params = context.model
     info = CropperInfo(
         "fastgaze", fastgaze_version(), FASTGAZE.licence, True, FASTGAZE.description,
         {"model_sha256": params.sha256, "apply_gaussian": params.apply_gaussian},
@@ -44,10 +44,10 @@ FASTGAZE = CropperSpec(
     name="fastgaze", factory=build_fastgaze, has_map=True,
     licence="Apache-2.0 (model weights: Twitter)",
     description="Twitter's saliency model (the paper's cropper): 16-px grid, argmax, crop rule",
-    version=fastgaze_version,
+    version=fastgaze_version, settings=("model",),
 )
 CENTER = CropperSpec(
     name="center", factory=build_center, has_map=True, licence="Apache-2.0 (cropaudit)",
     description="no model: centred Gaussian map, i.e. a centre crop (the geometry baseline)",
-    version=center_version,
+    version=center_version, settings=("model.max_pixels",),
 )

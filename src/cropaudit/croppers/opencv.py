@@ -83,6 +83,7 @@ def _spec(name: str) -> CropperSpec:
     return CropperSpec(
         name=name, factory=lambda _context: OpenCVSaliencyCropper(name), has_map=True,
         licence="Apache-2.0", description=ALGORITHMS[name][1], version=opencv_version,
+        requires=("opencv-contrib-python-headless",),
     )
 
 

@@ -120,5 +120,5 @@ def build_smartcrop(context: CropperContext) -> SmartCropCropper:
 SMARTCROP = CropperSpec(
     name="smartcrop", factory=build_smartcrop, has_map=True, licence="MIT",
     description="smartcrop.py: crop search over skin/edge/saturation features (skin prior)",
-    version=smartcrop_version,
+    version=smartcrop_version, requires=("smartcrop",),
 )

@@ -106,7 +106,9 @@ def regions_of(labels: np.ndarray) -> list[Region]:
 
 
 def salient_regions(result: SaliencyResult, params: GazeParams) -> list[Region]:
-    """Every salient region of an image, largest first."""
+    """Every salient region of an image, largest first (none for a cropper without a map)."""
+    if result.scores.size == 0:
+        return []
     return regions_of(segment(saliency_raster(result, params), params.closing_size))
 
 
@@ -130,6 +132,8 @@ def selection_row(result: SaliencyResult, regions: Sequence[Region], params: Gaz
         selected, reason = True, "all images"
     elif not tall:
         selected, reason = False, f"not tall (h/w < {params.min_aspect_ratio:g})"
+    elif result.scores.size == 0:
+        selected, reason = False, "no saliency map (the cropper has none)"
     elif n_large < params.min_regions:
         selected, reason = False, f"{n_large} large region(s) < {params.min_regions}"
     else:

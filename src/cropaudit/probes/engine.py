@@ -34,6 +34,9 @@ from cropaudit.stages.pair_saliency import (
 #: Geometry columns that decide whether a probe composite equals its baseline composite.
 GEOMETRY = ("image_id", "position", "x", "y", "width", "height", "composite_width",
             "composite_height")
+#: Columns of the counterfactual-edit table (:func:`run_edits`), also when it has no rows.
+EDIT_COLUMNS = ("cropper", "image_id", "group", "edit", "setting", "value", "order",
+                "edited_won", "score_max_original", "score_max_edited", "delta_max")
 #: Share of a face box a crop must keep for the face to "survive" the crop.
 SURVIVAL_FRACTION = 0.5
 
@@ -182,4 +185,4 @@ def run_edits(selected: pd.DataFrame, edits: Sequence, *, cropper: Cropper,
                              "edited_won": winner == edited_index,
                              "score_max_original": base_max, "score_max_edited": edited_max,
                              "delta_max": edited_max - base_max})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(EDIT_COLUMNS))

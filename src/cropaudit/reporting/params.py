@@ -27,4 +27,4 @@ class TrackingParams(BaseModel):
                           f"{DEFAULT_TRACKING_URI})"
     )
     experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
-    run_name: str | None = Field(None, description="default: <dataset>-<backend>-seed<seed>")
+    run_name: str | None = Field(None, description="default: <dataset>-<primary>-seed<seed>")

@@ -348,7 +348,7 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
     client = MlflowClient(tracking_uri=uri)
     experiment_id = ensure_experiment(client, tp.experiment, uri)
     run_name = tp.run_name or (
-        f"{params.dataset.dataset_name}-{params.model.backend}-seed{params.seed}"
+        f"{params.dataset.dataset_name}-{params.primary_cropper}-seed{params.seed}"
     )
     git = git_state(".")
     versions = package_versions()
@@ -365,7 +365,7 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
         "cropaudit.version": versions.get("cropaudit", ""),
         "git.commit": git.commit or "unknown",
         "git.dirty": "unknown" if git.dirty is None else str(git.dirty).lower(),
-        "model.backend": params.model.backend,
+        "primary": params.primary_cropper,
         "model.sha256": file_digest(model_path) or "none",
         "dataset.name": params.dataset.dataset_name,
         "dataset.sha256": file_digest(dataset_path) or "",

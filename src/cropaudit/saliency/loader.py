@@ -1,8 +1,7 @@
-"""Build the configured saliency backend (``model:`` of params.yaml).
+"""Build Twitter's FastGaze model as ``model:`` of params.yaml configures it.
 
 Kept out of the package's ``__init__`` so that importing any part of :mod:`cropaudit.saliency`
-(every command reads its params through the config) neither runs nor, for the workflow's
-code tracking (:mod:`cropaudit.commands.declared`), depends on the backends.
+(every command reads its params through the config) does not import the engine.
 """
 
 from __future__ import annotations
@@ -16,12 +15,8 @@ from cropaudit.saliency.types import SaliencyModel
 def load_model(
     params: ModelParams | None = None, model_path: str | os.PathLike[str] | None = None
 ) -> SaliencyModel:
-    """Build the configured backend; FastGaze resolves its weights via ``model_path``/params."""
+    """Build FastGaze; its weights come from ``model_path``, else from the params."""
     params = params or ModelParams()
-    if params.backend == "center":
-        from cropaudit.saliency.center import CenterModel
-
-        return CenterModel(max_pixels=params.max_pixels)
     from cropaudit.saliency.fastgaze import FastGazeModel
 
     path = resolve_model_path(params, model_path)

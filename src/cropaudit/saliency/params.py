@@ -1,4 +1,4 @@
-"""``model:`` section of params.yaml: which saliency backend, and where its weights come from.
+"""``model:`` section of params.yaml: Twitter's FastGaze model, where its weights come from.
 
 Kept apart from the model-file code (:mod:`cropaudit.saliency.model_store`) so that
 :mod:`cropaudit.config` composes the sections' schemas without importing what uses them.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FASTGAZE_COMMIT = "d66ad3bb3881fdbd12a27e04c3e57cc8fd772dd1"
 FASTGAZE_URL = (
@@ -20,13 +20,19 @@ ENV_LOCAL_MODEL = "CROPAUDIT_FASTGAZE"
 
 
 class ModelParams(BaseModel):
-    """``model:`` section of params.yaml: which backend, and where its weights come from."""
+    """``model:`` section of params.yaml: FastGaze's weights and how it runs; the pixel limit
+    of every image read."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["fastgaze", "center"] = Field(
-        "fastgaze", description="fastgaze = Twitter's model; center = centred Gaussian baseline"
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _no_backend(cls, data: object) -> object:
+        if isinstance(data, dict) and "backend" in data:
+            raise ValueError("model.backend no longer picks a cropper: list them under "
+                             "`croppers:` and name the one the report leads with in `primary:`")
+        return data
+
     path: str = Field("models/fastgaze.vxm", description="where fetch-model stores the model")
     url: str = Field(FASTGAZE_URL, description="pinned public download URL")
     sha256: str | None = Field(

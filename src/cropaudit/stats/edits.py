@@ -36,9 +36,17 @@ def _paired(deltas: np.ndarray, alpha: float) -> tuple[float, float, float, floa
     return mean, mean - half, mean + half, p
 
 
+#: Columns of :func:`edit_table`, also when no image was edited.
+COLUMNS = ("cropper", "edit", "setting", "value", "n_images", "n", "delta_max",
+           "delta_max_low", "delta_max_high", "delta_max_p_value", "win_rate", "win_low",
+           "win_high", "interval", "win_p_value")
+
+
 def edit_table(rows: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """One row per (cropper, edit, setting): Δ max saliency and win rate with tests."""
-    out = []
+    out: list[dict[str, object]] = []
+    if rows.empty:  # no image had a face, or every edit list is empty
+        return pd.DataFrame(out, columns=list(COLUMNS))
     for (cropper, edit, setting), g in rows.groupby(["cropper", "edit", "setting"], sort=False):
         per_image = g.drop_duplicates("image_id")
         mean, low, high, p = _paired(per_image["delta_max"].to_numpy(dtype=float), alpha)
@@ -52,7 +60,7 @@ def edit_table(rows: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                     "delta_max_p_value": p, "win_rate": rate, "win_low": rlow,
                     "win_high": rhigh, "interval": method,
                     "win_p_value": binomial_test(round(rate * n_images), n_images)})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=list(COLUMNS))
 
 
 def edit_lines(table: pd.DataFrame) -> list[str]:

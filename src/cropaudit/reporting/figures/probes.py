@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cropaudit.reporting.figures import error_bars
+
 
 def delta_small_multiples(verdicts: pd.DataFrame, *, title: str = "") -> Figure:
     """Rows: croppers; columns: probe kinds; x: settings; one line per comparison."""
@@ -33,8 +35,8 @@ def delta_small_multiples(verdicts: pd.DataFrame, *, title: str = "") -> Figure:
             for c in comparisons:
                 rows = d[d["comparison"] == c].set_index("setting").reindex(settings)
                 ax.errorbar(x, 100 * rows["delta"],
-                            yerr=[100 * (rows["delta"] - rows["delta_low"]),
-                                  100 * (rows["delta_high"] - rows["delta"])],
+                            yerr=error_bars(rows["delta"], rows["delta_low"],
+                                            rows["delta_high"], 100),
                             color=colours[c], marker="o", ms=3, lw=1, capsize=0,
                             label=c if i == 0 and j == 0 else None)
                 b = base[base["comparison"] == c]
@@ -60,13 +62,15 @@ def rate_against_value(table: pd.DataFrame, *, rate: str, low: str, high: str, x
     ax = fig.add_subplot()
     for i, (name, d) in enumerate(table.groupby(series, sort=False)):
         d = d.sort_values("value")
-        ax.errorbar(d["value"], 100 * d[rate], yerr=[100 * (d[rate] - d[low]),
-                                                      100 * (d[high] - d[rate])],
+        ax.errorbar(d["value"], 100 * d[rate], yerr=error_bars(d[rate], d[low], d[high], 100),
                     marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}", label=str(name))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, frameon=False)
+    if table.empty:
+        ax.text(0.5, 0.5, "no settings of this probe", ha="center", transform=ax.transAxes)
+    else:
+        ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -97,7 +101,7 @@ def dose_response(edits: pd.DataFrame) -> Figure:
                 if c[col].isna().all():
                     continue  # no map: no max saliency
                 ax.errorbar(c["value"], scale * c[col],
-                            yerr=[scale * (c[col] - c[low]), scale * (c[high] - c[col])],
+                            yerr=error_bars(c[col], c[low], c[high], scale),
                             marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}",
                             label=cropper)
             ax.axhline(reference, color="black", lw=0.5, ls=":")
