@@ -98,14 +98,18 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _existing_images(images: list[str]) -> tuple[list[str], int]:
-    """Inputs that are files; the others are reported now, before the model is loaded."""
+    """Inputs that are files; the others are reported now, before the model is loaded (one
+    line each, the name quoted when it holds a newline or other unusual characters)."""
+    from cropaudit.saliency.source import file_problem
+    from cropaudit.untrusted import quote_name
+
     kept = []
     for path in images:
-        if Path(path).is_file():
+        problem = file_problem(path)
+        if problem is None:
             kept.append(path)
         else:
-            what = "not a regular file" if Path(path).exists() else "no such file"
-            print(f"cropaudit saliency: error: {path}: {what}", file=sys.stderr)
+            print(f"cropaudit saliency: error: {quote_name(path)}: {problem}", file=sys.stderr)
     return kept, len(images) - len(kept)
 
 
@@ -139,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.outputs import write_text
     from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
+    from cropaudit.untrusted import terminal
 
     model_params = params.model.model_copy(update=overrides)
     cropper = cropper_from_params(params.model_copy(update={"model": model_params}),
@@ -149,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                                         progress=args.progress):
         if not isinstance(cropping, Cropping):
             failed += 1
-            print(f"cropaudit saliency: error: {cropping.message}", file=sys.stderr)
+            print(f"cropaudit saliency: error: {terminal(cropping.message)}", file=sys.stderr)
             continue
         item, crops = cropping.saliency, cropping.crops
         if args.format == "json":
