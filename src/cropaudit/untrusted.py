@@ -22,15 +22,20 @@ import html as _html
 import os
 import re
 
-#: ASCII punctuation: CommonMark lets a backslash escape any of it, and escaped, none of it
-#: starts a construct (emphasis, link, image, code, table cell, entity, autolink, heading).
-_MARKDOWN_SPECIAL = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+#: Characters that open or close an inline Markdown construct anywhere in a line: emphasis
+#: (``*`` ``_``), code (`````), links and images (``[`` ``]``; ``![`` needs the ``[``), raw
+#: HTML and autolinks (``<`` ``>``), entities (``&``), table cells (``|``), strikethrough
+#: (``~``) and the escape itself. CommonMark lets a backslash escape each of them.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
+#: What opens a block when it starts a line (or a list item's text): a heading, quote,
+#: list item, setext underline or numbered list item.
+_MARKDOWN_BLOCK_START = re.compile(r"^([#>+=-]|\d+[.)])")
 #: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: Matplotlib leaves legend entries whose label starts with this out of the legend.
 _MPL_HIDDEN_PREFIX = "_"
 #: Prefixed to such a label so it is drawn (a zero-width space: DejaVu Sans has its glyph).
-_ZERO_WIDTH_SPACE = "\u200b"
+ZERO_WIDTH_SPACE = "\u200b"
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -67,9 +72,12 @@ def terminal(text: object) -> str:
 
 
 def markdown(text: object) -> str:
-    """Markdown source that renders as exactly :func:`visible` ``(text)``, inline: in a
-    paragraph, a list item or a table cell (``|`` cannot open a column)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", visible(text))
+    """Markdown source that renders as exactly :func:`visible` ``(text)`` wherever it is put
+    inline: in a paragraph, a heading, a list item or a table cell (``|`` cannot open a
+    column, ``![t](url)`` cannot become an image). Other punctuation is left as it is, so the
+    Markdown file stays readable."""
+    s = _MARKDOWN_INLINE.sub(r"\\\1", visible(text))
+    return _MARKDOWN_BLOCK_START.sub(lambda m: m[1][:-1] + "\\" + m[1][-1], s, count=1)
 
 
 def mathtext(text: object) -> str:
@@ -80,7 +88,7 @@ def mathtext(text: object) -> str:
     prefixed with a zero-width space, or Matplotlib would leave it out of a legend.
     """
     s = visible(text).replace("$", "\\$")
-    return _ZERO_WIDTH_SPACE + s if s.startswith(_MPL_HIDDEN_PREFIX) else s
+    return ZERO_WIDTH_SPACE + s if s.startswith(_MPL_HIDDEN_PREFIX) else s
 
 
 def html(text: object) -> str:
