@@ -28,3 +28,8 @@ class TrackingParams(BaseModel):
     )
     experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
     run_name: str | None = Field(None, description="default: <dataset>-<backend>-seed<seed>")
+    call_deadline_s: float = Field(
+        60.0, ge=1, le=3600, description="longest time one MLflow call may take (a search, a "
+        "batch of metrics, one folder of artifacts) before log-run gives up with one line; "
+        "raise it to upload large artifacts over a slow link"
+    )
