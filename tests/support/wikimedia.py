@@ -20,8 +20,9 @@ that file with 429 + Retry-After and the second with the image (``"api"`` and ``
 the keys of the two services). Steps: ``ok``, ``429``, ``500``, ``503``, ``404``, ``html`` (an
 HTML error page with status 200), ``truncated`` (half the body, with the full Content-Length),
 ``maxlag`` and ``dberror`` (API only), ``timeout`` (query service: 500 with a Java
-TimeoutException body). The last step repeats. Every request is logged with its time, path,
-query, User-Agent and the Commons file it concerns.
+TimeoutException body), ``drop`` (the connection is closed without an answer). The last step
+repeats. Every request is logged with its time, path, query, User-Agent and the Commons file it
+concerns.
 """
 
 from __future__ import annotations
@@ -266,6 +267,8 @@ class FakeWikimedia:
             self._send(h, int(step), b"slow down", "text/plain", {"Retry-After": self.retry_after})
         elif step in ("500", "404"):
             self._send(h, int(step), b"error", "text/plain")
+        elif step == "drop":  # the connection closes before any answer (a host going down)
+            h.close_connection = True
         elif step == "html":
             self._send(h, 200, b"<!DOCTYPE html><html><body>Error: file is being rendered"
                                b"</body></html>", "text/html; charset=utf-8")

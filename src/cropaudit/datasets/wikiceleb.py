@@ -476,11 +476,10 @@ def commons_metadata(
         log.warning("licences: interrupted; %d of %d files' records saved in %s: run the same "
                     "command again to resume", done, len(todo), path)
         raise
-    except DownloadError as exc:
-        raise DownloadError(
-            f"{exc} (licences: {done} of {len(todo)} files' records saved in {path}; run "
-            "again to resume)"
-        ) from None
+    except DownloadError as exc:  # the same kind (a host that is down keeps its exit code)
+        exc.args = (f"{exc} (licences: {done} of {len(todo)} files' records saved in {path}; "
+                    "run again to resume)",)
+        raise
     finally:
         if done:
             write_json(path, cache)
