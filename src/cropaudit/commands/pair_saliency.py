@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.outputs import remove_outputs
     from cropaudit.saliency.threads import available_cores
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
+    from cropaudit.stages.params import MAX_SHARDS
 
     params = load_params(args.params)
-    if args.shards < 1 or not 0 <= args.shard < args.shards:
+    if not 1 <= args.shards <= MAX_SHARDS:
+        raise ConfigError(f"--shards must be in 1..{MAX_SHARDS} (got {args.shards})")
+    if not 0 <= args.shard < args.shards:
         raise ConfigError(f"--shard must be in 0..{args.shards - 1} (got {args.shard})")
     table = read_table(args.dataset)
     pairs = read_pairs(args.pairs)

@@ -97,6 +97,25 @@ def _check_outputs(args: argparse.Namespace) -> None:
     check_writable_dir(args.out_dir, "--out-dir")
 
 
+def _model_params(params, overrides: dict):
+    """``model:`` with the command-line overrides, validated like params.yaml (bounds, the
+    decompression-bomb limit) and refused naming the flag."""
+    from pydantic import ValidationError
+
+    from cropaudit.config import allowed_range
+    from cropaudit.errors import ConfigError
+    from cropaudit.saliency.params import ModelParams
+
+    try:
+        return ModelParams.model_validate({**params.model.model_dump(), **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = f"--{str(err['loc'][0]).replace('_', '-')}" if err["loc"] else "model"
+        allowed = allowed_range(("model", *err["loc"])) if "than" in err["type"] else ""
+        raise ConfigError(f"{flag}: {err['msg']}" + (f" (allowed: {allowed})" if allowed
+                                                     else "")) from None
+
+
 def _existing_images(images: list[str]) -> tuple[list[str], int]:
     """Inputs that are files; the others are reported now, before the model is loaded (one
     line each, the name quoted when it holds a newline or other unusual characters)."""
@@ -115,7 +134,6 @@ def _existing_images(images: list[str]) -> tuple[list[str], int]:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.errors import ConfigError
 
     # Cheap checks first: a typo in a path must not cost the model's start-up.
     params = load_params(args.params)
@@ -128,8 +146,7 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    if any(v is not None and v <= 0 for k, v in overrides.items() if k != "backend"):
-        raise ConfigError("--batch-size and --max-pixels must be positive")
+    model_params = _model_params(params, overrides)
     options = _options(args.cropper_option)
     if args.command_template is not None:
         options["template"] = args.command_template
@@ -145,7 +162,6 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
     from cropaudit.untrusted import terminal
 
-    model_params = params.model.model_copy(update=overrides)
     cropper = cropper_from_params(params.model_copy(update={"model": model_params}),
                                   args.cropper, args.model, options)
     multiple = len(args.images) > 1

@@ -14,7 +14,8 @@ class ReportParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field("cropaudit: saliency cropping audit", description="report heading")
-    max_table_rows: int = Field(200, gt=0, description="rows shown per table (all are in CSVs)")
+    max_table_rows: int = Field(200, ge=1, le=100_000,
+                                description="rows shown per table (all are in CSVs)")
 
 
 class TrackingParams(BaseModel):

@@ -16,16 +16,24 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def available_cores() -> int:
-    """Cores this process is given: OMP_NUM_THREADS (set by Snakemake for a job's `threads`),
-    else the CPU affinity mask (containers, taskset), else the machine's count."""
-    n = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if n.isdigit() and int(n) > 0:
-        return int(n)
+def _cpus() -> int:
+    """CPUs this process may run on: the affinity mask (containers, taskset, Slurm), else the
+    machine's count."""
     try:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def available_cores() -> int:
+    """Cores this process is given: OMP_NUM_THREADS (set by Snakemake for a job's `threads`),
+    else the CPUs it may run on; never more than those CPUs (a stray OMP_NUM_THREADS=10000
+    must not start ten thousand threads)."""
+    n = os.environ.get("OMP_NUM_THREADS", "").strip()
+    cpus = _cpus()
+    if n.isdigit() and int(n) > 0:
+        return min(int(n), cpus)
+    return cpus
 
 
 def ordered_map(fn: Callable[[_T], _R], items: Iterable[_T], *, workers: int,
