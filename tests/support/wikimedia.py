@@ -131,6 +131,10 @@ class FakeWikimedia:
     delay_s: float = 0.0
     retry_after: str = "1"
     api_page_limit: int = 50
+    #: files renamed on Commons since Wikidata named them: old name -> new (the old title is
+    #: a redirect: with ``redirects`` the API follows it, without it the page keeps the old
+    #: title and, as MediaWiki does for file redirects, the target's imageinfo)
+    renamed: dict[str, str] = field(default_factory=dict)
     log: list[Logged] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -319,13 +323,21 @@ class FakeWikimedia:
         titles = query.get("titles", [""])[0].split("|")
         width = int(query.get("iiurlwidth", ["-1"])[0])
         start = query.get("iicontinue", [""])[0].split("|", 1)[0]
-        normalized, pages, served, cont = [], [], 0, None
+        normalized, redirects, pages, served, cont = [], [], [], 0, None
         for title in titles:
             norm = title.replace("_", " ")
             if norm != title:
                 normalized.append({"fromencoded": False, "from": title, "to": norm})
             name = norm[len("File:"):].replace(" ", "_")
             page: dict = {"ns": 6, "title": norm}
+            if name in self.renamed:
+                name = self.renamed[name]
+                if "redirects" in query:
+                    target = "File:" + name.replace("_", " ")
+                    redirects.append({"from": norm, "to": target})
+                    page["title"] = target
+                else:
+                    page["redirect"] = True
             if name not in self.files:
                 pages.append({**page, "missing": True, "known": False})
                 continue
@@ -339,7 +351,8 @@ class FakeWikimedia:
                 continue
             served += 1
             pages.append({**page, "imageinfo": [self._imageinfo(name, width)]})
-        doc: dict = {"query": {"normalized": normalized, "pages": pages}}
+        doc: dict = {"query": {"normalized": normalized, "redirects": redirects,
+                               "pages": pages}}
         if cont:
             doc["continue"] = {"iicontinue": cont, "continue": "||"}
         else:
