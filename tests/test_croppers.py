@@ -12,6 +12,7 @@ from PIL import Image
 
 from cropaudit.cli import main
 from cropaudit.croppers.base import CropperContext, Cropping, Pixels
+from cropaudit.croppers.memory import cropper_memory_mb
 from cropaudit.croppers.params import default_croppers
 from cropaudit.croppers.registry import available, load_cropper
 from cropaudit.croppers.smartcrop import SmartCropCropper
@@ -265,6 +266,7 @@ def test_croppers_command_lists_name_version_map_licence(capsys):
     assert rows["smartcrop"]["licence"] == "MIT" and rows["smartcrop"]["version"].endswith("0.5.0")
     assert rows["face-center"]["map"] is False and rows["opencv-spectral"]["map"] is True
     assert rows["command"]["offline"] is False
+    assert rows["smartcrop"]["memory_mb"] == cropper_memory_mb("smartcrop")  # issue 25, 10
     code, out, _ = _run(capsys, "croppers")
     assert out.splitlines()[0].split()[:4] == ["NAME", "VERSION", "MAP", "LICENCE"]
 

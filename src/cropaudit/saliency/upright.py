@@ -22,6 +22,11 @@ from cropaudit.saliency.preprocess import apply_orientation, decode_image as eng
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 from cropaudit.untrusted import quote_name
 
+#: Peak memory of :func:`decode_upright` per megapixel of a PNG it decodes whole (then
+#: downscales), MB: +1,328 to +1,335 MB on a 100 MP PNG under smartcrop, OpenCV and
+#: face-center (``benchmarks/bench_memory.py``); a JPEG is decoded at a reduced DCT scale.
+DECODE_MB_PER_MEGAPIXEL = 13.4
+
 
 @dataclass(frozen=True)
 class UprightImage:
