@@ -70,7 +70,8 @@ def _on_alarm(_signum: int, _frame: Any) -> None:
 def _restore() -> None:
     """Put back the handler and timer that were there before the outermost deadline."""
     signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, _saved.pop("handler"))
+    handler = _saved.pop("handler")  # None: not set from Python; the default is closest
+    signal.signal(signal.SIGALRM, signal.SIG_DFL if handler is None else handler)
     delay, interval = _saved.pop("timer")
     if delay > 0:
         left = delay - (time.monotonic() - _saved.pop("since"))
