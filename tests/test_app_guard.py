@@ -1,5 +1,6 @@
-"""The app answers only its own host names, cleans up on every way it stops, and caps its
-upload folder (issue 15, defects 18 and 19, and the app's part of 10).
+"""The app answers only its own host names and origin, cleans up on every way it stops, caps
+its upload folder (issue 15, defects 18 and 19, and the app's part of 10) and refuses a request
+over its size limit before reading it (issue 25, items 4 and 7).
 
 Real HTTP requests to a real server on 127.0.0.1 (the same Dash callback endpoint a browser
 posts an upload to); real subprocesses receiving real signals.
@@ -95,6 +96,25 @@ def test_a_rebound_page_cannot_upload_or_download(served) -> None:
     assert ok.status_code == 200, ok.text[:500]
     images = ok.json()["response"][Ids.IMAGES]["data"]
     assert [d["name"] for d in images] == ["astronaut.png"] and len(app.store) == 1
+
+
+def test_an_origin_must_be_the_apps_own_scheme_host_and_port(served) -> None:
+    """Issue 25, item 7: ``Origin: null`` passed, and only host names were compared."""
+    app, base = served
+    port = int(base.rsplit(":", 1)[1])
+    payload = upload_payload(image_url(astronaut()), "astronaut.png")
+
+    def post(origin: str) -> int:
+        return requests.post(base + "/_dash-update-component", json=payload, timeout=60,
+                             headers={"Origin": origin}).status_code
+
+    for other in ("null", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}",
+                  f"http://localhost:{port}", "http://127.0.0.1", f"{base}/page",
+                  f"http://127.0.0.1:{port}x", "", "file://"):
+        assert post(other) == 403, other
+    assert len(app.store) == 0
+    assert post(base) == 200 and len(app.store) == 1
+    assert post(f"HTTP://127.0.0.1:{port}") == 200  # scheme and host name are case-blind
 
 
 def test_allowed_hosts_is_a_param(tmp_path: Path) -> None:
@@ -199,3 +219,94 @@ def test_caps_come_from_params(tmp_path: Path) -> None:
         app.close()
     assert json.dumps(parse_params({}).app.allowed_hosts) == '["127.0.0.1", "localhost", "::1"]'
     assert not os.path.exists(app.store.root)
+
+
+# -- requests are bounded before they are read (issue 25, item 4) ------------------------------
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def _send_huge(base: str, total: int, *, chunked: bool) -> tuple[bytes, int]:
+    """POST ``total`` bytes of an upload to the app, a MiB at a time, stopping when it
+    answers; returns (the answer's first bytes, bytes sent)."""
+    import select
+
+    host = base.removeprefix("http://")
+    port = int(host.rsplit(":", 1)[1])
+    length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
+    head = (f"POST /_dash-update-component HTTP/1.1\r\nHost: {host}\r\nOrigin: {base}\r\n"
+            f"Content-Type: application/json\r\n{length}\r\n\r\n").encode()
+    body = b'{"inputs": [{"value": ["data:image/png;base64,' + b"A" * (2**20 - 46)
+    chunk = b"A" * 2**20
+    answer, sent = b"", 0
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+        conn.sendall(head)
+        try:
+            while sent < total and not answer:
+                piece = body if sent == 0 else chunk
+                conn.sendall(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked
+                             else piece)
+                sent += len(piece)
+                if select.select([conn], [], [], 0)[0]:
+                    answer = conn.recv(4096)
+        except OSError:  # the server closed the connection on its answer
+            pass
+        if not answer:
+            answer = conn.recv(4096)
+    return answer, sent
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_400_mb_request_is_refused_before_it_is_read(tmp_path: Path, chunked: bool) -> None:
+    """Before: the server read and parsed the whole body, 328 MB -> 1.51 GB (1.41 GB here)."""
+    proc, base = _start_app(tmp_path)
+    try:
+        before = _peak_rss_mb(proc.pid)
+        answer, sent = _send_huge(base, 400 * 2**20, chunked=chunked)
+        # a length over the limit is refused at once; no length at all (chunked), too
+        assert answer.startswith(b"HTTP/1.1 411" if chunked else b"HTTP/1.1 413"), answer[:200]
+        peak = _peak_rss_mb(proc.pid)
+        assert peak < 500, (before, peak)
+        assert peak - before < 150, (before, peak)  # nothing like the body was held
+        assert sent < 200 * 2**20, sent  # refused long before the end
+        ok = requests.post(base + "/_dash-update-component", timeout=60, headers={"Origin": base},
+                           json=upload_payload(image_url(chelsea()), "cat.png"))
+        assert ok.status_code == 200, ok.text[:300]  # and it still serves
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_the_request_limit_follows_max_upload_mb(tmp_path: Path) -> None:
+    from cropaudit.app.server import REQUEST_OVERHEAD_BYTES, request_limit_bytes
+
+    params = parse_params({"model": {"backend": "center"}, "app": {"max_upload_mb": 3}})
+    limit = request_limit_bytes(params.app)
+    assert limit == 4 * 2**20 + REQUEST_OVERHEAD_BYTES  # base64 of 3 MiB, and the JSON
+    app = create_app(params, root=tmp_path, temp_root=tmp_path)
+    try:
+        assert app.dash.server.config["MAX_CONTENT_LENGTH"] == limit
+        client = app.dash.server.test_client()
+        too_big = client.post("/_dash-update-component", data=b"x" * (limit + 1),
+                              content_type="application/json")
+        assert too_big.status_code == 413
+        upload = app.dash.layout()  # the page's upload box refuses larger files itself
+        boxes = [c for c in _walk(upload) if getattr(c, "id", None) == Ids.UPLOAD]
+        assert [b.max_size for b in boxes] == [3 * 2**20]
+    finally:
+        app.close()
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            yield from _walk(child)
+

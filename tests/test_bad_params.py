@@ -99,3 +99,72 @@ def test_snakemake_refuses_config_overrides_the_commands_would_not_see(tmp_path)
                check=False)
     assert proc.returncode != 0
     assert "edit params.yaml instead" in proc.stderr
+
+
+# -- bounds on every size-like setting (issue 25, item 6) -------------------------------------
+
+
+@pytest.mark.parametrize(("section", "fragment"), [
+    # before: passed validation, then `stats` failed with "out of memory (try fewer images
+    # per batch ...)", which points at the wrong cause
+    ({"stats": {"bootstrap_resamples": 10**12}},
+     "stats.bootstrap_resamples: Input should be less than or equal to 100000 "
+     "(allowed: ≥ 0 and ≤ 100000)"),
+    # before: accepted, switching the decompression-bomb guard off without a word
+    ({"model": {"max_pixels": 10**14, "allow_large_images": True}},
+     "model.max_pixels: Input should be less than or equal to 1000000000"),
+    ({"model": {"max_pixels": 2 * 10**8}},
+     "model.max_pixels: Value error, 200000000 is above the default 100000000: set "
+     "model.allow_large_images: true"),
+    ({"sampling": {"n": 10**7}}, "sampling.n: Input should be less than or equal to "
+     "1000000 (allowed: > 0 and ≤ 1000000)"),
+    ({"sampling": {"scaling_size": 10**6}}, "(allowed: ≥ 1 and ≤ 10000)"),
+    ({"saliency": {"shards": 10**5}}, "saliency.shards: Input should be less than or equal "
+     "to 10000 (allowed: ≥ 1 and ≤ 10000)"),
+    ({"model": {"batch_size": 10**6}}, "model.batch_size: Input should be less than or equal "
+     "to 1024 (allowed: ≥ 1 and ≤ 1024)"),
+    ({"probes": {"tuples_per_comparison": 10**9}}, "(allowed: ≥ 1 and ≤ 100000)"),
+    ({"faces": {"max_pixels": 10**12}}, "faces.max_pixels"),
+    ({"app": {"max_upload_mb": 10**6}}, "app.max_upload_mb: Input should be less than or "
+     "equal to 1024 (allowed: > 0 and ≤ 1024)"),
+    ({"crops": {"aspect_ratios": [1.0] + [0.5 + i for i in range(30)]}},
+     "crops.aspect_ratios: List should have at most 20 items"),
+    ({"probes": {"padding": list(range(60))}}, "probes.padding: Value error, at most 50"),
+    ({"dataset": {"wikiceleb": {"http": {"timeout_s": 10**9}}}},
+     "dataset.wikiceleb.http.timeout_s: Input should be less than or equal to 600"),
+])
+def test_an_out_of_range_size_is_refused_at_validation_with_its_range(workspace, capsys,
+                                                                       section, fragment):
+    params = write_params(workspace / "p.yaml", **section)
+    code = main(["sample-pairs", "--params", params, "--dataset", "data/demo/images.parquet",
+                 "--out", "results/pairs.parquet"])
+    assert code == 2
+    one_line_error(capsys, "p.yaml: ", fragment)
+    assert not (workspace / "results").exists()
+
+
+def test_large_images_need_to_be_asked_for(workspace, capsys):
+    params = parse_params({**DEMO, "model": {"backend": "center", "max_pixels": 4 * 10**8,
+                                             "allow_large_images": True}})
+    assert params.model.max_pixels == 4 * 10**8
+    code = main(["saliency", "--backend", "center", "--max-pixels", str(2 * 10**8),
+                 str(next((workspace / "data/demo/images").iterdir()))])
+    assert code == 2
+    one_line_error(capsys, "--max-pixels: Value error, 200000000 is above the default",
+                   "model.allow_large_images: true")
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["--shards", "100000"], "--shards must be in 1..10000 (got 100000)"),
+    (["--shards", "2", "--shard", "2"], "--shard must be in 0..1 (got 2)"),
+])
+def test_shard_flags_are_bounded(workspace, capsys, argv, fragment):
+    params = write_params(workspace / "p.yaml", sampling={"n": 3})
+    assert main(["sample-pairs", "--params", params, "--dataset", "data/demo/images.parquet",
+                 "--out", "results/pairs.parquet"]) == 0
+    capsys.readouterr()
+    code = main(["pair-saliency", "--params", params, "--dataset", "data/demo/images.parquet",
+                 "--pairs", "results/pairs.parquet", "--out", "results/shard.parquet", *argv])
+    assert code == 2
+    one_line_error(capsys, fragment)
+    assert not (workspace / "results/shard.parquet").exists()

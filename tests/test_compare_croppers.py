@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from cropaudit.cli import main
+from cropaudit.untrusted import markdown
 from simulate import GROUPS, simulate_outcomes
 
 FAVOURED = "white_female"
@@ -53,7 +54,7 @@ def test_comparison_finds_where_the_croppers_disagree(runs):
     deltas = pd.read_csv(root / "cmp/deltas.csv")
     assert set(deltas["cropper"]) == {"fair", "biased"}
     summary = (root / "cmp/summary.md").read_text()
-    assert f"fair vs biased on black_female~{FAVOURED}" in summary
+    assert markdown(f"fair vs biased on black_female~{FAVOURED}") in summary  # names escaped
     metrics = json.loads((root / "cmp.json").read_text())
     assert metrics["disagreements"] == int(agreement["disagree"].sum()) >= 3
     assert (root / "cmp/forest.png").stat().st_size > 1000

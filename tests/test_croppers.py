@@ -12,6 +12,7 @@ from PIL import Image
 
 from cropaudit.cli import main
 from cropaudit.croppers.base import CropperContext, Cropping, Pixels
+from cropaudit.croppers.memory import cropper_memory_mb
 from cropaudit.croppers.params import default_croppers
 from cropaudit.croppers.registry import available, load_cropper
 from cropaudit.croppers.smartcrop import SmartCropCropper
@@ -173,6 +174,27 @@ def _script(tmp_path, body: str):
 PRINTED = "17 23\n0 5 200 112\n40 0 120 120\n3 8 0.5\n11 8 0.25\n3 24 1\n11 24 0.125\n"
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (40, 1), (3, 50), (12, 200)])
+def test_smartcrop_on_images_a_few_pixels_wide_prints_no_warning(tmp_path, size):
+    """Issue 25, item 9: smartcrop divided by zero on crops narrower than its 8-pixel
+    scoring grid and NumPy printed a RuntimeWarning; such crops are now the centred ones."""
+    import subprocess
+
+    from support.workflow import tool_env
+
+    path = tmp_path / "thin.png"
+    Image.new("RGB", size, (200, 120, 90)).save(path)
+    proc = subprocess.run([sys.executable, "-m", "cropaudit", "saliency", "--cropper",
+                           "smartcrop", "--format", "json", str(path)],
+                          capture_output=True, text=True, env=tool_env(), timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    result = json.loads(proc.stdout)
+    w, h = size
+    for crop in result["crops"]:
+        assert crop["width"] >= 1 and crop["height"] >= 1
+        assert crop["left"] + crop["width"] <= w and crop["top"] + crop["height"] <= h
+
+
 def test_command_returns_exactly_what_the_script_printed(capsys, tmp_path, photo):
     template = _script(tmp_path, f"""
         import sys
@@ -244,6 +266,7 @@ def test_croppers_command_lists_name_version_map_licence(capsys):
     assert rows["smartcrop"]["licence"] == "MIT" and rows["smartcrop"]["version"].endswith("0.5.0")
     assert rows["face-center"]["map"] is False and rows["opencv-spectral"]["map"] is True
     assert rows["command"]["offline"] is False
+    assert rows["smartcrop"]["memory_mb"] == cropper_memory_mb("smartcrop")  # issue 25, 10
     code, out, _ = _run(capsys, "croppers")
     assert out.splitlines()[0].split()[:4] == ["NAME", "VERSION", "MAP", "LICENCE"]
 

@@ -17,8 +17,8 @@ from PIL import Image
 
 from cropaudit.cli import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, main
 from cropaudit.config import load_params
-from cropaudit.errors import ConfigError
-from cropaudit.outputs import spreadsheet_safe
+from cropaudit.errors import ConfigError, InputFileError
+from cropaudit.untrusted import csv_cell
 from support.workflow import copy_workflow, run, tool, tool_env
 
 #: 10 levels of 9 aliases each: under 400 bytes that expand to 9**10 leaves when compared.
@@ -180,13 +180,73 @@ def test_newline_in_a_file_name_cannot_forge_result_lines(tmp_path, photo, capsy
     assert len(out) == 2 * (1 + 1 + 5)  # per image: header, salient point, 5 crops
 
 
+def test_a_newline_in_a_failed_image_name_stays_on_its_error_line(tmp_path, photo,
+                                                                   capsys) -> None:
+    """Issue 25, item 8: a name with a newline could forge a second error line."""
+    forged = tmp_path / "evil\ncropaudit saliency: error: forged.png"
+    forged.write_bytes(b"not an image at all")
+    assert main(["saliency", "--backend", "center", str(photo), str(forged)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"cropaudit saliency: error: '{tmp_path}/evil\\ncropaudit saliency: error: "
+        "forged.png': not a recognised image file",
+        "cropaudit saliency: 1 of 2 images failed",
+    ]
+
+
+def test_a_newline_in_a_file_name_cannot_break_a_fatal_error_line(tmp_path, capsys) -> None:
+    shard = tmp_path / "shard-0\ncropaudit gather: error: forged"
+    shard.write_bytes(b"PAR1 not parquet PAR1")
+    assert main(["gather", "--out", str(tmp_path / "out.parquet"), str(shard)]) == EXIT_INPUT
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith(f"cropaudit gather: error: {tmp_path}/shard-0\\ncropaudit gather")
+
+
+def test_log_lines_stay_one_line_whatever_a_group_is_called(tmp_path: Path) -> None:
+    """A group label (from a CSV) with a newline, dropped for being small, is logged."""
+    for i in range(3):
+        Image.new("RGB", (32, 24), (80 * i, 10, 20)).save(tmp_path / f"{i}.png")
+    (tmp_path / "labels.csv").write_text(
+        'path,grp\n0.png,big\n1.png,big\n2.png,"tiny\nWARNING forged: line"\n')
+    (tmp_path / "params.yaml").write_text(
+        "dataset:\n  source: csv\n  groups:\n    attributes: [grp]\n    min_group_size: 2\n"
+        "  manifest:\n    csv: labels.csv\n")
+    proc = subprocess.run(_cropaudit("prepare-data", "--out", "data/csv/images.parquet"),
+                          cwd=tmp_path, capture_output=True, text=True, env=tool_env(),
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert not any(line.startswith("WARNING forged") for line in lines), lines
+    assert any("dropping group tiny\\nWARNING forged: line: 1 images" in line
+               for line in lines), lines
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda p: p.symlink_to(p), "symbolic link loop"),
+    (lambda p: p.symlink_to(p.with_name("gone.png")), "broken symbolic link"),
+    (lambda p: None, "no such file"),
+    (lambda p: p.mkdir(), "not a regular file"),
+])
+def test_a_path_that_is_not_a_file_says_why(tmp_path, capsys, make, problem) -> None:
+    """Issue 25, item 9: a symbolic link loop was reported as "no such file"."""
+    path = tmp_path / "input.png"
+    make(path)
+    assert main(["saliency", "--backend", "center", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"cropaudit saliency: error: {path}: {problem}")
+    from cropaudit.saliency.source import open_image
+
+    with pytest.raises(InputFileError, match=f"^{path}: {problem}$"):
+        open_image(path, 10**6)
+
+
 @pytest.mark.parametrize(("cell", "safe"), [
     ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-2", "'-2"),
     ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("photo.jpg", "photo.jpg"),
     (3, 3),
 ])
 def test_spreadsheet_formulas_are_escaped(cell, safe) -> None:
-    assert spreadsheet_safe(cell) == safe
+    assert csv_cell(cell) == safe
 
 
 def test_excluded_csv_escapes_formula_like_file_names(tmp_path: Path) -> None:

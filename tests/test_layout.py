@@ -18,7 +18,7 @@ PACKAGE = Path(cropaudit.__file__).parent
 
 #: Layers from the bottom up: a module may import from its own layer and the ones below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "outputs", "contracts"),  # __init__: the version only
+    ("__init__", "errors", "outputs", "contracts", "untrusted"),  # __init__: the version only
     ("geometry",),
     ("saliency", "datasets", "faces"),
     ("stats", "gaze", "croppers"),

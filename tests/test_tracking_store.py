@@ -1,5 +1,6 @@
 """`log-run` against real stores: idempotent on its inputs, interrupted runs marked FAILED,
-and an unreachable server refused in seconds with one line (issue 15, defects 9 and 17).
+and an unreachable server refused in seconds with one line (issue 15, defects 9 and 17), also
+when it answers slowly: deadlines, not timeouts (issue 25, item 3).
 
 A real MLflow sqlite store; real sockets on 127.0.0.1 for servers that refuse or never
 answer; real subprocesses for SIGTERM and SIGKILL.
@@ -24,7 +25,14 @@ from mlflow import MlflowClient
 from cropaudit.cli import EXIT_ENVIRONMENT, main
 from cropaudit.config import parse_params
 from cropaudit.errors import TrackingServerError
-from cropaudit.reporting.tracking import DIGEST_TAG, inputs_digest, log_run
+from cropaudit.reporting.tracking import (
+    DIGEST_TAG,
+    LATER_HINT,
+    PROBE_DEADLINE_S,
+    inputs_digest,
+    log_run,
+)
+from support.http import HANG, TRICKLE, SlowServer
 from support.workflow import tool_env
 
 
@@ -195,3 +203,84 @@ def test_a_server_that_never_answers_is_given_up_in_seconds(inputs, monkeypatch)
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         with pytest.raises(TrackingServerError, match=r"unreachable \(no answer within 5 s\)"):
             _log(inputs)
+
+
+# -- deadlines, not timeouts (issue 25, item 3) ------------------------------------------------
+
+MLFLOW_NOT_FOUND = (404, "application/json",
+                    b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such thing"}')
+
+
+def _log_run_against(inputs: dict, uri: str, **tracking: object
+                     ) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`cropaudit log-run` as a subprocess against ``uri``; its result and wall seconds."""
+    data = _params_data(inputs["experiment"])
+    data["tracking"].update(tracking)
+    inputs["params"].write_text(json.dumps(data))
+    argv = [sys.executable, "-m", "cropaudit", "log-run", "--params", str(inputs["params"]),
+            "--dataset", str(inputs["dataset"]), "--metrics", str(inputs["metrics"]),
+            "--out", str(inputs["out"])]
+    started = time.monotonic()
+    proc = subprocess.run(argv, cwd=inputs["out"].parent, capture_output=True, text=True,
+                          env=tool_env(MLFLOW_TRACKING_URI=uri), timeout=120)
+    return proc, time.monotonic() - started
+
+
+def test_a_trickling_server_is_given_up_at_the_probe_deadline(inputs) -> None:
+    """One byte per second: every read gets something within its timeout (before: log-run
+    was still waiting after 150 s)."""
+    with SlowServer({}, default=TRICKLE, every_s=1.0) as server:
+        proc, seconds = _log_run_against(inputs, server.base)
+    assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
+    line = proc.stderr.strip().splitlines()
+    assert line == [f"cropaudit log-run: error: MLflow tracking server {server.base} "
+                    f"unreachable (no complete answer within {PROBE_DEADLINE_S:g} s); "
+                    f"{LATER_HINT}"]
+    assert seconds < PROBE_DEADLINE_S + 20, seconds  # + the interpreter's start-up
+    assert not inputs["out"].exists()
+
+
+def test_a_server_that_answers_health_and_then_hangs_is_refused_by_the_probe(inputs) -> None:
+    """Before: the probe passed on /health and MLflow's own retries took 34.5 s."""
+    with SlowServer({"/health": (200, "text/plain", b"OK")}, default=HANG) as server:
+        proc, seconds = _log_run_against(inputs, server.base)
+    assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
+    assert "unreachable (no answer within 5 s)" in proc.stderr
+    assert server.requests[:2] == ["/health", "/api/2.0/mlflow/experiments/get-by-name"
+                                   f"?experiment_name={inputs['experiment']}"]
+    assert seconds < PROBE_DEADLINE_S + 20, seconds
+
+
+def test_every_mlflow_call_has_a_deadline(inputs) -> None:
+    """The probe passes (/health and the look-up answer), then creating the experiment
+    trickles: the call's deadline (tracking.call_deadline_s) ends it with one line."""
+    routes = {"/health": (200, "text/plain", b"OK"),
+              "/api/2.0/mlflow/experiments/get-by-name": MLFLOW_NOT_FOUND}
+    with SlowServer(routes, default=TRICKLE, every_s=0.5) as server:
+        proc, seconds = _log_run_against(inputs, server.base, call_deadline_s=3)
+    assert proc.returncode == EXIT_ENVIRONMENT, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"cropaudit log-run: error: MLflow tracking store {server.base}: find or create the "
+        f"experiment: no result within 3 s (tracking.call_deadline_s); {LATER_HINT}"]
+    assert any("experiments/create" in r for r in server.requests), server.requests
+    assert seconds < 3 + 30, seconds  # + start-up and MLflow's import
+
+
+def test_a_deadline_interrupts_a_blocked_read_and_restores_what_was_there() -> None:
+    """The mechanism itself, on a real socket that never answers."""
+    import signal as sig
+
+    from cropaudit.reporting.deadline import DeadlineExceeded, deadline
+
+    previous = sig.getsignal(sig.SIGALRM)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()) as conn:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded, match=r"read: no result within 0\.5 s"), \
+                    deadline(5, "outer"), deadline(0.5, "read"):
+                conn.recv(1)  # blocks: nothing is ever sent
+            assert 0.4 < time.monotonic() - started < 3
+    assert sig.getsignal(sig.SIGALRM) is previous
+    assert sig.getitimer(sig.ITIMER_REAL) == (0.0, 0.0)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from cropaudit import __version__
 from cropaudit.errors import CropauditError
+from cropaudit.untrusted import terminal
 
 #: sub-command name -> module under ``cropaudit.commands``
 COMMANDS: dict[str, str] = {
@@ -109,6 +110,14 @@ EXIT_CODES_HELP = """exit codes:
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log records as one line each: a file name or server answer quoted in a message cannot
+    start a line of its own (tracebacks under ``-v`` keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return terminal(super().formatMessage(record))
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -145,14 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        handlers=[handler])
+
     def fail(message: str, code: int) -> int:
         if args.verbose:
             logging.exception("failed")
-        print(f"cropaudit {args._name}: error: {message}", file=sys.stderr)
+        print(f"cropaudit {args._name}: error: {terminal(message)}", file=sys.stderr)
         return code
 
     try:

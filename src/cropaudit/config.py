@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -89,12 +89,50 @@ class Params(BaseModel):
         return self.primary or self.croppers[0]
 
 
+#: pydantic error types of a number outside its bounds.
+_BOUND_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+_BOUND_SIGNS = (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (``X``, ``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def allowed_range(loc: tuple[int | str, ...]) -> str:
+    """``≥ 1 and ≤ 10000`` for the field at ``loc`` (a pydantic error's location), or ''.
+
+    pydantic names only the bound that was crossed; a user fixing the value wants both.
+    """
+    model: type[BaseModel] | None = Params
+    bounds: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a list: its field's bounds apply
+        info = model.model_fields.get(part) if model is not None else None
+        if info is None:
+            return ""
+        bounds = [f"{sign} {getattr(m, key)}" for m in info.metadata
+                  for key, sign in _BOUND_SIGNS if hasattr(m, key)]
+        model = _model_in(info.annotation)
+    return " and ".join(bounds)
+
+
 def _format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line naming the first offending field, e.g. ``params.yaml: sampling.n: ...``."""
+    """One line naming the first offending field, e.g. ``params.yaml: sampling.n: ...``;
+    a number out of bounds gets its whole allowed range."""
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "<top level>"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"{source}: {field}: {err['msg']}{more}"
+    allowed = allowed_range(err["loc"]) if err["type"] in _BOUND_ERRORS else ""
+    range_text = f" (allowed: {allowed})" if allowed else ""
+    return f"{source}: {field}: {err['msg']}{range_text}{more}"
 
 
 def parse_params(data: dict[str, Any] | None, source: str = "params") -> Params:

@@ -110,6 +110,16 @@ def read_outcomes(
     return read_stage_table(path, columns, what="outcomes table", producer="gather")
 
 
+#: Columns of the stages' CSV tables that hold names from the data (groups, attribute values,
+#: comparisons, settings, croppers, images): read as text, so a group called ``1`` or ``NA``
+#: stays that name instead of becoming a number or a missing value.
+NAME_COLUMNS = (
+    "setting", "comparison", "members", "group", "group_a", "group_b", "label", "panel",
+    "level", "value", "value_1", "value_2", "reference", "reference_group", "by", "gap",
+    "attribute", "first", "second", "cropper", "image_id", "term", "explanation",
+)
+
+
 def read_stats_table(path: str | os.PathLike[str], required: bool = True, *,
                      producer: str = "stats", allow_empty: bool = True) -> pd.DataFrame:
     """A CSV table written by a stage (stats, gaze, compare-croppers, probe-stats).
@@ -125,7 +135,9 @@ def read_stats_table(path: str | os.PathLike[str], required: bool = True, *,
             raise InputFileError(f"{p}: not found (run `cropaudit {producer}` first)")
         return pd.DataFrame()
     try:
-        table = pd.read_csv(p, keep_default_na=True)
+        # only an empty cell is missing: a group called "NA", "null" or "None" stays a name
+        table = pd.read_csv(p, keep_default_na=False, na_values=[""],
+                            dtype=dict.fromkeys(NAME_COLUMNS, str))
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

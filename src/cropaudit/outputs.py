@@ -175,18 +175,3 @@ def check_writable_dir(path: str | os.PathLike[str], what: str) -> None:
             pass
     except OSError as exc:
         raise InputFileError(f"{what} {target}: not writable ({exc.strerror or exc})") from None
-
-
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> object:
-    """A text cell prefixed with ``'`` when a spreadsheet would run it as a formula.
-
-    Tables written for people to open (excluded.csv lists file names from the internet) must
-    not turn ``=HYPERLINK(...)`` in a file name into a live formula. Non-text values pass.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value

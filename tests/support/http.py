@@ -67,3 +67,86 @@ def wait_for_page(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
         except OSError:
             time.sleep(0.5)
     pytest.fail(f"server did not answer on {url} within {timeout} s:\n{log.read_text()}")
+
+
+# -- servers that answer badly, on purpose ---------------------------------------------------
+
+#: How a :class:`SlowServer` answers a path: a complete answer (status, content type, body),
+#: ``TRICKLE`` (a status line, then one byte every ``every_s`` seconds, forever) or ``HANG``
+#: (reads the request, never answers).
+TRICKLE, HANG = "trickle", "hang"
+Answer = tuple[int, str, bytes] | str
+
+
+class SlowServer:
+    """A raw HTTP/1.1 server on 127.0.0.1 whose answers are scripted per path prefix.
+
+    Built on sockets rather than ``http.server`` so that it can send an answer one byte at a
+    time: every read a client makes gets a byte within its timeout, so only a deadline on the
+    whole call ends it. Start and stop it with ``with``.
+    """
+
+    def __init__(self, routes: dict[str, Answer], default: Answer = TRICKLE,
+                 every_s: float = 1.0) -> None:
+        import socket
+
+        self.routes, self.default, self.every_s = routes, default, every_s
+        self.requests: list[str] = []
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.base = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> SlowServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _answer(self, path: str) -> Answer:
+        prefix = max((p for p in self.routes if path.startswith(p)), key=len, default=None)
+        return self.default if prefix is None else self.routes[prefix]
+
+    def _serve(self, conn) -> None:  # one request per connection, then close
+        with conn:
+            conn.settimeout(1.0)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data and not self._stop.is_set():
+                    try:
+                        chunk = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not chunk:
+                        return
+                    data += chunk
+                path = data.split(b" ", 2)[1].decode("latin-1") if b" " in data else "/"
+                self.requests.append(path)
+                answer = self._answer(path)
+                if answer == HANG:
+                    self._stop.wait()
+                elif answer == TRICKLE:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                    while not self._stop.wait(self.every_s):
+                        conn.sendall(b"X")  # a header line that never ends
+                else:
+                    status, ctype, body = answer  # type: ignore[misc]
+                    conn.sendall(f"HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\n"
+                                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                                 .encode() + body)
+            except OSError:  # the client gave up: what a deadline does
+                return

@@ -20,8 +20,9 @@ that file with 429 + Retry-After and the second with the image (``"api"`` and ``
 the keys of the two services). Steps: ``ok``, ``429``, ``500``, ``503``, ``404``, ``html`` (an
 HTML error page with status 200), ``truncated`` (half the body, with the full Content-Length),
 ``maxlag`` and ``dberror`` (API only), ``timeout`` (query service: 500 with a Java
-TimeoutException body). The last step repeats. Every request is logged with its time, path,
-query, User-Agent and the Commons file it concerns.
+TimeoutException body), ``drop`` (the connection is closed without an answer). The last step
+repeats. Every request is logged with its time, path, query, User-Agent and the Commons file it
+concerns.
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ class FakeWikimedia:
     delay_s: float = 0.0
     retry_after: str = "1"
     api_page_limit: int = 50
+    #: files renamed on Commons since Wikidata named them: old name -> new (the old title is
+    #: a redirect: with ``redirects`` the API follows it, without it the page keeps the old
+    #: title and, as MediaWiki does for file redirects, the target's imageinfo)
+    renamed: dict[str, str] = field(default_factory=dict)
     log: list[Logged] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -266,6 +271,8 @@ class FakeWikimedia:
             self._send(h, int(step), b"slow down", "text/plain", {"Retry-After": self.retry_after})
         elif step in ("500", "404"):
             self._send(h, int(step), b"error", "text/plain")
+        elif step == "drop":  # the connection closes before any answer (a host going down)
+            h.close_connection = True
         elif step == "html":
             self._send(h, 200, b"<!DOCTYPE html><html><body>Error: file is being rendered"
                                b"</body></html>", "text/html; charset=utf-8")
@@ -316,13 +323,21 @@ class FakeWikimedia:
         titles = query.get("titles", [""])[0].split("|")
         width = int(query.get("iiurlwidth", ["-1"])[0])
         start = query.get("iicontinue", [""])[0].split("|", 1)[0]
-        normalized, pages, served, cont = [], [], 0, None
+        normalized, redirects, pages, served, cont = [], [], [], 0, None
         for title in titles:
             norm = title.replace("_", " ")
             if norm != title:
                 normalized.append({"fromencoded": False, "from": title, "to": norm})
             name = norm[len("File:"):].replace(" ", "_")
             page: dict = {"ns": 6, "title": norm}
+            if name in self.renamed:
+                name = self.renamed[name]
+                if "redirects" in query:
+                    target = "File:" + name.replace("_", " ")
+                    redirects.append({"from": norm, "to": target})
+                    page["title"] = target
+                else:
+                    page["redirect"] = True
             if name not in self.files:
                 pages.append({**page, "missing": True, "known": False})
                 continue
@@ -336,7 +351,8 @@ class FakeWikimedia:
                 continue
             served += 1
             pages.append({**page, "imageinfo": [self._imageinfo(name, width)]})
-        doc: dict = {"query": {"normalized": normalized, "pages": pages}}
+        doc: dict = {"query": {"normalized": normalized, "redirects": redirects,
+                               "pages": pages}}
         if cont:
             doc["continue"] = {"iicontinue": cont, "continue": "||"}
         else:

@@ -3,7 +3,9 @@
 The JSON reuses :func:`cropaudit.saliency.formats.result_dict`, the same object ``cropaudit saliency
 --format json --all-points`` prints, plus what only the app knows (image provenance, top-k,
 pair outcomes), so a number seen in the app can be traced to the CLI. The PNG is drawn with
-matplotlib's object API (no pyplot global state: callbacks run in threads).
+matplotlib's object API (no pyplot global state: callbacks run in threads); image names
+(an upload's file name, a dataset id) are drawn through :func:`cropaudit.untrusted.mathtext`, so
+``a $x^{$ b.png`` is a name, not bad mathtext.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from cropaudit.app.figures import (
 )
 from cropaudit.app.images import ImageRecord
 from cropaudit.saliency.formats import result_dict
+from cropaudit.untrusted import mathtext
 
 #: Long side of the photo drawn in the PNG (enough for a 12-inch figure at 110 dpi).
 EXPORT_LONG_SIDE = 1400
@@ -149,7 +152,7 @@ def image_png(rgb: np.ndarray, analysis: ImageAnalysis, opacity: float) -> bytes
                                lw=2, ec=crop_colour(i), label=f"crop {labels[i]}"))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.04), ncol=min(6, n + 1), fontsize=8,
               frameon=False)
-    ax.set_title(f"{analysis.record.name} — {result.model}, salient point "
+    ax.set_title(f"{mathtext(analysis.record.name)} — {result.model}, salient point "
                  f"{result.salient_point}", fontsize=11)
     sax = fig.add_subplot(grid[0, max(1, n - 2):])
     sax.set_xlim(0, result.width)
@@ -197,11 +200,11 @@ def pair_png(analysis: PairAnalysis, opacity: float) -> bytes:
                 bbox={"fc": WINNER_COLOUR if m.won else "black", "alpha": 0.7, "lw": 0})
     w = analysis.winner
     margin = analysis.margin
-    ax.set_title(f"{analysis.result.model}: #{w.position + 1} {w.record.name} wins"
+    ax.set_title(f"{analysis.result.model}: #{w.position + 1} {mathtext(w.record.name)} wins"
                  + (f", leading by {margin:.3f} in max saliency" if math.isfinite(margin)
                     else ""), fontsize=11)
     bax = fig.add_subplot(grid[1])
-    names = [f"#{m.position + 1} {m.record.name}" for m in analysis.members]
+    names = [f"#{m.position + 1} {mathtext(m.record.name)}" for m in analysis.members]
     values = [m.score_max if math.isfinite(m.score_max) else 0.0 for m in analysis.members]
     bars = bax.barh(names, values, height=0.6,
                     color=[WINNER_COLOUR if m.won else "#90a4ae" for m in analysis.members])

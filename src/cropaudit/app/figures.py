@@ -26,6 +26,7 @@ from cropaudit.app.analysis import (
 from cropaudit.geometry.crops import Crop
 from cropaudit.saliency.maps import normalise, upsample_scores
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.untrusted import html
 
 #: Longest side of the photo sent to the browser.
 DISPLAY_LONG_SIDE = 1024
@@ -244,7 +245,7 @@ def pair_figure(analysis: PairAnalysis, opacity: float) -> go.Figure:
     for m in analysis.members:
         colour = WINNER_COLOUR if m.won else MEMBER_COLOUR
         fig.add_trace(_box_trace(
-            m.x, m.y, m.width, m.height, name=f"#{m.position + 1} {m.record.name}",
+            m.x, m.y, m.width, m.height, name=f"#{m.position + 1} {html(m.record.name)}",
             line={"color": colour, "width": 4 if m.won else 2,
                   "dash": "solid" if m.won else "dash"},
         ))
@@ -259,7 +260,7 @@ def pair_figure(analysis: PairAnalysis, opacity: float) -> go.Figure:
 
 def pair_bars_figure(analysis: PairAnalysis) -> go.Figure:
     """Max saliency per member: the winner's bar and its lead over the others."""
-    names = [f"#{m.position + 1} {m.record.name}" for m in analysis.members]
+    names = [f"#{m.position + 1} {html(m.record.name)}" for m in analysis.members]
     values = [m.score_max for m in analysis.members]
     colours = [WINNER_COLOUR if m.won else "#90a4ae" for m in analysis.members]
     fig = go.Figure(go.Bar(

@@ -116,12 +116,14 @@ def _sidebar(params: AppParams, dataset: DatasetView, models: ModelRegistry,
     upload = dcc.Upload(
         id=Ids.UPLOAD,
         multiple=True,
+        # the browser does not send a larger file; the server refuses larger requests (413)
+        max_size=int(params.max_upload_mb * 2**20),
         className="upload-zone",
         children=html.Div([
             html.Img(src=UPLOAD_ICON, className="upload-icon", alt=""),
             html.Div([html.B("Drag and drop images"), " or ", html.U("choose files")]),
-            html.Div(f"JPEG, PNG, WebP, TIFF… up to {mb} each; over "
-                     f"{params.max_upload_pixels / 1e6:g} MP they are downscaled",
+            html.Div(f"JPEG, PNG, WebP, TIFF… up to {mb} per drop (larger files are not "
+                     f"sent); over {params.max_upload_pixels / 1e6:g} MP they are downscaled",
                      className="field-hint"),
         ]),
     )

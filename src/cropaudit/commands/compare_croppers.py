@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         delta_by_cropper,
         disagreement_summary,
     )
+    from cropaudit.untrusted import markdown as md, terminal
 
     params = load_params(args.params)
     names = [n for n, _ in args.outcomes]
@@ -91,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
         for n in names])
     lines = disagreement_summary(agreement)
     summary = "\n".join(["## Croppers compared", "",
-                         f"Croppers: {', '.join(names)}; the same "
+                         f"Croppers: {', '.join(md(n) for n in names)}; the same "
                          f"{pairs['tuple_id'].nunique() if len(pairs) else 0} pair tuples "
-                         "each.", "", *(f"- {ln}" for ln in lines)]) + "\n"
+                         "each.", "", *(f"- {md(ln)}" for ln in lines)]) + "\n"
     try:
         with atomic_dir(args.out_dir) as tmp:
             deltas.to_csv(tmp / "deltas.csv", index=False)
@@ -106,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         remove_outputs(args.metrics)
         raise
     for ln in lines:
-        print(ln)
+        print(terminal(ln))
     print(f"wrote {args.out_dir} and {args.metrics}")
     return 0

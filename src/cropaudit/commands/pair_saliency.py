@@ -41,15 +41,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.contracts import read_pairs
+    from cropaudit.croppers.memory import CROPPER_MEMORY
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs
-    from cropaudit.saliency.threads import available_cores
+    from cropaudit.saliency.threads import workers_within
+    from cropaudit.saliency.upright import DECODE_MB_PER_MEGAPIXEL
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
+    from cropaudit.stages.params import MAX_SHARDS
 
     params = load_params(args.params)
-    if args.shards < 1 or not 0 <= args.shard < args.shards:
+    if not 1 <= args.shards <= MAX_SHARDS:
+        raise ConfigError(f"--shards must be in 1..{MAX_SHARDS} (got {args.shards})")
+    if not 0 <= args.shard < args.shards:
         raise ConfigError(f"--shard must be in 0..{args.shards - 1} (got {args.shard})")
     table = read_table(args.dataset)
     pairs = read_pairs(args.pairs)
@@ -63,11 +68,17 @@ def run(args: argparse.Namespace) -> int:
     model = cropper_from_params(params, name, args.model)
     images = MemberImages(args.dataset, table, max_pixels=params.model.max_pixels,
                           cache_bytes=params.saliency.image_cache_mb << 20)
+    # each compose thread decodes one member at a time; the cropper and the cache come first
+    figure = CROPPER_MEMORY.get(name)
+    compose_workers = workers_within(
+        DECODE_MB_PER_MEGAPIXEL * params.model.max_pixels / 1e6,
+        reserved_mb=params.saliency.image_cache_mb
+        + (figure.peak_mb(params.model.max_pixels) if figure else 0))
     try:
         outcomes = run_shard(pairs, images, model, shard=args.shard, shards=args.shards,
                              composites_dir=composites_dir,
                              progress=True if args.progress else None,
-                             compose_workers=available_cores())
+                             compose_workers=compose_workers)
     except BaseException:
         remove_outputs(args.out)
         raise

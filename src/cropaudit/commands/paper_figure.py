@@ -77,6 +77,7 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
     from cropaudit.reporting.figures.bars import grouped_bars, panel_order
     from cropaudit.stats.counts import aggregates_both_modes, proportion_table
     from cropaudit.stats.proportions import adjust
+    from cropaudit.untrusted import mathtext
 
     primary, alternative = aggregates_both_modes(counts, stats.aggregates, pooling)
     table = proportion_table(
@@ -97,7 +98,8 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
     alt = table[~table["primary"]]
     if len(alt):
         note = "; ".join(
-            f"{r.label}: p = {r.p:.3f}, Δ = {r.delta_percent:+d}%" for r in alt.itertuples()
+            f"{mathtext(r.label)}: p = {r.p:.3f}, Δ = {r.delta_percent:+d}%"
+            for r in alt.itertuples()
         )
         fig.text(0.01, 0.005, f"aggregates pooled '{pooling}'. Other pooling: {note}",
                  fontsize=7, ha="left", va="bottom")
@@ -105,7 +107,8 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
     save_png(fig, written[0])
     for panel in panel_order(drawn["panel"].tolist()):
         path = args.out_dir / f"{stem}_{panel.lower()}.png"
-        save_png(grouped_bars(drawn, title=f"{panel} (n={n:,})", panels=[panel]), path)
+        save_png(grouped_bars(drawn, title=f"{mathtext(panel)} (n={n:,})", panels=[panel]),
+                 path)
         written.append(path)
     for path in written:
         print(f"wrote {path}")
@@ -113,12 +116,13 @@ def _pairs(counts, args, stats, pooling, n, stem) -> None:
 
 def _legend(counts) -> str:
     from cropaudit.stats.groups import abbreviation_legend
+    from cropaudit.untrusted import mathtext
 
     groups = {}
     for c in counts:
         groups[c.group_a.label] = c.group_a
         groups[c.group_b.label] = c.group_b
-    return abbreviation_legend(list(groups.values()))
+    return mathtext(abbreviation_legend(list(groups.values())))
 
 
 def _format_table(table, stats) -> str:

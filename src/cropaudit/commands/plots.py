@@ -65,13 +65,14 @@ def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     from cropaudit.reporting.figures.bars import grouped_bars, panel_order
     from cropaudit.stats.groups import abbreviation_legend, parse_group
     from cropaudit.stats.proportions import INTERVAL_NAMES
+    from cropaudit.untrusted import mathtext
 
     drawn = c[c["primary"].astype(bool)].rename(columns={"ci_low": "err_low",
                                                          "ci_high": "err_high"})
     attributes = params.dataset.groups.attributes
     labels = sorted(set(c.loc[c["kind"] == "pair", "group_a"]) | set(c.loc[c["kind"] == "pair",
                                                                            "group_b"]))
-    legend = abbreviation_legend([parse_group(g, attributes) for g in labels])
+    legend = mathtext(abbreviation_legend([parse_group(g, attributes) for g in labels]))
     pairs = c[c["kind"] == "pair"]
     n_text = (f"n={int(pairs['n'].iloc[0]):,} tuples per comparison"
               if len(pairs) and pairs["n"].nunique() == 1 else "n varies by comparison")
@@ -82,11 +83,11 @@ def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     out = [out_dir / f"bars{suffix}.png"]
     fig = grouped_bars(drawn, title=title, ylabel=ylabel)
     if setting:
-        fig.text(0.01, 0.005, setting, fontsize=7, ha="left", va="bottom")
+        fig.text(0.01, 0.005, mathtext(setting), fontsize=7, ha="left", va="bottom")
     save_png(fig, out[0])
     for panel in panel_order(drawn["panel"].tolist()):
         path = out_dir / f"bars_{panel.lower()}{suffix}.png"
-        save_png(grouped_bars(drawn, title=panel, ylabel=ylabel, panels=[panel]), path)
+        save_png(grouped_bars(drawn, title=mathtext(panel), ylabel=ylabel, panels=[panel]), path)
         out.append(path)
     return out
 
@@ -95,6 +96,7 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     from cropaudit.reporting.figures import save_png
     from cropaudit.reporting.figures.forest import forest
     from cropaudit.stats.proportions import INTERVAL_NAMES
+    from cropaudit.untrusted import mathtext
 
     rows = c[c["primary"].astype(bool)]
     level = round(100 * (1 - params.stats.alpha))
@@ -104,7 +106,7 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     thin_name = f"naive {INTERVAL_NAMES.get(naive, naive)} (pairs independent)"
     path = out_dir / f"forest{suffix}.png"
     margin = float(rows["equivalence_margin"].iloc[0])
-    title = f"Δ per comparison ({setting})" if setting else "Δ per comparison"
+    title = f"Δ per comparison ({mathtext(setting)})" if setting else "Δ per comparison"
     save_png(forest(rows, margin=margin, title=title, ci_name=name, thin_name=thin_name), path)
     return [path]
 
@@ -112,9 +114,10 @@ def _forest(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
 def _ecdf(scores, columns, out_dir: Path, suffix: str, setting: str) -> list[Path]:
     from cropaudit.reporting.figures import save_png
     from cropaudit.reporting.figures.ecdf import score_ecdfs
+    from cropaudit.untrusted import mathtext
 
     path = out_dir / f"ecdf{suffix}.png"
-    title = "Per-image saliency scores by group" + (f" ({setting})" if setting else "")
+    title = "Per-image saliency scores by group" + (f" ({mathtext(setting)})" if setting else "")
     save_png(score_ecdfs(scores, columns, title=title), path)
     return [path]
 

@@ -54,6 +54,7 @@ def probe_metrics(flips, verdicts, soft, edits) -> dict[str, object]:
 def summary_lines(flips, verdicts, soft, survival, edits) -> list[str]:
     """Plain sentences for the report."""
     from cropaudit.stats.probes import BASELINE
+    from cropaudit.untrusted import markdown as md
 
     lines = []
     f = flips[flips["probe"] != BASELINE]
@@ -65,7 +66,7 @@ def summary_lines(flips, verdicts, soft, survival, edits) -> list[str]:
         v = verdicts[(verdicts["cropper"] == cropper) & (verdicts["probe"] != BASELINE)]
         lost = v[~v["survives"]]
         lines.append(
-            f"**{cropper}**: the largest flip rate is {100 * worst['flip_rate']:.0f} % "
+            f"**{md(cropper)}**: the largest flip rate is {100 * worst['flip_rate']:.0f} % "
             f"[{100 * worst['flip_low']:.0f}, {100 * worst['flip_high']:.0f}] under "
             f"`{worst['setting']}`{pad_text}; {len(lost)} of {len(v)} comparison verdicts "
             "change verdict or sign under some setting"
@@ -73,15 +74,15 @@ def summary_lines(flips, verdicts, soft, survival, edits) -> list[str]:
     s = soft[(soft["probe"] == BASELINE)] if len(soft) else soft
     for r in s.itertuples():
         if r.applicable:
-            lines.append(f"{r.cropper}: the mass winner disagrees with the argmax winner in "
+            lines.append(f"{md(r.cropper)}: the mass winner disagrees with the argmax winner in "
                          f"{100 * r.mass_argmax_disagree:.0f} % of baseline tuples.")
         else:
-            lines.append(f"{r.cropper}: no saliency map, soft outcomes not applicable.")
+            lines.append(f"{md(r.cropper)}: no saliency map, soft outcomes not applicable.")
     if len(survival):
         worst = survival.loc[survival["neither"].idxmax()]
         lines.append(f"3×1 grids: up to {100 * worst['neither']:.0f} % of crops keep neither "
-                     f"face ({worst['cropper']}, aspect ratio {worst['aspect_ratio']:g}, "
-                     f"{worst['comparison']}).")
+                     f"face ({md(worst['cropper'])}, aspect ratio {worst['aspect_ratio']:g}, "
+                     f"{md(worst['comparison'])}).")
     return lines
 
 
@@ -141,6 +142,6 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         remove_outputs(args.metrics)
         raise
-    print(summary)
+    print(summary)  # names are escaped (visible, one line each) by the Markdown escape
     print(f"wrote {args.out_dir} and {args.metrics}")
     return 0

@@ -96,21 +96,43 @@ def _check_outputs(args: argparse.Namespace) -> None:
     check_writable_dir(args.out_dir, "--out-dir")
 
 
+def _model_params(params, overrides: dict):
+    """``model:`` with the command-line overrides, validated like params.yaml (bounds, the
+    decompression-bomb limit) and refused naming the flag."""
+    from pydantic import ValidationError
+
+    from cropaudit.config import allowed_range
+    from cropaudit.errors import ConfigError
+    from cropaudit.saliency.params import ModelParams
+
+    try:
+        return ModelParams.model_validate({**params.model.model_dump(), **overrides})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        flag = f"--{str(err['loc'][0]).replace('_', '-')}" if err["loc"] else "model"
+        allowed = allowed_range(("model", *err["loc"])) if "than" in err["type"] else ""
+        raise ConfigError(f"{flag}: {err['msg']}" + (f" (allowed: {allowed})" if allowed
+                                                     else "")) from None
+
+
 def _existing_images(images: list[str]) -> tuple[list[str], int]:
-    """Inputs that are files; the others are reported now, before the model is loaded."""
+    """Inputs that are files; the others are reported now, before the model is loaded (one
+    line each, the name quoted when it holds a newline or other unusual characters)."""
+    from cropaudit.saliency.source import file_problem
+    from cropaudit.untrusted import quote_name
+
     kept = []
     for path in images:
-        if Path(path).is_file():
+        problem = file_problem(path)
+        if problem is None:
             kept.append(path)
         else:
-            what = "not a regular file" if Path(path).exists() else "no such file"
-            print(f"cropaudit saliency: error: {path}: {what}", file=sys.stderr)
+            print(f"cropaudit saliency: error: {quote_name(path)}: {problem}", file=sys.stderr)
     return kept, len(images) - len(kept)
 
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.errors import ConfigError
 
     # Cheap checks first: a typo in a path must not cost the model's start-up.
     params = load_params(args.params)
@@ -122,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
         }.items()
         if v is not None
     }
-    if any(v <= 0 for v in overrides.values()):
-        raise ConfigError("--batch-size and --max-pixels must be positive")
+    model_params = _model_params(params, overrides)
     options = _options(args.cropper_option)
     if args.command_template is not None:
         options["template"] = args.command_template
@@ -137,8 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.outputs import write_text
     from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
+    from cropaudit.untrusted import terminal
 
-    model_params = params.model.model_copy(update=overrides)
     cropper = cropper_from_params(params.model_copy(update={"model": model_params}),
                                   args.cropper, args.model, options)
     multiple = len(args.images) > 1
@@ -147,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                                         progress=args.progress):
         if not isinstance(cropping, Cropping):
             failed += 1
-            print(f"cropaudit saliency: error: {cropping.message}", file=sys.stderr)
+            print(f"cropaudit saliency: error: {terminal(cropping.message)}", file=sys.stderr)
             continue
         item, crops = cropping.saliency, cropping.crops
         if args.format == "json":

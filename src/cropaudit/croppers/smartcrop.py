@@ -18,6 +18,7 @@ Mapping onto the cropper interface (docs/croppers.md):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -38,7 +39,7 @@ from cropaudit.croppers.base import (
     scale_crop,
 )
 from cropaudit.errors import ConfigError
-from cropaudit.geometry.crops import Crop
+from cropaudit.geometry.crops import Crop, crop_rectangle
 from cropaudit.saliency.types import SaliencyResult
 
 #: Target width handed to smartcrop, as its own command line does.
@@ -74,9 +75,26 @@ class SmartCropCropper(PixelCropper):
         )
 
     def search(self, image: Image.Image, ratio: float) -> dict:
-        """smartcrop's best crop of ``ratio`` (h/w) and its analysis image."""
-        return self.engine.crop(image, width=TARGET_WIDTH,
-                                height=max(1, round(TARGET_WIDTH * ratio)))
+        """smartcrop's best crop of ``ratio`` (h/w) and its analysis image.
+
+        smartcrop scores crops on an 8-pixel grid; a crop narrower than one cell (an image a
+        few pixels wide, 1×1 or 1×N) covers no cell, its score divides by zero (a NumPy
+        RuntimeWarning on stderr) and smartcrop returns its first candidate, possibly 0
+        pixels wide. There the centred crop of the ratio is taken, silently: no candidate
+        was scored, so none is better than the centre.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            found = self.engine.crop(image, width=TARGET_WIDTH,
+                                     height=max(1, round(TARGET_WIDTH * ratio)))
+        top = found["top_crop"]
+        score = top.get("score", 0.0)
+        if (top["width"] < 1 or top["height"] < 1
+                or (isinstance(score, float) and not math.isfinite(score))):
+            w, h = image.size
+            centred = crop_rectangle(w, h, w // 2, h // 2, ratio)
+            found["top_crop"] = {**top, "x": centred.left, "y": centred.top,
+                                 "width": centred.width, "height": centred.height}
+        return found
 
     def feature_map(self, analyse_image: Image.Image) -> np.ndarray:
         """The map smartcrop scores crops with: its features on the 8-pixel scoring grid."""

@@ -9,10 +9,11 @@ atomic rename), so an interrupted run leaves nothing that looks done, and a reru
 files already present instead of fetching them again.
 
 Stopping is part of politeness: when a server asks every client to wait longer than
-``retry_after_max_s``, or the user presses Ctrl-C, no worker sends another request; files
-already complete stay on disk and the next run resumes from them. Workers are daemon threads
-that check a shared stop flag between chunks and during every wait, so the process can exit
-within seconds instead of draining a queue of pending downloads.
+``retry_after_max_s``, when a host fails ``host_failures_max`` connections in a row (it is
+down: retrying each remaining file would take hours), or the user presses Ctrl-C, no worker
+sends another request; files already complete stay on disk and the next run resumes from
+them. Workers are daemon threads that check a shared stop flag between chunks and during every
+wait, so the process can exit within seconds instead of draining a queue of pending downloads.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ class Stopped(Exception):
     """The client was stopped (Ctrl-C, or a server asked for too long a pause) mid-request."""
 
 
-class ServiceBusy(DownloadError):
+class StopAll(DownloadError):
+    """A reason for the whole client to stop sending requests (not just to fail one file)."""
+
+
+class ServiceBusy(StopAll):
     """A server asked every client to wait longer than ``retry_after_max_s``: stop, resume later.
 
     Waiting for hours would hang the run; failing the file and going on would keep sending
@@ -93,6 +98,30 @@ class ServiceBusy(DownloadError):
             "requests, complete files are kept: run the same command again later to resume"
         )
         self.host, self.wait = host, wait
+
+
+class HostDown(StopAll):
+    """A host failed ``host_failures_max`` connections in a row: it is down, not one file.
+
+    Going on would retry every remaining file with backoff (about 15 s each at the defaults,
+    hours for a few thousand images) only to fail them all.
+    """
+
+    exit_code = 3  # the environment failed (README, "Errors and exit codes")
+
+    def __init__(self, host: str, failures: int, reason: str) -> None:
+        super().__init__(
+            f"{host}: {failures} connection failures in a row (last: {reason}; "
+            "dataset.wikiceleb.http.host_failures_max), the host looks down; stopped without "
+            "sending more requests, complete files are kept: run the same command again "
+            "later to resume"
+        )
+        self.host, self.failures = host, failures
+
+
+#: Failures of the connection itself (not an HTTP answer): what counts toward a host's
+#: circuit breaker.
+CONNECTION_FAILURES = ("connection error", "timeout", "truncated body")
 
 
 def user_agent(params: HttpParams) -> str:
@@ -193,6 +222,7 @@ class PoliteClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
+        self._host_failures: Counter[str] = Counter()
         self._pause_until = 0.0
         self._bytes = 0
         self._t0: float | None = None
@@ -252,6 +282,22 @@ class PoliteClient:
         if ahead > 0:
             self._sleep(ahead)
 
+    def _connection_failed(self, url: str, reason: str) -> None:
+        """Count a failed connection to ``url``'s host; trip the breaker at the limit."""
+        host = urlsplit(url).netloc
+        with self._lock:
+            self._host_failures[host] += 1
+            failures = self._host_failures[host]
+        if failures >= self.params.host_failures_max:
+            self._stop.set()  # nobody sends another request
+            raise HostDown(host, failures, reason)
+
+    def _answered(self, url: str) -> None:
+        """The host answered (any HTTP status): it is up, its count starts again."""
+        host = urlsplit(url).netloc
+        with self._lock:
+            self._host_failures.pop(host, None)
+
     def _check_status(self, r: requests.Response, detail: str = "") -> None:
         code = r.status_code
         if code == 200:
@@ -274,9 +320,14 @@ class PoliteClient:
         for attempt in range(1, p.max_attempts + 1):
             self._wait_for_pause()
             try:
-                return attempt_fn()
+                out = attempt_fn()
+                self._answered(url)
+                return out
             except RetryLater as exc:
                 last, wait, pause_all = exc.reason, exc.wait, exc.pause_all
+            except Rejected:
+                self._answered(url)
+                raise
             except requests.exceptions.ChunkedEncodingError:
                 last, wait, pause_all = "truncated body", None, False
             except requests.exceptions.Timeout:
@@ -285,6 +336,10 @@ class PoliteClient:
                 last, wait, pause_all = "connection error", None, False
             except requests.exceptions.RequestException as exc:  # bad URL, redirect loop, ...
                 raise Rejected(type(exc).__name__) from None
+            if last.startswith(CONNECTION_FAILURES):
+                self._connection_failed(url, last)
+            else:
+                self._answered(url)
             if wait is not None and wait > p.retry_after_max_s:
                 self._stop.set()  # nobody sends another request
                 raise ServiceBusy(urlsplit(url).netloc, last, wait, p.retry_after_max_s)
@@ -424,8 +479,9 @@ class PoliteClient:
 
         Files named ``<stem>.*`` already in ``dest_dir`` are verified and kept (resume).
         Leftover ``.part`` files of an interrupted run are removed first. Raises
-        :class:`ServiceBusy` when a server asks for a pause beyond ``retry_after_max_s``, and
-        lets ``KeyboardInterrupt`` through within seconds; complete files stay in both cases.
+        :class:`ServiceBusy` when a server asks for a pause beyond ``retry_after_max_s``,
+        :class:`HostDown` when a host fails ``host_failures_max`` connections in a row, and
+        lets ``KeyboardInterrupt`` through within seconds; complete files stay in all cases.
         """
         from tqdm import tqdm
 
@@ -455,7 +511,7 @@ class PoliteClient:
             for i in range(n_workers)
         ]
         report: DownloadReport[T] = DownloadReport()
-        busy: ServiceBusy | None = None
+        busy: StopAll | None = None
         try:
             with tqdm(total=len(jobs), desc=desc, unit="file", disable=None) as bar:
                 for w in workers:
@@ -465,14 +521,14 @@ class PoliteClient:
                         job, outcome = results.get(timeout=0.2)
                     except queue.Empty:
                         if not any(w.is_alive() for w in workers) and results.empty():
-                            break  # every worker stopped early (ServiceBusy)
+                            break  # every worker stopped early (StopAll)
                         continue
                     if isinstance(outcome, Downloaded):
                         report.done[job.key] = outcome
                     elif isinstance(outcome, Rejected):
                         report.failed[job.key] = outcome.reason
                         log.debug("%s: %s", job.url, outcome.reason)
-                    elif isinstance(outcome, ServiceBusy):
+                    elif isinstance(outcome, StopAll):
                         busy = outcome
                         break
                     elif isinstance(outcome, BaseException) and not isinstance(outcome, Stopped):

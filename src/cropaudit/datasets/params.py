@@ -22,7 +22,8 @@ class GroupParams(BaseModel):
         min_length=1,
         description="attribute columns whose values, joined by '_', form the group label",
     )
-    min_group_size: int = Field(1, ge=1, description="groups with fewer images are dropped")
+    min_group_size: int = Field(1, ge=1, le=1_000_000,
+                                description="groups with fewer images are dropped")
     include: list[str] | None = Field(
         None,
         description="group labels to keep (e.g. [black_female, white_male]); null keeps all. "
@@ -72,17 +73,26 @@ class HttpParams(BaseModel):
     )
     concurrency: int = Field(2, ge=1, le=16, description="parallel downloads")
     max_mbps: float | None = Field(
-        20.0, gt=0, description="cap on the total download rate in megabits/s; null = no cap"
+        20.0, gt=0, le=100_000,
+        description="cap on the total download rate in megabits/s; null = no cap"
     )
-    timeout_s: float = Field(30.0, gt=0, description="connect and read timeout per request")
-    max_attempts: int = Field(5, ge=1, description="tries per request before giving up")
+    timeout_s: float = Field(30.0, gt=0, le=600,
+                             description="connect and read timeout per request")
+    max_attempts: int = Field(5, ge=1, le=20, description="tries per request before giving up")
     backoff_initial_s: float = Field(
-        2.0, ge=0, description="wait after the first failure; doubles per attempt"
+        2.0, ge=0, le=3600, description="wait after the first failure; doubles per attempt"
     )
-    backoff_max_s: float = Field(120.0, ge=0, description="longest wait between attempts")
+    backoff_max_s: float = Field(120.0, ge=0, le=3600,
+                                 description="longest wait between attempts")
     retry_after_max_s: float = Field(
-        600.0, ge=0, description="longest Retry-After pause obeyed (all workers pause); a "
-        "longer one stops the download politely, keeping complete files for a later resume"
+        600.0, ge=0, le=86_400, description="longest Retry-After pause obeyed (all workers "
+        "pause); a longer one stops the download politely, keeping complete files for a "
+        "later resume"
+    )
+    host_failures_max: int = Field(
+        10, ge=1, le=1000, description="connection failures in a row (refused, dropped, "
+        "timed out; any HTTP answer resets the count) after which a host counts as down: "
+        "the download stops with one line, keeping complete files for a later resume"
     )
 
 
@@ -109,20 +119,24 @@ class WikicelebSourceParams(BaseModel):
         "wikiceleb_groups.tsv",
     )
     thumb_width: int = Field(
-        960, ge=1, description="thumbnail width in pixels, raised to the next Wikimedia "
+        960, ge=1, le=WIKIMEDIA_THUMB_STEPS[-1],
+        description="thumbnail width in pixels, raised to the next Wikimedia "
         "standard step (" + ", ".join(str(w) for w in WIKIMEDIA_THUMB_STEPS) + ")"
     )
     requery: bool = Field(
         False, description="run the query again even if the stored result matches the query"
     )
     max_images_per_group: int | None = Field(
-        None, ge=1, description="seeded random subset per group (null = all), e.g. for a trial"
+        None, ge=1, le=10_000_000,
+        description="seeded random subset per group (null = all), e.g. for a trial"
     )
     metadata_batch: int = Field(50, ge=1, le=50, description="file titles per Commons API call")
     maxlag: int | None = Field(
-        5, ge=0, description="Commons API maxlag (s): back off when the servers lag; null = off"
+        5, ge=0, le=3600,
+        description="Commons API maxlag (s): back off when the servers lag; null = off"
     )
-    query_timeout_s: float = Field(300.0, gt=0, description="read timeout of the SPARQL query")
+    query_timeout_s: float = Field(300.0, gt=0, le=3600,
+                                   description="read timeout of the SPARQL query")
     http: HttpParams = Field(default_factory=HttpParams)
 
 

@@ -25,9 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.datasets.table import BASE_COLUMNS, group_label, write_table
 from cropaudit.errors import DatasetError, InputFileError
-from cropaudit.outputs import atomic_path, spreadsheet_safe
+from cropaudit.outputs import atomic_path
 from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.source import open_image, oriented_size
+from cropaudit.untrusted import csv_cell
 
 if TYPE_CHECKING:
     from cropaudit.config import Params
@@ -412,6 +413,6 @@ def _write_excluded(excluded: Sequence[Exclusion], path: Path) -> None:
     df = pd.DataFrame(
         [(e.image_id, e.path, e.reason) for e in excluded], columns=list(EXCLUDED_COLUMNS)
     ).sort_values("image_id", kind="stable")
-    df = df.map(spreadsheet_safe)
+    df = df.map(csv_cell)
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)

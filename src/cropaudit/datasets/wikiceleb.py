@@ -224,8 +224,19 @@ def _term(binding: Mapping[str, Any], var: str) -> str | None:
 
 
 def commons_file_name(image: str) -> str:
-    """``http://commons.wikimedia.org/wiki/Special:FilePath/A%20b.jpg`` -> ``A_b.jpg``."""
-    return unquote(image.rsplit("/", 1)[-1]).replace(" ", "_")
+    """``http://commons.wikimedia.org/wiki/Special:FilePath/A%20b.jpg`` -> ``A b.jpg``.
+
+    Spaces, as Wikidata stores the name (P18) and Commons titles it; MediaWiki reads ``_``
+    as a space, so one written with underscores is the same file, under its title.
+    """
+    return unquote(image.rsplit("/", 1)[-1]).replace("_", " ")
+
+
+def title_file_name(record: Mapping[str, Any], asked: str) -> str:
+    """The file's current name on Commons: its page title without ``File:`` after
+    normalisation and redirects (a file renamed since Wikidata named it), else ``asked``."""
+    title = str(record.get("title") or "")
+    return title.removeprefix("File:") if title.startswith("File:") else asked
 
 
 @dataclass
@@ -383,9 +394,12 @@ def _metadata_batch(
     client: PoliteClient, wp: WikicelebSourceParams, names: Sequence[str], width: int
 ) -> dict[str, dict[str, Any]]:
     """imageinfo (with the ``width`` thumbnail URL) + extmetadata of up to 50 files, following
-    API continuation. Each record notes the width its ``thumburl`` was asked for."""
+    API continuation. Each record notes the width its ``thumburl`` was asked for, and its
+    ``title`` is the file's current one: redirects of renamed files are followed, so the
+    name recorded is the one the URLs point to."""
     params: dict[str, Any] = {
-        "action": "query", "format": "json", "formatversion": "2", "prop": "imageinfo",
+        "action": "query", "format": "json", "formatversion": "2", "redirects": "1",
+        "prop": "imageinfo",
         "iiprop": "url|size|mime|thumbmime|extmetadata", "iiurlwidth": width,
         "iiextmetadatafilter": "|".join(EXTMETADATA_FIELDS),
         "titles": "|".join(f"File:{n}" for n in names),
@@ -393,6 +407,7 @@ def _metadata_batch(
     if wp.maxlag is not None:
         params["maxlag"] = wp.maxlag
     normalized: dict[str, str] = {}
+    redirects: dict[str, str] = {}
     pages: dict[str, dict[str, Any]] = {}
     cont: dict[str, Any] = {}
     while True:
@@ -401,6 +416,8 @@ def _metadata_batch(
         query = doc.get("query", {})
         for n in query.get("normalized", []):
             normalized[n["from"]] = n["to"]
+        for r in query.get("redirects", []):
+            redirects[r["from"]] = r["to"]
         for page in query.get("pages", []):
             entry = pages.setdefault(page["title"], {"title": page["title"]})
             if page.get("missing") or page.get("invalid"):
@@ -413,6 +430,7 @@ def _metadata_batch(
     out = {}
     for n in names:
         title = normalized.get(f"File:{n}", f"File:{n}")
+        title = redirects.get(title, title)
         out[n] = {**pages.get(title, {"title": title, "missing": True}), "iiurlwidth": width}
     return out
 
@@ -476,11 +494,10 @@ def commons_metadata(
         log.warning("licences: interrupted; %d of %d files' records saved in %s: run the same "
                     "command again to resume", done, len(todo), path)
         raise
-    except DownloadError as exc:
-        raise DownloadError(
-            f"{exc} (licences: {done} of {len(todo)} files' records saved in {path}; run "
-            "again to resume)"
-        ) from None
+    except DownloadError as exc:  # the same kind (a host that is down keeps its exit code)
+        exc.args = (f"{exc} (licences: {done} of {len(todo)} files' records saved in {path}; "
+                    "run again to resume)",)
+        raise
     finally:
         if done:
             write_json(path, cache)
@@ -698,7 +715,8 @@ def build(params: Params, out_path: str | os.PathLike[str]) -> pd.DataFrame:
         if c.image_id not in chosen:
             continue
         name, url, done = chosen[c.image_id]
-        c.meta.update(credit_fields(records[name]), file_name=name, source_url=url)
+        c.meta.update(credit_fields(records[name]), file_name=title_file_name(records[name], name),
+                      source_url=url)
         c.file, c.info = done.path, done.payload
         ready.append(c)
     return finalize(

@@ -17,11 +17,12 @@ class FacesParams(BaseModel):
         0.9, ge=0.0, le=1.0, description="boxes below this detector confidence are dropped"
     )
     min_face_size: int = Field(
-        20, ge=12, description="smallest face side searched for, in detector pixels"
+        20, ge=12, le=10_000, description="smallest face side searched for, in detector pixels"
     )
     primary: Literal["largest", "most_confident"] = Field(
         "largest", description="which box is 'the' face of an image (rank 0)"
     )
     max_pixels: int = Field(
-        4_000_000, gt=0, description="larger images are downscaled to detect (boxes mapped back)"
+        4_000_000, ge=1, le=100_000_000,
+        description="larger images are downscaled to detect (boxes mapped back)"
     )

@@ -24,7 +24,13 @@ LayoutName = Literal["horizontal", "vertical"]
 ScalingName = Literal["none", "fixed_height", "max_side"]
 
 
+#: Most settings one probe may list (each is a rerun of every cropper on the probe's tuples).
+MAX_SETTINGS = 50
+
+
 def _unique(values: list) -> list:
+    if len(values) > MAX_SETTINGS:
+        raise ValueError(f"at most {MAX_SETTINGS} settings, got {len(values)}")
     if len(set(values)) != len(values):
         raise ValueError("settings must not repeat")
     return values
@@ -82,7 +88,7 @@ class ProbesParams(BaseModel):
         10, ge=1, le=100_000,
         description="base tuples per pair comparison re-shown by every probe (seeded draw; "
                     "both orders of each are kept)")
-    top_k: int = Field(10, ge=1, description="cells counted by the top-k share")
+    top_k: int = Field(10, ge=1, le=10_000, description="cells counted by the top-k share")
     padding: list[int] = Field(
         default_factory=lambda: [0, 6, 13, 19, 26, 31],
         description="blank pixels added before the composite (Hoppe's offsets)")
@@ -93,7 +99,8 @@ class ProbesParams(BaseModel):
                                description="members shown in reverse order")
     layout: list[LayoutName] = Field(default_factory=lambda: list(get_args(LayoutName)))
     scaling: list[ScalingName] = Field(default_factory=lambda: list(get_args(ScalingName)))
-    scaling_size: int = Field(256, gt=0, description="pixels for fixed_height / max_side")
+    scaling_size: int = Field(256, ge=1, le=10_000,
+                              description="pixels for fixed_height / max_side")
     jpeg: list[int] = Field(default_factory=lambda: [95, 75, 50],
                             description="JPEG quality the composite is re-encoded at")
     grid: list[float] = Field(

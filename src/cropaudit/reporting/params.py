@@ -14,7 +14,8 @@ class ReportParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field("cropaudit: saliency cropping audit", description="report heading")
-    max_table_rows: int = Field(200, gt=0, description="rows shown per table (all are in CSVs)")
+    max_table_rows: int = Field(200, ge=1, le=100_000,
+                                description="rows shown per table (all are in CSVs)")
 
 
 class TrackingParams(BaseModel):
@@ -28,3 +29,8 @@ class TrackingParams(BaseModel):
     )
     experiment: str = Field("cropaudit", min_length=1, description="MLflow experiment name")
     run_name: str | None = Field(None, description="default: <dataset>-<primary>-seed<seed>")
+    call_deadline_s: float = Field(
+        60.0, ge=1, le=3600, description="longest time one MLflow call may take (a search, a "
+        "batch of metrics, one folder of artifacts) before log-run gives up with one line; "
+        "raise it to upload large artifacts over a slow link"
+    )

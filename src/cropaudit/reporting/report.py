@@ -39,9 +39,16 @@ class Table:
 
 
 def _markdown(text: str) -> str:
+    """HTML of the stages' Markdown summaries, with raw HTML, images and links switched off.
+
+    The summaries put names from the data in through :func:`cropaudit.untrusted.markdown`;
+    this is the second guard: even an unescaped ``![t](https://…)`` cannot make the page,
+    which promises to be self-contained, fetch anything or link out.
+    """
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    return md.disable(["image", "link", "autolink"]).render(text)
 
 
 def _figures(figures_dir: Path) -> list[Figure]:

@@ -12,8 +12,10 @@ deprecates the file store), with artifacts in ``mlruns/`` beside the database. T
 (e.g. a team's ``http://mlflow.example:5000``). Experiments are created through the client so
 that their artifact location is recorded in the store.
 
-A remote server is probed first (a few seconds at most) and MLflow's HTTP retries are cut
-from minutes to seconds: an unreachable server is one line, the results stay on disk, and
+A remote server is probed first, within a total deadline (:data:`PROBE_DEADLINE_S`, however
+slowly it answers), and every MLflow call after that has a deadline of its own
+(``tracking.call_deadline_s``); MLflow's HTTP retries are cut from minutes to seconds. An
+unreachable, hanging or trickling server is one line, the results stay on disk, and
 ``log-run`` can simply be rerun later. Logging is idempotent: a run is tagged with a digest of
 its inputs (params, metrics, dataset, model, code), and the same inputs are not logged twice
 (``--new`` forces another run). A run interrupted by Ctrl-C, SIGTERM or SIGHUP is marked
@@ -24,6 +26,7 @@ inputs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -32,13 +35,14 @@ import re
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from cropaudit.contracts import metric_key
 from cropaudit.errors import InputFileError, TrackingServerError
+from cropaudit.reporting.deadline import DeadlineExceeded, deadline, within
 from cropaudit.reporting.params import (  # re-exported: imported from here
     DEFAULT_TRACKING_URI as DEFAULT_TRACKING_URI,
     ENV_TRACKING_URI as ENV_TRACKING_URI,
@@ -57,8 +61,15 @@ HTTP_ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
 }
-#: (connect, read) seconds of the reachability probe of a remote server.
+#: (connect, read) seconds of the reachability probe of a remote server: each read's bound.
 PROBE_TIMEOUT_S = (3.0, 5.0)
+#: Seconds the whole probe may take (``/health`` and one API call), however it trickles.
+PROBE_DEADLINE_S = 8.0
+#: The probe's API call: cheap, read-only, answered by every MLflow server (any HTTP status,
+#: 404 included, shows the API answers).
+PROBE_API = "/api/2.0/mlflow/experiments/get-by-name"
+#: An MLflow call bounded by a deadline: ``call(what, fn, *args, **kwargs)``.
+Call = Callable[..., Any]
 LATER_HINT = (
     "the results stay on disk: run the same `cropaudit log-run` (or `snakemake`) again once "
     "it answers, or log them locally now with MLFLOW_TRACKING_URI=sqlite:///mlflow.db"
@@ -143,19 +154,57 @@ def aligned_metrics(metrics_by_run: Mapping[str, Mapping[str, Any]]) -> dict[str
     return {name: {k: values.get(k, math.nan) for k in keys} for name, values in flat.items()}
 
 
-def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+def _unbounded(_what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
+
+
+def log_params_and_metrics(params_dump: Mapping[str, Any], metrics: Mapping[str, Any],
+                           call: Call = _unbounded) -> None:
     """Log flattened params and numeric metrics to the active run, in MLflow-sized batches."""
-    log_flat(params_dump, flat_metrics(metrics))
+    log_flat(params_dump, flat_metrics(metrics), call)
 
 
-def log_flat(params_dump: Mapping[str, Any], flat: Mapping[str, float]) -> None:
-    """Log flattened params and already flattened metrics, in MLflow-sized batches."""
+def log_flat(params_dump: Mapping[str, Any], flat: Mapping[str, float],
+             call: Call = _unbounded) -> None:
+    """Log flattened params and already flattened metrics, in MLflow-sized batches (each
+    batch one ``call``, so each has its own deadline)."""
     import mlflow
 
     for chunk in _chunks(flat_params(params_dump), MAX_PARAMS_PER_BATCH):
-        mlflow.log_params(chunk)
+        call("log parameters", mlflow.log_params, chunk)
     for chunk in _chunks(dict(flat), MAX_METRICS_PER_BATCH):
-        mlflow.log_metrics(chunk)
+        call("log metrics", mlflow.log_metrics, chunk)
+
+
+def bounded_calls(seconds: float) -> Call:
+    """``call(what, fn, *args)``: ``fn(*args)`` under a deadline of ``seconds``."""
+    return functools.partial(within, seconds)
+
+
+@contextlib.contextmanager
+def bounded_run(call: Call, what: str, **start: Any) -> Iterator[Any]:
+    """``mlflow.start_run(**start)`` with every MLflow call it makes under ``call``'s deadline.
+
+    Like MLflow's own context, a block that raises (a deadline included) ends the run FAILED;
+    when the server cannot take even that, the run stays RUNNING and the next ``log-run`` of
+    the same inputs marks it FAILED.
+    """
+    import mlflow
+
+    run = call(f"start {what}", mlflow.start_run, **start)
+    try:
+        yield run
+    except BaseException:
+        with contextlib.suppress(Exception, DeadlineExceeded):
+            call(f"mark {what} FAILED", mlflow.end_run, "FAILED")
+        raise
+    call(f"finish {what}", mlflow.end_run)
+
+
+def _deadline_error(exc: DeadlineExceeded, uri: str) -> TrackingServerError:
+    return TrackingServerError(
+        f"MLflow tracking store {uri}: {exc.what}: no result within {exc.seconds:g} s "
+        f"(tracking.call_deadline_s); {LATER_HINT}")
 
 
 def ensure_experiment(client: Any, name: str, uri: str) -> str:
@@ -222,18 +271,28 @@ def read_metrics(paths: Sequence[Path]) -> dict[str, Any]:
     return merged
 
 
-def check_reachable(uri: str) -> None:
+def check_reachable(uri: str, experiment: str = "Default") -> None:
     """Refuse at once, with one line, a remote tracking server that does not answer.
 
-    Any HTTP answer counts as reachable (even 404 from a proxy); only a refused connection,
-    a DNS failure or silence beyond :data:`PROBE_TIMEOUT_S` do not. Local stores pass.
+    ``/health`` and one API call (the experiment's look-up) must both answer within
+    :data:`PROBE_DEADLINE_S` in all: a server that answers ``/health`` and then hangs, or
+    sends its answer a byte at a time, is refused as surely as a silent one. Any HTTP answer
+    counts (even 404 from a proxy); a refused connection, a DNS failure, silence beyond
+    :data:`PROBE_TIMEOUT_S` or an answer not complete by the deadline do not. Local stores
+    pass.
     """
     if not uri.startswith(("http://", "https://")):
         return
     import requests
 
+    base = uri.rstrip("/")
     try:
-        requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S)
+        with deadline(PROBE_DEADLINE_S, "probe"):
+            requests.get(base + "/health", timeout=PROBE_TIMEOUT_S).close()
+            requests.get(base + PROBE_API, params={"experiment_name": experiment},
+                         timeout=PROBE_TIMEOUT_S).close()
+    except DeadlineExceeded:
+        reason = f"no complete answer within {PROBE_DEADLINE_S:g} s"
     except requests.Timeout:
         reason = f"no answer within {PROBE_TIMEOUT_S[1]:g} s"
     except requests.ConnectionError as exc:
@@ -320,12 +379,14 @@ def log_run(
         raise InputFileError(f"{dataset_path}: dataset table not found")
     metrics = read_metrics(metrics_paths)
     uri = tracking_uri(params.tracking)
-    check_reachable(uri)  # before importing MLflow, which alone takes seconds
+    check_reachable(uri, params.tracking.experiment)  # before importing MLflow (seconds)
     from mlflow.exceptions import MlflowException
 
     try:
         return _log_run(params, params_path, metrics_paths, metrics, dataset_path, stats_dir,
                         figures_dir, report_path, model_path, artifact_dirs, uri, new)
+    except DeadlineExceeded as exc:
+        raise _deadline_error(exc, uri) from None
     except MlflowException as exc:
         first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()
         raise TrackingServerError(f"MLflow tracking store {uri}: "
@@ -344,9 +405,11 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
     from cropaudit.reporting.provenance import file_digest, git_state, package_versions
 
     tp: TrackingParams = params.tracking
+    call = bounded_calls(tp.call_deadline_s)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = ensure_experiment(client, tp.experiment, uri)
+    experiment_id = call("find or create the experiment", ensure_experiment, client,
+                         tp.experiment, uri)
     run_name = tp.run_name or (
         f"{params.dataset.dataset_name}-{params.primary_cropper}-seed{params.seed}"
     )
@@ -379,31 +442,32 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
     digest = inputs_digest(params_dump, metrics, tags)
     tags[DIGEST_TAG] = digest
 
-    earlier = _runs_with_digest(client, experiment_id, digest)
+    earlier = call("search for runs of these inputs", _runs_with_digest, client,
+                   experiment_id, digest)
     for stale in (r for r in earlier if r.info.status == "RUNNING"):
         # a log-run of the same inputs killed outright (SIGKILL) never ended its run
-        client.set_terminated(stale.info.run_id, status="FAILED")
+        call("mark a stale run FAILED", client.set_terminated, stale.info.run_id,
+             status="FAILED")
     finished = [r for r in earlier if r.info.status == "FINISHED"]
     if finished and not new:
         return _record(finished[0], tp.experiment, uri, digest), True
 
-    with _signals_interrupt(), mlflow.start_run(
-        experiment_id=experiment_id, run_name=run_name
-    ) as run:
-        mlflow.set_tags(tags)
-        log_params_and_metrics(params_dump, metrics)
-        mlflow.log_input(dataset, context="audit")
-        mlflow.log_dict(versions, "environment/versions.json")
-        mlflow.log_artifact(str(params_path), "config")
+    with _signals_interrupt(), bounded_run(call, "the run", experiment_id=experiment_id,
+                                           run_name=run_name) as run:
+        call("set tags", mlflow.set_tags, tags)
+        log_params_and_metrics(params_dump, metrics, call)
+        call("log the dataset", mlflow.log_input, dataset, context="audit")
+        call("log versions.json", mlflow.log_dict, versions, "environment/versions.json")
+        call("log params.yaml", mlflow.log_artifact, str(params_path), "config")
         for path in metrics_paths:
-            mlflow.log_artifact(str(path), "metrics")
+            call(f"log {path.name}", mlflow.log_artifact, str(path), "metrics")
         dirs = [(stats_dir, "tables"), (figures_dir, "figures"),
                 *((d, d.name) for d in artifact_dirs)]
         for directory, dest in dirs:
             if directory is not None and directory.is_dir():
-                mlflow.log_artifacts(str(directory), dest)
+                call(f"log the {dest} folder", mlflow.log_artifacts, str(directory), dest)
         if report_path is not None and report_path.is_file():
-            mlflow.log_artifact(str(report_path), "report")
+            call("log the report", mlflow.log_artifact, str(report_path), "report")
         record = _record(run, tp.experiment, uri, digest)
     return record, False
 
@@ -435,43 +499,61 @@ def log_cropper_runs(
 
     Children carry the same metric keys (each cropper's stats metrics.json, same schema), so
     MLflow's compare view lines them up; the parent holds the comparison tables, the forest
-    plot and the agreement metrics. Returns the ids, for the stage's output record.
+    plot and the agreement metrics. Returns the ids, for the stage's output record. Every
+    MLflow call has the deadline ``tracking.call_deadline_s``, as in :func:`log_run`.
     """
+    if not comparison_dir.is_dir():
+        raise InputFileError(f"{comparison_dir}: comparison folder not found")
+    tp: TrackingParams = params.tracking
+    uri = tracking_uri(tp)
+    check_reachable(uri, tp.experiment)
+    try:
+        return _log_cropper_runs(params, params_path, comparison_dir, comparison_metrics,
+                                 croppers, uri)
+    except DeadlineExceeded as exc:
+        raise _deadline_error(exc, uri) from None
+
+
+def _log_cropper_runs(params: Any, params_path: Path, comparison_dir: Path,
+                      comparison_metrics: Path, croppers: Sequence[CropperRun], uri: str
+                      ) -> dict[str, Any]:
     import mlflow
     from mlflow.tracking import MlflowClient
 
     from cropaudit.reporting.provenance import git_state
 
-    if not comparison_dir.is_dir():
-        raise InputFileError(f"{comparison_dir}: comparison folder not found")
     tp: TrackingParams = params.tracking
-    uri = tracking_uri(tp)
+    call = bounded_calls(tp.call_deadline_s)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = ensure_experiment(client, tp.experiment, uri)
+    experiment_id = call("find or create the experiment", ensure_experiment, client,
+                         tp.experiment, uri)
     git = git_state(".")
     base_tags = {"git.commit": git.commit or "unknown",
                  "dataset.name": params.dataset.dataset_name}
     dump = params.model_dump(mode="json")
     name = tp.run_name or f"{params.dataset.dataset_name}-croppers-seed{params.seed}"
     children: dict[str, str] = {}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as parent:
-        mlflow.set_tags({**base_tags, "cropaudit.run": "cropper-comparison",
-                         "croppers": ",".join(c.name for c in croppers)})
-        log_params_and_metrics(dump, read_metrics([comparison_metrics]))
-        mlflow.log_artifacts(str(comparison_dir), "comparison")
-        mlflow.log_artifact(str(params_path), "config")
+    with bounded_run(call, "the parent run", experiment_id=experiment_id,
+                     run_name=name) as parent:
+        call("set tags", mlflow.set_tags, {**base_tags, "cropaudit.run": "cropper-comparison",
+                                           "croppers": ",".join(c.name for c in croppers)})
+        log_params_and_metrics(dump, read_metrics([comparison_metrics]), call)
+        call("log the comparison folder", mlflow.log_artifacts, str(comparison_dir),
+             "comparison")
+        call("log params.yaml", mlflow.log_artifact, str(params_path), "config")
         # a test one cropper's outcomes leave undefined is logged as NaN, not dropped
         aligned = aligned_metrics({c.name: read_metrics([c.metrics_path]) for c in croppers})
         for c in croppers:
-            with mlflow.start_run(experiment_id=experiment_id, run_name=c.name,
-                                  nested=True) as child:
-                mlflow.set_tags({**base_tags, "cropaudit.run": "cropper", "cropper": c.name,
-                                 **(c.tags or {})})
-                log_flat({**dump, "cropper": c.name}, aligned[c.name])
+            with bounded_run(call, f"the run of cropper {c.name}", experiment_id=experiment_id,
+                             run_name=c.name, nested=True) as child:
+                call("set tags", mlflow.set_tags, {**base_tags, "cropaudit.run": "cropper",
+                                                   "cropper": c.name, **(c.tags or {})})
+                log_flat({**dump, "cropper": c.name}, aligned[c.name], call)
                 for directory, dest in ((c.stats_dir, "tables"), (c.figures_dir, "figures")):
                     if directory is not None and directory.is_dir():
-                        mlflow.log_artifacts(str(directory), dest)
+                        call(f"log the {dest} folder", mlflow.log_artifacts, str(directory),
+                             dest)
                 children[c.name] = child.info.run_id
     return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id,
             "experiment": tp.experiment, "tracking_uri": uri, "children": children}

@@ -37,11 +37,17 @@ from cropaudit.saliency.grid import grid_coordinates, salient_point
 from cropaudit.saliency.layers import LayerStack, parse_layers
 from cropaudit.saliency.model_store import sha256_file
 from cropaudit.saliency.preprocess import PreparedImage, prepare_array, prepare_file
-from cropaudit.saliency.threads import available_cores, ordered_map
+from cropaudit.saliency.threads import available_cores, ordered_map, workers_within
 from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.saliency.vxm import read_vxm
 
 log = logging.getLogger(__name__)
+
+#: Memory of a FastGaze process (libraries, the model), MB: ``benchmarks/bench_memory.py``.
+FASTGAZE_BASE_MB = 126
+#: What one image in flight adds per megapixel of the largest image, MB: a 100 MP PNG
+#: (decoded in strips, halved on the way) peaks at +460 MB; a JPEG, decoded at 1/8, +3 MB.
+FASTGAZE_MB_PER_MEGAPIXEL = 4.6
 
 _TF_CONFIGURED = False
 
@@ -163,7 +169,9 @@ class FastGazeModel:
         self.stack = stack
         self.batch_size = batch_size
         self.max_pixels = max_pixels
-        self.workers = workers or available_cores()
+        # one image in flight per worker: as many workers as the cores and the memory hold
+        self.workers = workers or workers_within(FASTGAZE_MB_PER_MEGAPIXEL * max_pixels / 1e6,
+                                                 reserved_mb=FASTGAZE_BASE_MB)
         #: how many inputs are grouped at once to find equally sized images (TensorFlow)
         self.window = max(4 * batch_size, 32)
         self.runtime = resolve_runtime(runtime)

@@ -16,6 +16,7 @@ import numpy as np
 
 from cropaudit.geometry.crops import Crop
 from cropaudit.saliency.types import SaliencyResult
+from cropaudit.untrusted import terminal
 
 
 def _g(value: float) -> str:
@@ -40,15 +41,18 @@ def candidate_crops_text(
     return "\n".join(lines) + "\n"
 
 
+BACKSLASH = "\\"
+
+
 def source_header(source: str) -> str:
     """The ``# <file>`` line that separates images in candidate-crops output.
 
-    A file name may contain a newline (or a backslash); those are written as ``\\n`` and
-    ``\\\\`` so that the header stays one line and a reader cannot take the rest of the name
-    for a result line.
+    A file name may contain a newline (or a backslash, or any other control character); those
+    are written as ``\\n``, ``\\\\`` and ``\\x..`` (:func:`cropaudit.untrusted.terminal`)
+    so that the header stays one line and a reader cannot take the rest of the name for a
+    result line.
     """
-    escaped = source.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-    return f"# {escaped}\n"
+    return f"# {terminal(source.replace(BACKSLASH, BACKSLASH * 2))}\n"
 
 
 def result_dict(

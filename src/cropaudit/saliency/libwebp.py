@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from cropaudit.errors import InputFileError
+from cropaudit.untrusted import quote_name
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def decode_webp(path: Path, target_w: int, target_h: int) -> tuple[np.ndarray, n
     status = lib.WebPGetFeaturesInternal(data, len(data), ffi.addressof(config, "input"),
                                          _DECODER_ABI)
     if status != 0:
-        raise InputFileError(f"{path}: cannot decode WebP ({_STATUS.get(status, status)})")
+        raise InputFileError(
+            f"{quote_name(path)}: cannot decode WebP ({_STATUS.get(status, status)})")
     width, height = int(config.input.width), int(config.input.height)
     read_w, read_h = webp_read_size(width, height, target_w, target_h)
     rgba = np.empty((read_h, read_w, 4), dtype=np.uint8)
@@ -224,7 +226,8 @@ def decode_webp(path: Path, target_w: int, target_h: int) -> tuple[np.ndarray, n
     out.u.RGBA.size = rgba.nbytes
     status = lib.WebPDecode(data, len(data), config)
     if status != 0:
-        raise InputFileError(f"{path}: cannot decode WebP ({_STATUS.get(status, status)})")
+        raise InputFileError(
+            f"{quote_name(path)}: cannot decode WebP ({_STATUS.get(status, status)})")
     return rgba[:, :, :3], rgba[:, :, 3]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 FASTGAZE_COMMIT = "d66ad3bb3881fdbd12a27e04c3e57cc8fd772dd1"
 FASTGAZE_URL = (
@@ -17,6 +17,10 @@ FASTGAZE_URL = (
 )
 FASTGAZE_SHA256 = "b76cefc218ec8969cc62b26ad0f41111800421287e7f2725d808da1d90afbdf7"
 ENV_LOCAL_MODEL = "CROPAUDIT_FASTGAZE"
+#: The decompression-bomb limit without ``allow_large_images`` (a 10,000 × 10,000 photo).
+DEFAULT_MAX_PIXELS = 100_000_000
+#: The limit with it: one image then needs about 3 GB of memory to decode.
+LARGE_MAX_PIXELS = 1_000_000_000
 
 
 class ModelParams(BaseModel):
@@ -47,9 +51,16 @@ class ModelParams(BaseModel):
     local_path: str | None = Field(
         None, description=f"local copy used instead of downloading (env {ENV_LOCAL_MODEL} wins)"
     )
-    batch_size: int = Field(16, gt=0, description="images per network batch")
+    batch_size: int = Field(16, ge=1, le=1024, description="images per network batch")
+    # before max_pixels: its validator reads it
+    allow_large_images: bool = Field(
+        False, description=f"allow max_pixels above {DEFAULT_MAX_PIXELS} (up to "
+        f"{LARGE_MAX_PIXELS}): such images take gigabytes of memory each",
+    )
     max_pixels: int = Field(
-        100_000_000, gt=0, description="refuse images with more pixels (decompression bombs)"
+        DEFAULT_MAX_PIXELS, ge=1, le=LARGE_MAX_PIXELS,
+        description="refuse images with more pixels (decompression bombs); above "
+        f"{DEFAULT_MAX_PIXELS} only with allow_large_images",
     )
     apply_gaussian: bool = Field(
         False, description="apply the model's Gaussian layer (the original program does not)"
@@ -67,3 +78,14 @@ class ModelParams(BaseModel):
         None, description="converted (LiteRT) models; null: $CROPAUDIT_CACHE_DIR or "
         "~/.cache/cropaudit/litert"
     )
+
+    @field_validator("max_pixels")
+    @classmethod
+    def _large_images_on_purpose(cls, v: int, info: ValidationInfo) -> int:
+        """Raising the decompression-bomb guard is a decision, not a typo: say so."""
+        if v > DEFAULT_MAX_PIXELS and not info.data.get("allow_large_images"):
+            raise ValueError(
+                f"{v} is above the default {DEFAULT_MAX_PIXELS}: set "
+                "model.allow_large_images: true to raise the decompression-bomb limit "
+                f"(allowed: ≥ 1 and ≤ {DEFAULT_MAX_PIXELS}, or ≤ {LARGE_MAX_PIXELS} with it)")
+        return v

@@ -28,6 +28,7 @@ from cropaudit.saliency.grid import fit_size
 from cropaudit.saliency.libwebp import decode_webp
 from cropaudit.saliency.resample import halve, resize_high_quality
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
+from cropaudit.untrusted import quote_name
 
 #: Per-channel means subtracted from R, G, B (Caffe's BGR means, applied in RGB order).
 CHANNEL_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
@@ -133,7 +134,7 @@ def decode_image(
     except InputFileError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
-        raise InputFileError(f"{p}: cannot decode image ({_one_line(exc)})") from None
+        raise InputFileError(f"{quote_name(p)}: cannot decode image ({_one_line(exc)})") from None
     return DecodedImage(pixels, width, height, orientation, fmt)
 
 
@@ -175,7 +176,7 @@ def _force_jpeg_scale(img: ImageFile.ImageFile, scale: int) -> None:
     """Mirror of Pillow's ``JpegImageFile.draft`` for an explicit power-of-two scale."""
     d, e, o, a = img.tile[0]
     if e is None:  # JPEG tiles always have extents; this tells the type checker so
-        raise InputFileError(f"{os.fsdecode(img.filename)}: JPEG without tile extents")
+        raise InputFileError(f"{quote_name(os.fsdecode(img.filename))}: JPEG without tile extents")
     e = (e[0], e[1], (e[2] - e[0] + scale - 1) // scale + e[0],
          (e[3] - e[1] + scale - 1) // scale + e[1])
     img._size = (-(-img.size[0] // scale), -(-img.size[1] // scale))  # private, as draft() does
@@ -188,7 +189,7 @@ def _png_header(path: Path) -> tuple[int, int]:
     with open(path, "rb") as fh:
         head = fh.read(26)
     if len(head) < 26 or head[12:16] != b"IHDR":
-        raise InputFileError(f"{path}: PNG without a valid IHDR chunk")
+        raise InputFileError(f"{quote_name(path)}: PNG without a valid IHDR chunk")
     return head[24], head[25]
 
 

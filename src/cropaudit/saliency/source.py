@@ -6,16 +6,38 @@ image or a decompression bomb is reported the same way whichever model runs.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from cropaudit.errors import InputFileError
+from cropaudit.untrusted import quote_name
 
 #: EXIF tag holding the orientation (1..8).
 EXIF_ORIENTATION = 0x0112
+
+
+def file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` is not a regular file, in a few words; None when it is one.
+
+    ``Path.exists()`` is False for a symbolic link loop, a dangling link and a permission
+    error alike, so each would read "no such file"; ``os.stat``'s error says which it is.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symbolic link" if os.path.islink(path) else "no such file"
+        return (exc.strerror or type(exc).__name__).lower()
+    except ValueError:  # a NUL byte in the name
+        return "invalid file name"
+    return None if stat.S_ISREG(st.st_mode) else "not a regular file"
 
 
 def open_image(
@@ -25,14 +47,14 @@ def open_image(
 
     ``max_pixels`` (``model.max_pixels``) is the decompression-bomb limit; Pillow's own global
     warning threshold is ignored so that the configured limit is the one that applies.
-    ``name`` is how the file is called in messages (e.g. an upload's name, not its temp path).
+    ``name`` is how the file is called in messages (e.g. an upload's name, not its temp path);
+    it is quoted there when it holds anything unusual (:func:`cropaudit.untrusted.quote_name`).
     """
     p = Path(path)
-    name = name or str(p)
-    if not p.exists():
-        raise InputFileError(f"{name}: no such file")
-    if not p.is_file():
-        raise InputFileError(f"{name}: not a regular file")
+    name = quote_name(name or str(p))
+    problem = file_problem(p)
+    if problem:
+        raise InputFileError(f"{name}: {problem}")
     if p.stat().st_size == 0:
         raise InputFileError(f"{name}: empty file")
     try:

@@ -20,6 +20,12 @@ from PIL import Image
 from cropaudit.errors import InputFileError
 from cropaudit.saliency.preprocess import apply_orientation, decode_image as engine_decode
 from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
+from cropaudit.untrusted import quote_name
+
+#: Peak memory of :func:`decode_upright` per megapixel of a PNG it decodes whole (then
+#: downscales), MB: +1,328 to +1,335 MB on a 100 MP PNG under smartcrop, OpenCV and
+#: face-center (``benchmarks/bench_memory.py``); a JPEG is decoded at a reduced DCT scale.
+DECODE_MB_PER_MEGAPIXEL = 13.4
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,12 @@ def decode_upright(path: str | Path, name: str, *, max_pixels: int, hard_limit: 
             else:
                 rgb = None
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            raise InputFileError(f"{name}: cannot decode image ({exc})") from None
+            raise InputFileError(f"{quote_name(name)}: cannot decode image ({exc})") from None
     if rgb is None:  # PNG, GIF, WebP, ...: the engine's own decoder, nothing to rescale
         try:
             rgb = engine_decode(p, hard_limit, full_resolution=True).pixels
         except InputFileError as exc:
-            raise InputFileError(str(exc).replace(str(p), name)) from None
+            raise InputFileError(str(exc).replace(quote_name(p), quote_name(name))) from None
     rgb = apply_orientation(rgb, orientation)
     ow, oh = (h, w) if orientation >= 5 else (w, h)
     notice = ""

@@ -28,6 +28,7 @@ from cropaudit.gaze.review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, temp
 from cropaudit.geometry.crops import Crop
 from cropaudit.outputs import atomic_dir, json_safe, write_json
 from cropaudit.stages.image_saliency import result_of
+from cropaudit.untrusted import mathtext
 
 TABLES = ("selection", "labels", "rates", "comparisons", "review")
 SHEETS_DIR = "sheets"
@@ -100,7 +101,7 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
             _sheet(tmp / labels.at[image_id, "sheet"], dataset_path, info.loc[image_id],
                    results[image_id], regions_by_image[image_id],
                    crops_by_image[image_id], ratios, g.min_region_area,
-                   f"sheet {n + 1} of {len(chosen)}: {image_id}",
+                   f"sheet {n + 1} of {len(chosen)}: {mathtext(image_id)}",
                    hard_limit=params.model.max_pixels)
         frames = {"selection": selection, "labels": labels.reset_index() if len(labels)
                   else labels, "rates": rates, "comparisons": comparisons,

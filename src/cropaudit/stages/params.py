@@ -20,7 +20,7 @@ class SamplingParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     groups: list[str] = Field(
-        default_factory=list,
+        default_factory=list, max_length=1000,
         description="groups to compare, in canonical order; empty = every group, sorted",
     )
     pairs: Literal["all", "none"] | list[str] = Field(
@@ -41,7 +41,8 @@ class SamplingParams(BaseModel):
     scaling: Literal["none", "fixed_height", "max_side"] = Field(
         "none", description="none | fixed_height (scaling_size px high) | max_side"
     )
-    scaling_size: int = Field(256, gt=0, description="pixels for fixed_height / max_side")
+    scaling_size: int = Field(256, ge=1, le=10_000,
+                              description="pixels for fixed_height / max_side")
     padding: int = Field(0, ge=0, le=10_000, description="pixels between members")
     background: tuple[int, int, int] = Field(
         (255, 255, 255), description="RGB colour of padding and empty composite areas"
@@ -65,17 +66,23 @@ class SamplingParams(BaseModel):
         return v
 
 
+#: Most jobs the saliency stage may be split into (``saliency.shards``, ``--shards``).
+MAX_SHARDS = 10_000
+
+
 class SaliencyParams(BaseModel):
     """``saliency:`` section of params.yaml: how the saliency stage is run (not what it finds)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    shards: int = Field(2, ge=1, le=10_000, description="Snakemake jobs the stage is split into")
+    shards: int = Field(2, ge=1, le=MAX_SHARDS,
+                        description="Snakemake jobs the stage is split into")
     save_composites: bool = Field(
         False, description="also write each composite as JPEG under results/composites/"
     )
     image_cache_mb: int = Field(
-        512, ge=0, description="decoded member images kept in memory (they repeat across tuples)"
+        512, ge=0, le=65_536,
+        description="decoded member images kept in memory (they repeat across tuples)"
     )
 
 
@@ -86,15 +93,15 @@ class CropsParams(BaseModel):
 
     aspect_ratios: list[float] = Field(
         default_factory=lambda: list(DEFAULT_ASPECT_RATIOS),
-        min_length=1,
+        min_length=1, max_length=20,
         description="crop aspect ratios (height / width), as Twitter's cropper used them",
     )
 
     @field_validator("aspect_ratios")
     @classmethod
     def _positive(cls, v: list[float]) -> list[float]:
-        if any(not (r > 0 and r < float("inf")) for r in v):
-            raise ValueError("aspect ratios must be positive numbers")
+        if any(not 0.01 <= r <= 100 for r in v):
+            raise ValueError("aspect ratios must be in 0.01..100 (height / width)")
         if len(set(v)) != len(v):
             raise ValueError("aspect ratios must not repeat")
         return v

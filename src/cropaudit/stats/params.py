@@ -61,7 +61,8 @@ class StatsParams(BaseModel):
         "holm", description="multiple-comparison correction across all comparisons of a run"
     )
     bootstrap_resamples: int = Field(
-        2000, ge=0, description="cluster-bootstrap resamples of source images (0 = skip)"
+        2000, ge=0, le=100_000,
+        description="cluster-bootstrap resamples of source images (0 = skip)",
     )
     equivalence_margin: float = Field(
         0.02, gt=0, lt=0.5, description="TOST tolerance on Δ = p − 0.5 (equivalent to parity)"
@@ -72,9 +73,11 @@ class StatsParams(BaseModel):
         description="consistent = every first-vs-second comparison, flipped when stored the "
         "other way round; paper-compatible = only those stored first-vs-second (the paper)",
     )
-    aggregates: list[AggregateParams] = Field(default_factory=_default_aggregates)
+    aggregates: list[AggregateParams] = Field(default_factory=_default_aggregates,
+                                              max_length=100)
     disparity_min_n: int = Field(
-        30, ge=1, description="effective observations (n / design effect) a group and its "
+        30, ge=1, le=1_000_000,
+        description="effective observations (n / design effect) a group and its "
         "reference need before the disparity table states a difference either way; below "
         "it says 'insufficient evidence'",
     )

@@ -1,7 +1,10 @@
 """What a run's statistics say, as DVC metrics (flat-ish JSON) and a Markdown findings section.
 
 Both are derived from the tidy tables of :class:`cropaudit.stats.audit.AuditResult` only, so
-the report, ``dvc metrics`` and MLflow all show the same numbers.
+the report, ``dvc metrics`` and MLflow all show the same numbers. Names from the data (groups,
+attribute values, comparisons, settings) enter the Markdown through
+:func:`cropaudit.untrusted.markdown` only: a ``|`` in a group name must not shift a table's
+columns, nor ``![t](url)`` embed a remote image in the report.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from cropaudit.stats.disparity import disparity_metrics, metric_tree
 from cropaudit.stats.multinomial import MIN_IMAGES_FOR_MODEL_TEST
 from cropaudit.stats.position import POSITION_TERM
 from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
+from cropaudit.untrusted import markdown as md
 
 #: comparison-table columns copied into metrics.json per comparison
 METRIC_COLUMNS = (
@@ -140,7 +144,7 @@ def summary_markdown(result: AuditResult) -> str:
     for setting in result.settings:
         cs = result.comparisons_of(setting)
         if len(result.settings) > 1 or setting:
-            lines += [f"### {setting or 'run'}", ""]
+            lines += [f"### {md(setting) if setting else 'run'}", ""]
         if cs.empty:
             lines += ["No pair comparisons in this setting.", ""]
         else:
@@ -161,7 +165,7 @@ def _table(cs: pd.DataFrame, level: int) -> list[str]:
         "|---|---:|---|---:|---|---:|---:|---|---|",
     ]
     for r in cs[cs["primary"]].itertuples():
-        name = r.label if r.kind == "pair" else f"{r.label} ({r.pooling})"
+        name = md(r.label) if r.kind == "pair" else f"{md(r.label)} ({r.pooling})"
         balance = f"{100 * r.first_left_share:.0f}%"
         if not r.counterbalanced:
             balance += " ⚠ position confounded"
@@ -185,14 +189,14 @@ def _verdicts(cs: pd.DataFrame, power: float) -> list[str]:
             continue
         if v == "inconclusive":
             items = ", ".join(
-                f"{r.label} (Δ {_pct(r.delta)}; detectable with {100 * power:.0f}% power "
+                f"{md(r.label)} (Δ {_pct(r.delta)}; detectable with {100 * power:.0f}% power "
                 f"at the corrected level α = {r.alpha_detectable:.2g}: "
                 f"±{100 * r.min_detectable_delta_clustered:.1f} pp)"
-                if pd.notna(r.min_detectable_delta_clustered) else r.label
+                if pd.notna(r.min_detectable_delta_clustered) else md(r.label)
                 for r in rows.itertuples()
             )
         else:
-            items = ", ".join(f"{r.label} (Δ {_pct(r.delta)})" for r in rows.itertuples())
+            items = ", ".join(f"{md(r.label)} (Δ {_pct(r.delta)})" for r in rows.itertuples())
         out.append(f"- {text}: {items}.")
     return out
 
@@ -208,7 +212,7 @@ def _pooling(cs: pd.DataFrame) -> list[str]:
             continue
         m = main.iloc[0]
         out.append(
-            f"- Aggregate **{m.label}**: pooled `{m.pooling}` "
+            f"- Aggregate **{md(m.label)}**: pooled `{m.pooling}` "
             f"({m.n_members} comparisons) p = {m.p:.3f} (Δ {_pct(m.delta)}); "
             f"pooled `{r.pooling}` ({r.n_members} comparisons"
             f"{', as in the paper' if r.pooling == 'paper-compatible' else ''}) "
@@ -256,7 +260,7 @@ def _balance_sentence(cs: pd.DataFrame, flag: bool) -> str:
     if unbalanced.empty:
         return (f"Each of the {len(prim)} comparisons above showed its first group on the left "
                 "in half of its tuples, so a left/right preference cancels out of its p and Δ.")
-    names = ", ".join(f"{r.label} (first group left in {100 * r.first_left_share:.0f}%)"
+    names = ", ".join(f"{md(r.label)} (first group left in {100 * r.first_left_share:.0f}%)"
                       for r in unbalanced.itertuples())
     warn = "⚠ " if flag else ""
     return (f"{warn}Not counterbalanced: {names}; their p and Δ mix the group effect with the "
@@ -275,7 +279,7 @@ def _together(result: AuditResult, setting: str) -> list[str]:
         k, n = int(d["k"].iloc[0]), int(d["n"].iloc[0])
         r = d.iloc[0]
         shares = ", ".join(
-            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
+            f"{md(g)} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
             f"{100 * a:.1f}%)"
             for g, s, lo, hi, a in zip(d["group"], d["share"], d["ci_low"], d["ci_high"],
                                        d["adjusted_share"], strict=True)
@@ -331,12 +335,13 @@ def _disparities(result: AuditResult, setting: str, level: int) -> list[str]:
         diff = ("–" if r.evidence == "reference" else
                 f"{_pct(r.diff)} [{100 * r.diff_low:+.1f}, {100 * r.diff_high:+.1f}]")
         out.append(
-            f"| {r.level} | {r.value} | {r.n} | {r.rate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] "
-            f"| {r.reference} | {diff} | {ratio if r.evidence != 'reference' else '–'} "
+            f"| {md(r.level)} | {md(r.value)} | {r.n} | {r.rate:.3f} [{r.ci_low:.3f}, "
+            f"{r.ci_high:.3f}] | {md(r.reference)} | {diff} "
+            f"| {ratio if r.evidence != 'reference' else '–'} "
             f"| {r.evidence} |"
         )
     out.append("")
-    out += [f"- {r.level} = {r.value}: {r.explanation}" for r in d.itertuples()
+    out += [f"- {md(r.level)} = {md(r.value)}: {md(r.explanation)}" for r in d.itertuples()
             if r.evidence != "reference"]
     return [*out, ""]
 
@@ -352,8 +357,9 @@ def _interactions(result: AuditResult, setting: str, level: int) -> list[str]:
         verdict = ("the gaps differ" if r.significant else
                    "no difference between the gaps detected (not evidence that they are equal)")
         out.append(
-            f"- {r.gap} gap among {r.by} = {r.value_1}: p = {r.p_1:.3f}; among {r.by} = "
-            f"{r.value_2}: p = {r.p_2:.3f}; difference {_pct(r.did)} [{100 * r.low:+.1f}, "
+            f"- {md(r.gap)} gap among {md(r.by)} = {md(r.value_1)}: p = {r.p_1:.3f}; among "
+            f"{md(r.by)} = {md(r.value_2)}: p = {r.p_2:.3f}; difference {_pct(r.did)} "
+            f"[{100 * r.low:+.1f}, "
             f"{100 * r.high:+.1f}] ({level}% clustered), adj. p = {r.p_value_adjusted:.3g}: "
             f"{verdict}."
         )

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cropaudit.untrusted import mathtext
+
 FIRST_COLOUR = "red"
 SECOND_COLOUR = "grey"
 PANEL_COLOUR = "#f2f2f2"
@@ -83,11 +85,11 @@ def grouped_bars(
             ax.text(x, 0.70 + lift, _percent(float(r["delta"])), ha="center", va="bottom",
                     fontsize=8, fontweight="bold")
             ticks.append(x)
-            tick_labels.append(str(r["label"]))
+            tick_labels.append(mathtext(r["label"]))
             x += 1.0
         end = x - 1.0
         ax.add_patch(_panel_box(start - 0.5 + 0.05, end + 0.5 - 0.05, 1.0 + lift))
-        ax.text((start + end) / 2, 0.93 + lift, panel, ha="center", va="center",
+        ax.text((start + end) / 2, 0.93 + lift, mathtext(panel), ha="center", va="center",
                 fontsize=8, fontweight="bold")
         x += 0.15  # a gap between panels, as in the paper
     ax.axhline(0.5, color="black", linestyle=":", linewidth=0.6, zorder=1)

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cropaudit.untrusted import mathtext
+
 
 def cropper_forest(deltas: pd.DataFrame, *, title: str = "") -> Figure:
     """``deltas``: cropper, comparison, delta, delta_low, delta_high (from delta_by_cropper)."""
@@ -34,8 +36,8 @@ def cropper_forest(deltas: pd.DataFrame, *, title: str = "") -> Figure:
                 ax.plot([100 * r["delta_low"], 100 * r["delta_high"]], [y, y],
                         color=colours[cropper], lw=2)
             ax.plot(100 * r["delta"], y, "o", color=colours[cropper], ms=4)
-        ax.plot([], [], "o-", color=colours[cropper], lw=2, label=cropper)
-    ax.set_yticks(base, comparisons)
+        ax.plot([], [], "o-", color=colours[cropper], lw=2, label=mathtext(cropper))
+    ax.set_yticks(base, [mathtext(c) for c in comparisons])
     ax.set_xlabel("Δ = p(first) − 0.5 (percentage points), image-clustered interval")
     ax.legend(fontsize=7, loc="best", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)

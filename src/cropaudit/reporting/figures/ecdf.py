@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from cropaudit.untrusted import mathtext
+
 
 def score_ecdfs(scores: pd.DataFrame, columns: list[str], *, title: str = "") -> Figure:
     """``scores``: one row per image with ``group`` and the score ``columns``."""
@@ -17,7 +19,7 @@ def score_ecdfs(scores: pd.DataFrame, columns: list[str], *, title: str = "") ->
         for g in groups:
             v = np.sort(scores.loc[scores["group"] == g, col].dropna().to_numpy())
             if len(v):
-                ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", label=g, lw=1)
+                ax.step(v, np.arange(1, len(v) + 1) / len(v), where="post", label=mathtext(g), lw=1)
         ax.set_title(col.removeprefix("score_"), fontsize=9)
         ax.set_ylabel("ECDF", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cropaudit.reporting.figures.bars import FIRST_COLOUR
+from cropaudit.untrusted import mathtext
 
 VERDICT_COLOURS = {"differs": FIRST_COLOUR, "equivalent": "tab:green", "inconclusive": "grey"}
 
@@ -37,7 +38,7 @@ def forest(rows: pd.DataFrame, *, margin: float, title: str = "", ci_name: str =
                     color=colour, lw=1.0, alpha=0.7)
         ax.plot([100 * (r.ci_low - 0.5), 100 * (r.ci_high - 0.5)], [yi, yi], color=colour, lw=3)
         ax.plot(100 * r.delta, yi, "o", color="black", ms=4, zorder=3)
-    ax.set_yticks(y, rows["label"].tolist())
+    ax.set_yticks(y, [mathtext(v) for v in rows["label"]])
     ax.set_xlabel("Δ = p(first) − 0.5 (percentage points)")
     # legend entries only (empty lines carry the labels)
     ax.plot([], [], color="black", lw=3, label=ci_name)

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cropaudit.reporting.figures import error_bars
+from cropaudit.untrusted import mathtext
 
 
 def delta_small_multiples(verdicts: pd.DataFrame, *, title: str = "") -> Figure:
@@ -38,17 +39,18 @@ def delta_small_multiples(verdicts: pd.DataFrame, *, title: str = "") -> Figure:
                             yerr=error_bars(rows["delta"], rows["delta_low"],
                                             rows["delta_high"], 100),
                             color=colours[c], marker="o", ms=3, lw=1, capsize=0,
-                            label=c if i == 0 and j == 0 else None)
+                            label=mathtext(c) if i == 0 and j == 0 else None)
                 b = base[base["comparison"] == c]
                 if len(b):
                     ax.axhline(100 * b["delta"].iloc[0], color=colours[c], lw=0.5, ls=":")
             ax.axhline(0, color="black", lw=0.5)
-            ax.set_xticks(x, [s.split("=", 1)[-1] for s in settings], rotation=45, fontsize=6)
+            ax.set_xticks(x, [mathtext(s.split("=", 1)[-1]) for s in settings], rotation=45,
+                          fontsize=6)
             ax.tick_params(axis="y", labelsize=6)
             if i == 0:
-                ax.set_title(kind, fontsize=8)
+                ax.set_title(mathtext(kind), fontsize=8)
             if j == 0:
-                ax.set_ylabel(f"{cropper}\nΔ (pp)", fontsize=7)
+                ax.set_ylabel(f"{mathtext(cropper)}\nΔ (pp)", fontsize=7)
     fig.legend(fontsize=6, loc="lower center", ncol=min(len(comparisons), 4), frameon=False)
     fig.suptitle(title or "Δ under each probe setting (dotted: baseline)", fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96))
@@ -63,7 +65,7 @@ def rate_against_value(table: pd.DataFrame, *, rate: str, low: str, high: str, x
     for i, (name, d) in enumerate(table.groupby(series, sort=False)):
         d = d.sort_values("value")
         ax.errorbar(d["value"], 100 * d[rate], yerr=error_bars(d[rate], d[low], d[high], 100),
-                    marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}", label=str(name))
+                    marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}", label=mathtext(name))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
@@ -103,10 +105,10 @@ def dose_response(edits: pd.DataFrame) -> Figure:
                 ax.errorbar(c["value"], scale * c[col],
                             yerr=error_bars(c[col], c[low], c[high], scale),
                             marker="o", ms=3, lw=1, capsize=2, color=f"C{i % 10}",
-                            label=cropper)
+                            label=mathtext(cropper))
             ax.axhline(reference, color="black", lw=0.5, ls=":")
             if row == 0:
-                ax.set_title(kind, fontsize=8)
+                ax.set_title(mathtext(kind), fontsize=8)
             else:
                 ax.set_xlabel({"luminance": "L* step (×100)", "hue": "hue (degrees)",
                                "hair": "blend toward white"}.get(kind, "step"), fontsize=7)

@@ -6,6 +6,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cropaudit.reporting.figures.bars import FIRST_COLOUR
+from cropaudit.untrusted import mathtext
 
 
 def together_bars(rows: pd.DataFrame, *, title: str = "", level: int = 95) -> Figure:
@@ -23,7 +24,7 @@ def together_bars(rows: pd.DataFrame, *, title: str = "", level: int = 95) -> Fi
     parity = float(rows["parity"].iloc[0])
     ax.axhline(parity, color="black", linestyle=":", linewidth=0.6)
     ax.text(len(rows) - 0.4, parity, " parity 1/k", va="center", fontsize=7)
-    ax.set_xticks(list(x), rows["group"].tolist())
+    ax.set_xticks(list(x), [mathtext(g) for g in rows["group"]])
     ax.set_ylim(0, max(1.0, float(rows["ci_high"].max())) * 1.05 if share.max() > 0.9 else 1.0)
     ax.set_ylabel(f"share of salient points (simultaneous {level}% CI)")
     ax.spines[["top", "right"]].set_visible(False)
