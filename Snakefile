@@ -24,8 +24,8 @@ include: "workflow/rules/summary.smk"
 
 
 PREPARED = [DATASET, IMAGES, FACES, PAIRS] + ([MODEL] if "fastgaze" in CROPPERS else [])
-#: Each DVC stage of dvc.yaml runs Snakemake for one of these target lists.
-DVC_STAGES = {"prepare": PREPARED, "croppers": AUDITED, "report": SUMMARY}
+#: Each DVC stage of dvc.yaml runs Snakemake for one of these target lists (its target rule).
+DVC_STAGES = {"prepare": PREPARED, "croppers": AUDITED, "report": SUMMARY, "track": RECORDS}
 
 
 rule all:
@@ -34,6 +34,7 @@ rule all:
         PREPARED,
         AUDITED,
         SUMMARY,
+        RECORDS,
 
 
 rule prepare:
@@ -46,14 +47,22 @@ rule croppers:
         AUDITED,
 
 
+rule summary:
+    input:
+        SUMMARY,
+
+
 onstart:
+    # DVC versions the model folder (dvc.yaml): it exists even when no cropper needs a model
+    Path(MODEL).parent.mkdir(parents=True, exist_ok=True)
     print(f"cropaudit: auditing {', '.join(CROPPERS)} on dataset {P.dataset.dataset_name!r} "
           f"({P.sampling.n} tuples per comparison); report led by {PRIMARY}")
 
 
 onsuccess:
     dvc_record(workflow.dag.jobs)
-    print(f"cropaudit: done. Report: {REPORT}")
+    if Path(REPORT).is_file():
+        print(f"cropaudit: done. Report: {REPORT}")
 
 
 onerror:

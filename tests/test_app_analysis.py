@@ -179,7 +179,7 @@ def test_corrupt_model_file_is_a_one_line_error(tmp_path):
 @pytest.fixture
 def center_analyzer(tmp_path):
     store = ImageStore(BIG, BIG, root=tmp_path)
-    yield Analyzer(store, ModelRegistry(ModelParams(backend="center")), ResultCache(8))
+    yield Analyzer(store, ModelRegistry(ModelParams()), ResultCache(8))
     store.close()
 
 

@@ -19,7 +19,7 @@ from support.app_images import astronaut, chelsea, coffee, data_url, image_url, 
 
 
 def _params(**app):
-    return parse_params({"model": {"backend": "center"}, "app": app})
+    return parse_params({"croppers": ["center"], "app": app})
 
 
 @pytest.fixture
@@ -131,8 +131,7 @@ def test_huge_image_is_downscaled_with_a_notice(tmp_path):
 
 def test_missing_model_file_is_explained_not_raised(tmp_path, monkeypatch):
     monkeypatch.delenv("CROPAUDIT_FASTGAZE", raising=False)
-    params = parse_params({"model": {"backend": "fastgaze",
-                                     "path": str(tmp_path / "missing.vxm")}})
+    params = parse_params({"model": {"path": str(tmp_path / "missing.vxm")}})
     explorer_app = create_app(params, root=tmp_path, temp_root=tmp_path)
     e = explorer_app.explorer
     images, _, _ = _upload(e, (image_url(coffee()), "coffee.png"))

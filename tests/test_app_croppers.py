@@ -17,7 +17,7 @@ from test_app_callbacks import _find, _texts
 
 @pytest.fixture
 def app(tmp_path):
-    explorer_app = create_app(parse_params({"model": {"backend": "center"}}), root=tmp_path,
+    explorer_app = create_app(parse_params({"croppers": ["center"]}), root=tmp_path,
                               temp_root=tmp_path)
     yield explorer_app
     explorer_app.close()

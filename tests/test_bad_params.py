@@ -14,7 +14,7 @@ from support.workflow import copy_workflow, run, tool
 
 DEMO = {"dataset": {"groups": {"attributes": ["feature", "cohort"]},
                     "demo": {"images_per_group": 3}},
-        "model": {"backend": "center"}}
+        "croppers": ["center"]}
 
 
 @pytest.fixture
@@ -144,10 +144,10 @@ def test_an_out_of_range_size_is_refused_at_validation_with_its_range(workspace,
 
 
 def test_large_images_need_to_be_asked_for(workspace, capsys):
-    params = parse_params({**DEMO, "model": {"backend": "center", "max_pixels": 4 * 10**8,
+    params = parse_params({**DEMO, "croppers": ["center"], "model": {"max_pixels": 4 * 10**8,
                                              "allow_large_images": True}})
     assert params.model.max_pixels == 4 * 10**8
-    code = main(["saliency", "--backend", "center", "--max-pixels", str(2 * 10**8),
+    code = main(["saliency", "--cropper", "center", "--max-pixels", str(2 * 10**8),
                  str(next((workspace / "data/demo/images").iterdir()))])
     assert code == 2
     one_line_error(capsys, "--max-pixels: Value error, 200000000 is above the default",

@@ -127,7 +127,7 @@ def test_app_pair_mode_renders_and_scores_as_the_pipeline(dataset, tmp_path):
     outcomes = run_shard(pairs, images, CenterModel())
     store = ImageStore(BIG, BIG, root=tmp_path)
     try:
-        analyzer = Analyzer(store, ModelRegistry(ModelParams(backend="center")), ResultCache(8))
+        analyzer = Analyzer(store, ModelRegistry(ModelParams()), ResultCache(8))
         by_id = {i: store.add_file(root / p, i).key for i, p in zip(table["image_id"],
                                                                    table["path"], strict=True)}
         for _, t in outcomes.groupby("tuple_id"):

@@ -63,7 +63,7 @@ def inputs(tmp_path: Path, monkeypatch, store: Path, request) -> dict:
 
 
 def _params_data(experiment: str) -> dict:
-    return {"model": {"backend": "center"}, "seed": 3, "tracking": {"experiment": experiment}}
+    return {"croppers": ["center"], "seed": 3, "tracking": {"experiment": experiment}}
 
 
 def _log(inputs: dict, *, new: bool = False):

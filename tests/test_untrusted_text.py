@@ -137,7 +137,7 @@ def check_report(html: str, names: list[str]) -> None:
 
 
 def _params(path: Path, **extra: object) -> Path:
-    data = {"model": {"backend": "center"}, "seed": 3,
+    data = {"croppers": ["center"], "seed": 3,
             "dataset": {"groups": {"attributes": ["grp"]}},
             "stats": {"bootstrap_resamples": 20, "aggregates": []}, **extra}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -156,7 +156,7 @@ def _through_the_app(tmp: Path, names: list[str]) -> list[str]:
     from cropaudit.app.server import create_app
     from cropaudit.config import parse_params
 
-    app = create_app(parse_params({"model": {"backend": "center"}}), root=tmp, temp_root=tmp)
+    app = create_app(parse_params({"croppers": ["center"]}), root=tmp, temp_root=tmp)
     try:
         keys = [app.store.add_bytes(_png_bytes(i), name).key for i, name in enumerate(names)]
         with drawn_texts() as texts:

@@ -1,4 +1,11 @@
-"""Running the real workflow tools (snakemake, dvc, mlflow, cropaudit) on a temporary copy."""
+"""Running the real workflow tools (snakemake, dvc, mlflow, cropaudit) as a user does.
+
+A test audit runs this checkout's Snakefile in a temporary folder with
+``--configfile params.yaml <overlay>``, as `snakemake --configfile config/quick.yaml` does in a
+checkout: nothing is copied. Tests of DVC and of code identity need a project of their own
+(dvc.yaml, the package source the stages depend on): :func:`project` copies the checkout's
+tracked files, and the tools then run that copy's package.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +21,10 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: What a checkout needs to run the workflow. The package's source comes along: rules and
-#: DVC stages depend on its files, and the tools run it from there (PYTHONPATH=<copy>/src).
-WORKFLOW_FILES = ("Snakefile", "workflow", "params.yaml", "dvc.yaml", ".dvc/config",
-                  ".dvcignore", ".gitignore", "src/cropaudit")
+SNAKEFILE = REPO_ROOT / "Snakefile"
+PARAMS = REPO_ROOT / "params.yaml"
+#: Small audits shared by tests (tests/configs/).
+CONFIGS = REPO_ROOT / "tests" / "configs"
 
 
 def tool(name: str) -> str:
@@ -27,8 +34,8 @@ def tool(name: str) -> str:
 
 
 def tool_env(root: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
-    """Environment for tool subprocesses: the package of ``root`` (a copy has its own, else
-    this checkout's), no telemetry, the default tracking store."""
+    """Environment for tool subprocesses: the package of ``root`` (a project copy has its own,
+    else this checkout's), no telemetry, the default tracking store."""
     env = dict(os.environ)
     env.pop("MLFLOW_TRACKING_URI", None)
     src = str(root / "src" if (root / "src" / "cropaudit").is_dir() else REPO_ROOT / "src")
@@ -37,11 +44,15 @@ def tool_env(root: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="1", TF_CPP_MIN_LOG_LEVEL="2",
                GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.org",
                GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.org")
+    model = fastgaze_model()
+    if model is not None:
+        env.setdefault("CROPAUDIT_FASTGAZE", str(model))
     env.update(extra)
     return env
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``, mappings merged key by key (as Snakemake merges configs)."""
     out = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -51,49 +62,23 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-#: What a workflow test runs unless it says otherwise: one cropper (the audit's own backend)
-#: and a few probe settings on 2 tuples, without edits. The full default (six croppers, every
-#: probe) is what `make run` audits; tests of several croppers or of the probes ask for it.
-LIGHT: dict[str, Any] = {
-    "probes": {"tuples_per_comparison": 2, "padding": [0, 6], "gap": [], "order": ["swapped"],
-               "layout": [], "scaling": [], "jpeg": [50], "grid": [1.0],
-               "edits": {"images_per_group": 0}},
-}
-#: Probes reduced to their baseline and statistics: for tests about something else (dataset
-#: sources, cluster engines) that still run the whole workflow, every job kind included.
-BASELINE_PROBES_ONLY: dict[str, Any] = {
-    "probes": {"padding": [], "gap": [], "order": [], "layout": [], "scaling": [], "jpeg": [],
-               "grid": [], "edits": {"images_per_group": 0}},
-}
+def config_of(*overlays: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """params.yaml with overlays (files under tests/configs or config/, or mappings) merged."""
+    merged = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    for overlay in overlays:
+        if not isinstance(overlay, dict):
+            overlay = yaml.safe_load(Path(overlay).read_text(encoding="utf-8")) or {}
+        merged = deep_merge(merged, overlay)
+    return merged
 
 
-def write_params(root: Path, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite root/params.yaml as the repository's params, made light (:data:`LIGHT`), with
-    ``overrides`` merged in."""
-    base = yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8"))
-    backend = (overrides.get("model") or {}).get("backend", base["model"]["backend"])
-    light = deep_merge(LIGHT, {"croppers": [backend]})
-    params = deep_merge(deep_merge(base, light), overrides)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
-    return params
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
 
 
-def copy_workflow(dest: Path, overrides: dict[str, Any] | None = None) -> Path:
-    """A fresh workflow folder at ``dest`` with the given params overrides."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
-        src = REPO_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"),
-                            dirs_exist_ok=True)
-        elif src.exists():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    write_params(dest, overrides or {})
-    return dest
-
-
-def run(cmd: list[str], cwd: Path, timeout: float = 900, check: bool = True,
+def run(cmd: list[str], cwd: Path, timeout: float = 1200, check: bool = True,
         **env: str) -> subprocess.CompletedProcess[str]:
     """Run a tool; on failure the assertion shows the end of its output."""
     proc = subprocess.run(cmd, cwd=cwd, env=tool_env(Path(cwd), **env), capture_output=True,
@@ -104,6 +89,43 @@ def run(cmd: list[str], cwd: Path, timeout: float = 900, check: bool = True,
             f"\n--- stderr\n{proc.stderr[-4000:]}"
         )
     return proc
+
+
+def snakemake(workdir: Path, *args: str, configs: tuple[str | Path, ...] = (),
+              check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's workflow in ``workdir``: params.yaml with ``configs`` on top."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [tool("snakemake"), "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
+           "--cores", "2", "--configfile", str(PARAMS), *map(str, configs), *args]
+    return run(cmd, cwd=workdir, check=check, **env)
+
+
+#: What a project copy needs: the workflow, its configuration, DVC's files, the package.
+PROJECT_FILES = ("Snakefile", "workflow", "config", "params.yaml", "dvc.yaml", ".dvc/config",
+                 ".dvcignore", ".gitignore", "src/cropaudit", "constraints.txt",
+                 "scripts/build_libwebp.sh")
+
+
+def project(dest: Path, overrides: dict[str, Any] | None = None, dvc: bool = True) -> Path:
+    """A project of its own at ``dest`` (this checkout's files, params.yaml with ``overrides``
+    merged in), as a git repository with one commit and, with ``dvc``, a DVC project."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        src = REPO_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    write_yaml(dest / "params.yaml", config_of(overrides or {}))
+    if not dvc:
+        shutil.rmtree(dest / ".dvc", ignore_errors=True)
+        (dest / "dvc.yaml").unlink()
+    run(["git", "init", "-q"], cwd=dest)
+    run(["git", "add", "-A"], cwd=dest)
+    run(["git", "commit", "-qm", "audit"], cwd=dest)
+    return dest
 
 
 def free_port() -> int:
@@ -120,28 +142,24 @@ def fastgaze_model() -> Path | None:
     return path if path.is_file() else None
 
 
-def dvc_project(root: Path) -> Path:
-    """Make the workflow copy at ``root`` a DVC project: dvc.yaml for its params, git, a commit."""
-    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(root)],
-        cwd=root)
-    run(["git", "init", "-q"], cwd=root)
-    run(["git", "add", "-A"], cwd=root)
-    run(["git", "commit", "-qm", "audit"], cwd=root)
-    return root
-
-
-def snakemake_plan(root: Path) -> set[str]:
-    """Rules `snakemake -n` would run (empty when it has nothing to do)."""
-    proc = run([tool("snakemake"), "--cores", "2", "--dry-run"], cwd=root)
+def planned_jobs(root: Path, *args: str) -> dict[str, set[str]]:
+    """What `snakemake -n` would run in a project: rule -> the wildcards of its jobs
+    ({""} for jobs without wildcards); empty when there is nothing to do."""
+    proc = run([tool("snakemake"), "--cores", "2", "--dry-run", *args], cwd=root)
     out = proc.stdout + proc.stderr
-    rules = set(re.findall(r"^(?:local)?rule (\w+):", out, flags=re.M)) - {"all"}
-    assert rules or "Nothing to be done" in out, out[-3000:]
-    return rules
+    jobs: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if m and m.group(1) not in {"all", "prepare", "croppers"}:
+            wc = re.search(r"^\s+wildcards: (.+)$", block, re.M)
+            jobs.setdefault(m.group(1), set()).add(wc.group(1) if wc else "")
+    assert jobs or "Nothing to be done" in out, out[-3000:]
+    return jobs
 
 
 def dvc_changed(root: Path) -> set[str]:
     """Stages `dvc status` reports as changed (empty when it is up to date)."""
     out = run([tool("dvc"), "status"], cwd=root).stdout
-    stages = set(re.findall(r"^([\w-]+):$", out, flags=re.M))
+    stages = set(re.findall(r"^([\w@.-]+):$", out, flags=re.M))
     assert stages or "Data and pipelines are up to date" in out, out[-3000:]
     return stages

@@ -8,6 +8,7 @@ PROBES = "results/probes"
 PROBE_METRICS = "results/probes.json"
 METRICS = "results/metrics.json"
 GAZE_METRICS = "results/gaze-metrics.json"
+FIGURES = "results/figures"
 REPORT = "results/report.html"
 RUN_RECORD = "results/mlflow-run.json"
 CROPPER_RUNS = "results/mlflow-croppers.json"
@@ -54,13 +55,16 @@ rule headline:
     input:
         metrics=f"{PRIMARY_DIR}/metrics.json",
         gaze=f"{PRIMARY_DIR}/gaze-metrics.json",
+        figures=f"{PRIMARY_DIR}/figures",
     output:
         metrics=METRICS,
         gaze=GAZE_METRICS,
+        figures=directory(FIGURES),
     params:
         primary=PRIMARY,
     shell:
         "cp {input.metrics} {output.metrics} && cp {input.gaze} {output.gaze}"
+        " && mkdir -p {output.figures} && cp {input.figures}/*.png {output.figures}/"
 
 
 rule report:
@@ -132,4 +136,5 @@ rule log_croppers:
 
 
 SUMMARY = [COMPARISON, COMPARISON_METRICS, PROBES, PROBE_METRICS, METRICS, GAZE_METRICS,
-           REPORT, RUN_RECORD, CROPPER_RUNS]
+           FIGURES, REPORT]
+RECORDS = [RUN_RECORD, CROPPER_RUNS]

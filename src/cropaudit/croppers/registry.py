@@ -86,13 +86,12 @@ def load_cropper(name: str, context: CropperContext | None = None) -> Cropper:
     return get_spec(name).build(context)
 
 
-def cropper_from_params(params: Any, name: str | None = None, model_path: str | None = None,
+def cropper_from_params(params: Any, name: str, model_path: str | None = None,
                         options: dict[str, str] | None = None) -> Cropper:
-    """The cropper a stage runs: ``name`` (default ``model.backend``) with the run's params.
+    """The cropper ``name`` as a stage runs it, with the run's params.
 
     Its settings are ``cropper_options.<name>`` of params.yaml, updated by ``options``.
     """
-    name = name or params.model.backend
     merged = {**getattr(params, "cropper_options", {}).get(name, {}), **(options or {})}
     context = CropperContext(model=params.model, model_path=model_path, faces=params.faces,
                              options=merged)
