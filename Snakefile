@@ -9,7 +9,11 @@
 # one `cropaudit` command; every cropper of `croppers:` goes through the same chain.
 
 
-configfile: "params.yaml"
-
-
 include: "workflow/Snakefile"
+
+
+# An included file's default target does not carry over: this file names it.
+rule audit:
+    default_target: True
+    input:
+        rules.all.input,

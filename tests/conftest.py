@@ -59,17 +59,28 @@ def services():
 
 
 @pytest.fixture(scope="session")
+def quick_audit(tmp_path_factory):
+    """`snakemake --configfile config/quick.yaml --logger rich`, as the README gives it, in a
+    folder of its own: (folder, the completed process). Shared by tests/test_workflow.py."""
+    from support.workflow import REPO_ROOT, snakemake
+
+    root = tmp_path_factory.mktemp("quick")
+    return root, snakemake(root, "--logger", "rich", configs=(REPO_ROOT / "config/quick.yaml",))
+
+
+@pytest.fixture(scope="session")
 def tiny_audit(tmp_path_factory):
-    """A small audit run locally (`snakemake --cores 2`): what the Slurm run must reproduce
+    """The tiny audit (tests/configs/tiny.yaml) run locally: what the Slurm run must reproduce
     and what the MLflow server tests log. Returns (folder, wall seconds)."""
     import time
 
     from support.services import TINY_AUDIT
-    from support.workflow import copy_workflow, run, tool
+    from support.workflow import snakemake, write_yaml
 
-    root = copy_workflow(tmp_path_factory.mktemp("local") / "audit", TINY_AUDIT)
+    root = tmp_path_factory.mktemp("local") / "audit"
+    overlay = write_yaml(root.parent / "tiny-audit.yaml", TINY_AUDIT)
     started = time.monotonic()
-    run([tool("snakemake"), "--cores", "2"], cwd=root)
+    snakemake(root, configs=(overlay,))
     return root, time.monotonic() - started
 
 

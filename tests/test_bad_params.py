@@ -10,7 +10,7 @@ import yaml
 from cropaudit.cli import main
 from cropaudit.config import parse_params
 from cropaudit.datasets.prepare import prepare_dataset
-from support.workflow import copy_workflow, run, tool
+from support.workflow import snakemake, write_yaml
 
 DEMO = {"dataset": {"groups": {"attributes": ["feature", "cohort"]},
                     "demo": {"images_per_group": 3}},
@@ -77,7 +77,8 @@ def test_unreadable_image_removes_the_stale_shard(workspace, capsys):
     victim = workspace / f"data/demo/images/{first}.jpg"
     victim.write_bytes(b"\xff\xd8 truncated")
     capsys.readouterr()
-    code = main(["pair-saliency", "--params", params, "--dataset", "data/demo/images.parquet",
+    code = main(["pair-saliency", "--params", params, "--cropper", "center",
+                 "--dataset", "data/demo/images.parquet",
                  "--pairs", "results/pairs.parquet", "--out", str(out)])
     assert code != 0
     one_line_error(capsys, f"{first}.jpg")
@@ -86,19 +87,33 @@ def test_unreadable_image_removes_the_stale_shard(workspace, capsys):
 
 
 def test_snakemake_stops_before_any_job_on_invalid_params(tmp_path):
-    root = copy_workflow(tmp_path / "wf", {"sampling": {"n": 0}})
-    proc = run([tool("snakemake"), "--cores", "1"], cwd=root, check=False)
+    overlay = write_yaml(tmp_path / "bad.yaml", {"sampling": {"n": 0}})
+    proc = snakemake(tmp_path / "wf", configs=(overlay,), check=False)
     assert proc.returncode != 0
-    assert "params.yaml: sampling.n: Input should be greater than 0" in proc.stderr
-    assert not (root / "results").exists() and not (root / "data").exists()
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("cropaudit: error:"))
+    # the merged configuration's sources are named, then the field
+    assert "params.yaml + " in line and "bad.yaml: sampling.n:" in line
+    assert "greater than 0" in line
+    assert not (tmp_path / "wf/results/pairs.parquet").exists()
+    assert not (tmp_path / "wf/data").exists()
 
 
-def test_snakemake_refuses_config_overrides_the_commands_would_not_see(tmp_path):
-    root = copy_workflow(tmp_path / "wf")
-    proc = run([tool("snakemake"), "--cores", "1", "-n", "--config", "seed=3"], cwd=root,
-               check=False)
-    assert proc.returncode != 0
-    assert "edit params.yaml instead" in proc.stderr
+def test_config_overrides_reach_the_commands(tmp_path):
+    """--config and --configfile are merged over params.yaml, and every command reads the
+    merged file: a seed given on the command line is the seed the tuples were drawn with."""
+    overlay = write_yaml(tmp_path / "small.yaml", {
+        "croppers": ["center"], "dataset": {"demo": {"images_per_group": 3}},
+        "sampling": {"n": 2}})
+    root = tmp_path / "wf"
+    snakemake(root, "results/pairs.parquet", "--config", "seed=3", configs=(overlay,))
+    import pandas as pd
+    import yaml
+
+    written = yaml.safe_load((root / "results/config.yaml").read_text())
+    assert written["seed"] == 3 and written["sampling"]["n"] == 2
+    assert written["croppers"] == ["center"]
+    pairs = pd.read_parquet(root / "results/pairs.parquet")
+    assert pairs.groupby("comparison")["base_id"].nunique().max() == 2
 
 
 # -- bounds on every size-like setting (issue 25, item 6) -------------------------------------
@@ -163,7 +178,8 @@ def test_shard_flags_are_bounded(workspace, capsys, argv, fragment):
     assert main(["sample-pairs", "--params", params, "--dataset", "data/demo/images.parquet",
                  "--out", "results/pairs.parquet"]) == 0
     capsys.readouterr()
-    code = main(["pair-saliency", "--params", params, "--dataset", "data/demo/images.parquet",
+    code = main(["pair-saliency", "--params", params, "--cropper", "center",
+                 "--dataset", "data/demo/images.parquet",
                  "--pairs", "results/pairs.parquet", "--out", "results/shard.parquet", *argv])
     assert code == 2
     one_line_error(capsys, fragment)

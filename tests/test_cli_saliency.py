@@ -96,7 +96,7 @@ def test_bad_model_file_is_one_line_and_nonzero(capsys, tmp_path, photo):
 
 
 def test_center_baseline_needs_no_model(capsys, photo):
-    code, out, _ = _run(capsys, "saliency", str(photo), "--backend", "center")
+    code, out, _ = _run(capsys, "saliency", str(photo), "--cropper", "center")
     assert code == 0
     x, y = (int(v) for v in out.splitlines()[0].split())
     assert abs(x - 80) <= 16 and abs(y - 45) <= 16  # the middle of a 160×90 image

@@ -19,7 +19,7 @@ from cropaudit.cli import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, main
 from cropaudit.config import load_params
 from cropaudit.errors import ConfigError, InputFileError
 from cropaudit.untrusted import csv_cell
-from support.workflow import copy_workflow, run, tool, tool_env
+from support.workflow import run, snakemake, tool_env, write_yaml
 
 #: 10 levels of 9 aliases each: under 400 bytes that expand to 9**10 leaves when compared.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -87,25 +87,24 @@ def test_negative_seed_stops_prepare_data_before_it_writes(tmp_path, monkeypatch
 
 
 def test_snakemake_refuses_an_alias_bomb_at_once(tmp_path: Path) -> None:
-    root = copy_workflow(tmp_path / "wf")
-    params = root / "params.yaml"
-    params.write_text(params.read_text() + "\n" + ALIAS_BOMB)
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("report: {title: x}\n" + ALIAS_BOMB)
     assert len(ALIAS_BOMB) < 400
-    # Before the fix Snakemake compared the expanded config for ~45 s; the timeout is only a
-    # guard against hanging the suite, not a speed target.
-    proc = run([tool("snakemake"), "--cores", "1", "-n"], cwd=root, check=False, timeout=120)
+    # Expanded, the configuration would take minutes to compare or validate; the timeout is
+    # only a guard against hanging the suite, not a speed target.
+    proc = snakemake(tmp_path / "wf", "-n", configs=(bomb,), check=False)
     assert proc.returncode != 0
-    assert "params.yaml: line " in proc.stderr and "YAML alias *a is not allowed" in proc.stderr
+    assert "bomb.yaml: line " in proc.stderr and "YAML alias *a is not allowed" in proc.stderr
 
 
 def test_snakemake_shows_the_end_of_the_failed_jobs_log(tmp_path: Path) -> None:
-    root = copy_workflow(tmp_path / "wf", {
-        "model": {"backend": "center"},
+    root = tmp_path / "wf"
+    overlay = write_yaml(tmp_path / "unknown-group.yaml", {
+        "croppers": ["center"],
         "dataset": {"demo": {"images_per_group": 3}},
         "sampling": {"groups": ["marked_a", "purple_x"]},  # valid YAML, unknown group
     })
-    proc = run([tool("snakemake"), "--cores", "1", "results/pairs.parquet"], cwd=root,
-               check=False, timeout=300)
+    proc = snakemake(root, "results/pairs.parquet", configs=(overlay,), check=False)
     assert proc.returncode != 0
     job_log = (root / "logs/sample_pairs.log").read_text().strip().splitlines()
     assert job_log and job_log[-1].startswith("cropaudit sample-pairs: error:")
@@ -146,7 +145,7 @@ def _cropaudit(*argv: str) -> list[str]:
 
 def test_stdout_to_a_full_disk_is_one_line(photo: Path) -> None:
     with open("/dev/full", "w") as full:
-        proc = subprocess.run(_cropaudit("saliency", "--backend", "center", str(photo)),
+        proc = subprocess.run(_cropaudit("saliency", "--cropper", "center", str(photo)),
                               stdout=full, stderr=subprocess.PIPE, text=True, env=tool_env(),
                               timeout=120)
     assert proc.returncode == EXIT_ENVIRONMENT
@@ -157,7 +156,7 @@ def test_stdout_to_a_full_disk_is_one_line(photo: Path) -> None:
 
 def test_a_closed_pipe_ends_quietly(photo: Path) -> None:
     proc = subprocess.Popen(
-        _cropaudit("saliency", "--backend", "center", "--all-points", str(photo), str(photo)),
+        _cropaudit("saliency", "--cropper", "center", "--all-points", str(photo), str(photo)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tool_env(),
     )
     proc.stdout.close()  # like `| head` after its lines: every later write gets EPIPE
@@ -172,7 +171,7 @@ def test_a_closed_pipe_ends_quietly(photo: Path) -> None:
 def test_newline_in_a_file_name_cannot_forge_result_lines(tmp_path, photo, capsys) -> None:
     odd = tmp_path / "evil\n0 0 1 1\n.png"
     odd.write_bytes(photo.read_bytes())
-    assert main(["saliency", "--backend", "center", str(photo), str(odd)]) == 0
+    assert main(["saliency", "--cropper", "center", str(photo), str(odd)]) == 0
     out = capsys.readouterr().out.splitlines()
     headers = [line for line in out if line.startswith("#")]
     assert headers == [f"# {photo}", f"# {tmp_path}/evil\\n0 0 1 1\\n.png"]
@@ -185,7 +184,7 @@ def test_a_newline_in_a_failed_image_name_stays_on_its_error_line(tmp_path, phot
     """Issue 25, item 8: a name with a newline could forge a second error line."""
     forged = tmp_path / "evil\ncropaudit saliency: error: forged.png"
     forged.write_bytes(b"not an image at all")
-    assert main(["saliency", "--backend", "center", str(photo), str(forged)]) == 1
+    assert main(["saliency", "--cropper", "center", str(photo), str(forged)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         f"cropaudit saliency: error: '{tmp_path}/evil\\ncropaudit saliency: error: "
@@ -231,7 +230,7 @@ def test_a_path_that_is_not_a_file_says_why(tmp_path, capsys, make, problem) -> 
     """Issue 25, item 9: a symbolic link loop was reported as "no such file"."""
     path = tmp_path / "input.png"
     make(path)
-    assert main(["saliency", "--backend", "center", str(path)]) == 1
+    assert main(["saliency", "--cropper", "center", str(path)]) == 1
     assert capsys.readouterr().err.splitlines()[0] == (
         f"cropaudit saliency: error: {path}: {problem}")
     from cropaudit.saliency.source import open_image

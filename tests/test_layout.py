@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("stats", "gaze", "croppers"),
     ("stages", "reporting", "probes"),
     ("config",),
-    ("app", "commands", "cli", "__main__"),
+    ("app", "commands", "cli", "__main__", "pipeline"),
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 

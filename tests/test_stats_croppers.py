@@ -108,10 +108,10 @@ def center_outcomes(tmp_path_factory):
     --cropper center, gather), as the workflow runs them."""
     from cropaudit.cli import main
     from cropaudit.contracts import read_outcomes
-    from support.workflow import write_params
+    from support.workflow import config_of, write_yaml
 
     root = tmp_path_factory.mktemp("demo-center")
-    write_params(root, {})
+    write_yaml(root / "params.yaml", config_of({"croppers": ["center"]}))
     params = str(root / "params.yaml")
     table = root / "images.parquet"
     steps = [

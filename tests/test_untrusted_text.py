@@ -235,7 +235,7 @@ def test_a_hostile_group_name_goes_through_the_commands_to_the_report(tmp_path: 
     run = [
         ("prepare-data", "--out", table),
         ("sample-pairs", "--dataset", table, "--out", pairs),
-        ("pair-saliency", "--dataset", table, "--pairs", pairs, "--out",
+        ("pair-saliency", "--cropper", "center", "--dataset", table, "--pairs", pairs, "--out",
          "results/saliency/shard-0.parquet"),
         ("gather", "--out", "results/saliency.parquet", "results/saliency/shard-0.parquet"),
         ("score-crops", "--outcomes", "results/saliency.parquet", "--out",

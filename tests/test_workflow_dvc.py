@@ -1,203 +1,192 @@
-"""`dvc repro` and `snakemake` on one temporary git repository: DVC builds everything once and
-reruns only what a parameter or code change touches; after either tool has run, the other has
-nothing to do. Uses the center baseline (no TensorFlow for saliency) to stay quick; the
-generated dvc.yaml is regenerated for that backend first, as a user would."""
+"""`dvc repro` and `snakemake` on one project of its own (a git repository with this checkout's
+workflow and package, params.yaml with the tiny audit): DVC's stages run Snakemake, which
+reruns exactly what a change of settings, code or pinned library touches; after either tool has
+run, the other has nothing to do.
+
+The tests run in order on one project: each leaves it up to date for the next. Changes of code
+are made in the project's copy of the package, which its tools run (PYTHONPATH).
+"""
 
 from __future__ import annotations
 
 import re
-import sys
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
-from support.workflow import (
-    REPO_ROOT,
-    copy_workflow,
-    dvc_changed,
-    dvc_project,
-    run,
-    snakemake_plan,
-    tool,
-)
+from support.workflow import CONFIGS, dvc_changed, planned_jobs, project, run, tool
 
 pytestmark = pytest.mark.slow
 
-TINY = {"model": {"backend": "center"}, "sampling": {"n": 6}, "saliency": {"shards": 2},
-        "dataset": {"demo": {"images_per_group": 6}}, "gaze": {"review_per_value": 2},
-        "stats": {"bootstrap_resamples": 100}, "croppers": ["center"],
-        # probes on 2 base tuples per comparison, edits of one image per group
-        "probes": {"tuples_per_comparison": 2, "jpeg": [50], "edits": {"images_per_group": 1}}}
-#: Stages after the statistics (DVC names); Snakemake's rules are the same with underscores.
-AFTER_STATS = {"stats", "plots", "report", "log-run"}
-#: The same for the cropper comparison (one cropper here, center): its own statistics run the
-#: same code. DVC names a stage per cropper, Snakemake has one rule with a {cropper} wildcard;
-#: log-croppers records each cropper's metrics in MLflow. (compare-croppers and the probe
-#: statistics run other code: stats/croppers.py, stats/probes.py.)
-CROPPER_STATS_STAGE = "cropper-stats-center"
-CROPPER_AFTER_STATS_RULES = {"cropper_stats", "cropper_plots", "log_croppers"}
-UPSTREAM = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
-            "results/saliency/shard-0.parquet", "results/saliency.parquet",
-            "results/image-saliency.parquet", "results/crops.parquet",
-            "results/image-crops.parquet"]
-DOWNSTREAM = ["results/metrics.json", "results/stats/comparisons.csv",
-              "results/stats/face_rates.csv", "results/gaze-metrics.json",
-              "results/gaze/rates.csv", "results/report.html", "results/mlflow-run.json"]
+#: The stages of dvc.yaml.
+STAGES = {"prepare", "croppers", "report", "track"}
+#: What summarises all croppers (rules without a {cropper} wildcard, after the croppers).
+SUMMARIES = {"compare_croppers", "probe_stats", "headline", "report", "log_run",
+             "log_croppers"}
+#: One cropper's chain (rules keyed by {cropper}).
+CHAIN = {"pair_saliency", "gather", "image_saliency", "score_crops", "stats", "gaze", "plots",
+         "probe", "probe_edits"}
 
 
-def dvc(root, *args):
-    return run([tool("dvc"), *args], cwd=root)
+def dvc(root: Path, *args: str) -> str:
+    return run([tool("dvc"), *args], cwd=root).stdout
 
 
-def stages_to_run(root) -> set[str]:
-    out = dvc(root, "repro", "--dry").stdout
-    return set(re.findall(r"Running stage '([^']+)'", out))
+def snakemake(root: Path, *args: str) -> str:
+    proc = run([tool("snakemake"), "--cores", "2", *args], cwd=root)
+    return proc.stdout + proc.stderr
+
+
+def mtimes(root: Path, folder: str) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns
+            for p in sorted((root / folder).rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    root = dvc_project(copy_workflow(tmp_path_factory.mktemp("dvc") / "audit", TINY))
+def repo(tmp_path_factory) -> Path:
+    tiny = yaml.safe_load((CONFIGS / "tiny.yaml").read_text(encoding="utf-8"))
+    root = project(tmp_path_factory.mktemp("dvc") / "audit", tiny)
     started = time.monotonic()
     dvc(root, "repro")
     print(f"dvc repro (first): {time.monotonic() - started:.1f} s")
     return root
 
 
-def test_first_repro_builds_every_stage(repo):
-    for path in UPSTREAM + DOWNSTREAM:
-        assert (repo / path).is_file(), path
-    assert (repo / "dvc.lock").is_file()
-    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
+def test_dvc_yaml_is_short_and_hand_written(repo):
+    text = (repo / "dvc.yaml").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 100
+    assert set(yaml.safe_load(text)["stages"]) == STAGES
+    assert "GENERATED" not in text
 
 
-def test_snakemake_has_nothing_to_do_after_dvc_repro(repo):
-    assert snakemake_plan(repo) == set()
-
-
-def test_second_repro_is_a_noop(repo):
-    started = time.monotonic()
-    out = dvc(repo, "repro").stdout
-    print(f"dvc repro (no-op): {time.monotonic() - started:.1f} s")
-    assert "Running stage" not in out
-    assert stages_to_run(repo) == set()
-
-
-def test_stats_param_reruns_only_the_stages_after_stats(repo):
-    params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("alpha: 0.05", "alpha: 0.01"))
-    status = dvc(repo, "status").stdout
-    changed = set(re.findall(r"^([\w-]+):$", status, flags=re.M))
-    # report and log-run show params.yaml in full, so they follow any parameter change; the
-    # gaze stage's rates use the same significance level
-    after_stats = {"stats", "plots", "gaze", "report", "log-run",
-                   # each cropper's stats, and the comparison that uses the same level
-                   "cropper-stats-center", "cropper-plots-center", "compare-croppers",
-                   "log-croppers",
-                   # probe verdicts use the same level (the probe runs themselves do not)
-                   "probe-stats"}
-    assert changed == after_stats, status
-    assert stages_to_run(repo) == after_stats
-    before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
-    dvc(repo, "repro")
-    for p in UPSTREAM:
-        assert (repo / p).stat().st_mtime_ns == before[p], f"{p} was rebuilt"
-    for p in DOWNSTREAM:
-        assert (repo / p).stat().st_mtime_ns != before[p], f"{p} was not rebuilt"
-    assert "alpha: 0.01" in (repo / "results/report.html").read_text()
-    # Snakemake agrees, although it never saw alpha 0.05 change
-    assert snakemake_plan(repo) == set()
-
-
-def snake(stages: set[str]) -> set[str]:
-    return {s.replace("-", "_") for s in stages}
-
-
-def test_editing_statistics_code_reruns_stats_and_after_in_both_tools(repo):
-    audit = repo / "src/cropaudit/stats/audit.py"
-    audit.write_text(audit.read_text() + "# an edit to the statistics code\n")
-    # DVC lists the stages whose own deps changed; Snakemake also what follows them. Neither
-    # touches anything upstream (or the gaze stage, which does not run this code).
-    assert dvc_changed(repo) == {"stats", CROPPER_STATS_STAGE}
-    assert snakemake_plan(repo) == snake(AFTER_STATS) | CROPPER_AFTER_STATS_RULES
-    before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM + DOWNSTREAM}
-    metrics = (repo / "results/metrics.json").read_bytes()
-    dvc(repo, "repro")
-    for p in [*UPSTREAM, "results/gaze/rates.csv", "results/gaze-metrics.json"]:
-        assert (repo / p).stat().st_mtime_ns == before[p], f"{p} was rebuilt"
-    assert (repo / "results/metrics.json").stat().st_mtime_ns != before["results/metrics.json"]
-    # A comment changes no result, so DVC stops after stats (its outputs hash the same);
-    # Snakemake goes by file times and redraws what follows once: the documented corner
-    # (docs/workflow.md, "Where the two tools can disagree").
-    assert (repo / "results/metrics.json").read_bytes() == metrics
-    assert snakemake_plan(repo) == snake(AFTER_STATS - {"stats"}) | (
-        CROPPER_AFTER_STATS_RULES - {"cropper_stats"})
-    started = time.monotonic()
-    out = run([tool("snakemake"), "--cores", "2"], cwd=repo).stdout
-    print(f"snakemake after a code edit: {time.monotonic() - started:.1f} s")
-    assert "stage(s) in dvc.lock" in out
-    for p in UPSTREAM:
-        assert (repo / p).stat().st_mtime_ns == before[p], f"{p} was rebuilt"
-    assert (repo / "results/report.html").stat().st_mtime_ns != before["results/report.html"]
-    assert snakemake_plan(repo) == set()
+def test_after_dvc_repro_snakemake_has_nothing_to_do(repo):
+    assert planned_jobs(repo) == {}
     assert dvc_changed(repo) == set()
+    assert "Running stage" not in dvc(repo, "repro")
+
+
+def test_after_snakemake_dvc_has_nothing_to_do(repo):
+    for folder in ("results", "data", ".snakemake"):
+        shutil.rmtree(repo / folder)
+    out = snakemake(repo)
+    assert "recorded DVC stage(s) prepare, croppers, report, track in dvc.lock" in out
+    assert dvc_changed(repo) == set()
+    assert planned_jobs(repo) == {}
+
+
+def test_an_audit_without_fastgaze_has_no_fastgaze_anywhere(repo):
+    # tiny audits the centre baseline and smartcrop: the report leads with the first listed
+    results = repo / "results"
+    assert sorted(p.name for p in (results / "croppers").iterdir()) == ["center", "smartcrop"]
+    assert not list((repo / "models").iterdir())  # no model fetched
+    import pandas as pd
+
+    for path in results.rglob("*.parquet"):
+        table = pd.read_parquet(path)
+        for column in ("model", "cropper"):
+            if column in table.columns:
+                assert "fastgaze" not in set(table[column].astype(str)), path
+    assert (results / "metrics.json").read_bytes() == (
+        results / "croppers/center/metrics.json").read_bytes()
+    assert not [p for p in results.rglob("*") if "fastgaze" in p.name]
+
+
+def test_editing_statistics_reruns_statistics_and_after_for_every_cropper(repo):
+    source = repo / "src/cropaudit/stats/audit.py"
+    source.write_text(source.read_text() + "\n# an edit\n")
+    jobs = planned_jobs(repo)
+    assert {"stats", "plots"} <= set(jobs)
+    assert jobs["stats"] == {"cropper=center", "cropper=smartcrop"}
+    # nothing upstream of the statistics: no saliency, crops or data (gaze runs stats code)
+    assert not {"prepare_data", "faces", "sample_pairs", "pair_saliency", "gather",
+                "image_saliency", "score_crops", "probe", "probe_edits"} & set(jobs)
+    assert dvc_changed(repo) == {"croppers", "report", "track"}
+    upstream = mtimes(repo, "data") | {p: t for p, t in mtimes(repo, "results/croppers").items()
+                                       if p.endswith("saliency.parquet")}
+    dvc(repo, "repro")
+    assert {p: t for p, t in mtimes(repo, "data").items()} | {
+        p: t for p, t in mtimes(repo, "results/croppers").items()
+        if p.endswith("saliency.parquet")} == upstream
+    assert planned_jobs(repo) == {} and dvc_changed(repo) == set()
+
+
+def test_editing_one_cropper_reruns_its_chain_and_the_summaries_only(repo):
+    source = repo / "src/cropaudit/croppers/smartcrop.py"
+    source.write_text(source.read_text() + "\n# an edit\n")
+    jobs = planned_jobs(repo)
+    keyed = {rule for rule in jobs if rule in CHAIN}
+    assert keyed == CHAIN
+    assert all(jobs[rule] <= {"cropper=smartcrop", "cropper=smartcrop, shard=0"}
+               for rule in keyed)
+    assert set(jobs) - CHAIN <= SUMMARIES
+    centre = mtimes(repo, "results/croppers/center")
+    dvc(repo, "repro")
+    assert mtimes(repo, "results/croppers/center") == centre
+    assert planned_jobs(repo) == {} and dvc_changed(repo) == set()
+
+
+def test_raising_a_pinned_library_reruns_the_croppers_that_use_it(repo):
+    constraints = repo / "constraints.txt"
+    original = constraints.read_text()
+    constraints.write_text(re.sub(r"(?m)^smartcrop==.*$", "smartcrop==9.9.9", original))
+    try:
+        jobs = planned_jobs(repo)
+        assert jobs["pair_saliency"] == {"cropper=smartcrop, shard=0"}
+        assert set(jobs) - CHAIN <= SUMMARIES
+        raised = re.sub(r"(?m)^opencv-contrib-python-headless==.*$",
+                        "opencv-contrib-python-headless==9.9.9.9", original)
+        constraints.write_text(raised)
+        assert planned_jobs(repo) == {}  # no audited cropper uses OpenCV
+    finally:
+        constraints.write_text(original)
 
 
 def test_a_parameter_change_is_seen_alike_and_snakemake_satisfies_dvc(repo):
     params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("review_per_value: 2", "review_per_value: 1"))
-    # log-croppers, like log-run, records params.yaml in full
-    gaze_and_after = {"gaze", "report", "log-run", "log-croppers"}
-    assert dvc_changed(repo) == gaze_and_after
-    assert snakemake_plan(repo) == snake(gaze_and_after)
-    before = {p: (repo / p).stat().st_mtime_ns for p in UPSTREAM}
-    run([tool("snakemake"), "--cores", "2"], cwd=repo)
-    assert all((repo / p).stat().st_mtime_ns == t for p, t in before.items())
-    # Snakemake recorded its run for DVC (dvc commit): nothing left to do for either tool
-    assert dvc_changed(repo) == set()
-    assert stages_to_run(repo) == set()
-    assert snakemake_plan(repo) == set()
+    config = yaml.safe_load(params.read_text())
+    config["gaze"]["review_per_value"] = 2
+    params.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = planned_jobs(repo)
+    # gaze reads it; the report and the MLflow runs record the whole configuration
+    assert set(jobs) <= {"gaze", "headline", "report", "log_run", "log_croppers"}
+    assert jobs["gaze"] == {"cropper=center", "cropper=smartcrop"}
+    assert "prepare" not in dvc_changed(repo)
+    snakemake(repo)
+    assert dvc_changed(repo) == set() and planned_jobs(repo) == {}
 
 
-def test_dvc_plots_show_renders_the_figures_without_network(repo, tmp_path):
-    # a Snakemake run of the same workflow leaves its marker in the folder: it must not matter
+def test_adding_a_cropper_runs_only_its_chain_and_the_summaries(repo):
+    params = repo / "params.yaml"
+    config = yaml.safe_load(params.read_text())
+    config["croppers"].append("opencv-spectral")
+    params.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = planned_jobs(repo)
+    assert {rule for rule in jobs if rule in CHAIN} == CHAIN
+    assert all(all("opencv-spectral" in w for w in jobs[rule]) for rule in CHAIN)
+    centre = mtimes(repo, "results/croppers/center")
+    dvc(repo, "repro")
+    assert mtimes(repo, "results/croppers/center") == centre
+    assert (repo / "results/croppers/opencv-spectral/metrics.json").is_file()
+    assert planned_jobs(repo) == {}
+
+
+def test_experiments_metrics_and_plots(repo, tmp_path):
+    run(["git", "add", "-A"], cwd=repo)
+    run(["git", "commit", "-qm", "audit with results"], cwd=repo)
+    out = dvc(repo, "exp", "run", "-S", "stats.alpha=0.1")
+    assert "Ran experiment" in out
+    shown = dvc(repo, "exp", "show", "--no-pager", "--csv")
+    assert "stats.alpha" in shown and "0.1" in shown
+    diff = dvc(repo, "metrics", "diff", "--all")
+    assert "metrics.json" in diff
+    # plots: the primary cropper's figures, rendered without the network
     (repo / "results/figures/.snakemake_timestamp").touch()
-    proc = dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))
+    proc = run([tool("dvc"), "plots", "show", "-o", str(tmp_path / "plots")], cwd=repo)
     assert "failed" not in (proc.stdout + proc.stderr).lower()
     html = (tmp_path / "plots/index.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    declared = yaml.safe_load((repo / "dvc.yaml").read_text())["plots"]
-    assert len(images) == len(declared) >= 3
-    assert all((repo / p).is_file() for p in declared)
-    assert all((tmp_path / "plots" / src).is_file() for src in images)
+    assert len(images) == len(list((repo / "results/figures").glob("*.png"))) >= 3
     assert "<script" not in html  # image plots only: no vega from a CDN
-
-
-def _changed_stages(root) -> set[str]:
-    return set(re.findall(r"^([\w-]+):$", dvc(root, "status").stdout, flags=re.M))
-
-
-def test_adding_a_cropper_runs_only_its_stages_and_the_comparison(repo):
-    already = _changed_stages(repo)  # e.g. plots, after the plots test touched its folder
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    params["croppers"] = ["center", "opencv-spectral"]
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(repo)],
-        cwd=repo)
-    new = {f"cropper-{s}-opencv-spectral" for s in
-           ("saliency", "gather", "image-saliency", "crops", "stats", "plots")}
-    changed = _changed_stages(repo)
-    assert new | {"compare-croppers", "log-croppers"} <= changed
-    # the new cropper's probe stages and the probe statistics follow it
-    new |= {c for c in changed if c.startswith("probe-") and c.endswith("-opencv-spectral")}
-    new |= {"probe-stats"} & changed
-    # report, log-run and log-croppers also record params.yaml in full
-    assert changed <= new | {"compare-croppers", "log-croppers", "report", "log-run"} | already
-    assert not [s for s in changed - already if s.endswith("-center")]
-    kept = "results/croppers/center/saliency.parquet"
-    before = (repo / kept).stat().st_mtime_ns
-    out = dvc(repo, "repro").stdout
-    assert "Running stage 'cropper-saliency-center'" not in out
-    assert (repo / kept).stat().st_mtime_ns == before
-    assert (repo / "results/croppers/opencv-spectral/metrics.json").is_file()

@@ -24,57 +24,77 @@ from support.wikimedia import FakeWikimedia
 from support.workflow import REPO_ROOT, deep_merge
 
 TINY = {
-    "model": {"backend": "center"},
+    "croppers": ["center", "face-center"],
     "dataset": {"demo": {"images_per_group": 3}},
     "sampling": {"n": 3},
     "saliency": {"save_composites": True},
     "gaze": {"selection": "all", "review_per_value": 1},
     "stats": {"bootstrap_resamples": 20},
+    "probes": {"tuples_per_comparison": 1, "padding": [0, 6], "gap": [], "order": ["swapped"],
+               "layout": [], "scaling": [], "jpeg": [50], "grid": [1.0],
+               "edits": {"images_per_group": 1, "luminance_steps": [0.1], "hue_steps": [],
+                         "tone": [], "hair_lighten": [], "text": []}},
 }
 DATASET, PAIRS = "data/demo/images.parquet", "results/pairs.parquet"
-SALIENCY, IMAGE_SALIENCY = "results/saliency.parquet", "results/image-saliency.parquet"
-CROPS, IMAGE_CROPS, FACES = "results/crops.parquet", "results/image-crops.parquet", \
+C = "results/croppers/center"
+SALIENCY, IMAGE_SALIENCY = f"{C}/saliency.parquet", f"{C}/image-saliency.parquet"
+CROPS, IMAGE_CROPS, FACES = f"{C}/crops.parquet", f"{C}/image-crops.parquet", \
     "data/demo/faces.parquet"
 LOAD_PARAMS = config.load_params
-#: Every stage command of the workflow, in its order, with the arguments its rule gives it.
+#: Every stage command of the workflow, in its order, with the arguments its rule gives it
+#: (the cropper's own for the center baseline).
 STAGES: list[tuple[str, list[str]]] = [
     ("fetch-model", ["--out", "models/model.vxm"]),
     ("prepare-data", ["--out", DATASET]),
     ("faces", ["--dataset", DATASET, "--out", FACES]),
     ("sample-pairs", ["--dataset", DATASET, "--out", PAIRS]),
-    ("pair-saliency", ["--dataset", DATASET, "--pairs", PAIRS, "--shard", "0", "--shards", "1",
-                       "--composites-dir", "results/composites", "--out", "results/s0.parquet"]),
-    ("gather", ["--out", SALIENCY, "results/s0.parquet"]),
-    ("image-saliency", ["--dataset", DATASET, "--out", IMAGE_SALIENCY]),
+    ("pair-saliency", ["--cropper", "center", "--dataset", DATASET, "--pairs", PAIRS,
+                       "--shard", "0", "--shards", "1", "--composites-dir", f"{C}/composites",
+                       "--out", f"{C}/s0.parquet"]),
+    ("gather", ["--out", SALIENCY, f"{C}/s0.parquet"]),
+    ("image-saliency", ["--cropper", "center", "--dataset", DATASET, "--out", IMAGE_SALIENCY]),
     ("score-crops", ["--outcomes", SALIENCY, "--dataset", DATASET, "--faces", FACES,
                      "--image-saliency", IMAGE_SALIENCY, "--out", CROPS,
                      "--image-crops-out", IMAGE_CROPS]),
     ("stats", ["--outcomes", SALIENCY, "--faces", FACES, "--dataset", DATASET, "--crops", CROPS,
-               "--image-crops", IMAGE_CROPS, "--out-dir", "results/stats",
-               "--metrics", "results/metrics.json"]),
+               "--image-crops", IMAGE_CROPS, "--out-dir", f"{C}/stats",
+               "--metrics", f"{C}/metrics.json"]),
     ("gaze", ["--dataset", DATASET, "--image-saliency", IMAGE_SALIENCY,
-              "--image-crops", IMAGE_CROPS, "--out-dir", "results/gaze",
-              "--metrics", "results/gaze-metrics.json"]),
-    ("plots", ["--stats-dir", "results/stats", "--outcomes", SALIENCY,
-               "--out-dir", "results/figures"]),
-    ("report", ["--stats-dir", "results/stats", "--figures-dir", "results/figures",
-                "--crops", CROPS, "--dataset", DATASET, "--gaze-dir", "results/gaze",
+              "--image-crops", IMAGE_CROPS, "--out-dir", f"{C}/gaze",
+              "--metrics", f"{C}/gaze-metrics.json"]),
+    ("plots", ["--stats-dir", f"{C}/stats", "--outcomes", SALIENCY,
+               "--out-dir", f"{C}/figures"]),
+    ("probe", ["--cropper", "center", "--dataset", DATASET, "--pairs", PAIRS, "--faces", FACES,
+               "--out", f"{C}/probes.parquet"]),
+    ("probe-edits", ["--cropper", "center", "--dataset", DATASET, "--faces", FACES,
+                     "--out", f"{C}/probe-edits.parquet"]),
+    ("compare-croppers", ["--outcomes", f"center={SALIENCY}", f"again={SALIENCY}",
+                          "--out-dir", "results/comparison",
+                          "--metrics", "results/comparison.json"]),
+    ("probe-stats", ["--tables", f"{C}/probes.parquet", "--edits", f"{C}/probe-edits.parquet",
+                     "--out-dir", "results/probes", "--metrics", "results/probes.json"]),
+    ("report", ["--stats-dir", f"{C}/stats", "--figures-dir", f"{C}/figures",
+                "--crops", CROPS, "--dataset", DATASET, "--gaze-dir", f"{C}/gaze",
+                "--croppers-dir", "results/comparison", "--probes-dir", "results/probes",
                 "--out", "results/report.html"]),
-    ("log-run", ["--dataset", DATASET, "--metrics", "results/metrics.json",
-                 "results/gaze-metrics.json", "--stats-dir", "results/stats",
-                 "--figures-dir", "results/figures", "--artifacts", "results/gaze",
+    ("log-run", ["--dataset", DATASET, "--metrics", f"{C}/metrics.json",
+                 f"{C}/gaze-metrics.json", "--stats-dir", f"{C}/stats",
+                 "--figures-dir", f"{C}/figures", "--artifacts", f"{C}/gaze",
                  "--report", "results/report.html", "--out", "results/mlflow-run.json"]),
 ]
-#: The saliency commands run whichever cropper the workflow names (`--cropper`), and their
-#: one declaration covers them all: face-center also reads the `faces:` settings. These runs
-#: add to what the command read above (the center baseline).
-CROPPER_RUNS: list[tuple[str, list[str]]] = [
-    ("pair-saliency", ["--dataset", DATASET, "--pairs", PAIRS, "--cropper", "face-center",
-                       "--composites-dir", "results/face-center-composites",
-                       "--out", "results/face-center-saliency.parquet"]),
-    ("image-saliency", ["--dataset", DATASET, "--cropper", "face-center",
-                        "--out", "results/face-center-image-saliency.parquet"]),
+#: Commands that run a cropper read that cropper's own settings: the same commands again with
+#: face-center, which also reads `faces:` (its spec says so). (command, cropper, arguments)
+CROPPER_RUNS: list[tuple[str, str, list[str]]] = [
+    ("pair-saliency", "face-center", ["--dataset", DATASET, "--pairs", PAIRS,
+                                      "--cropper", "face-center",
+                                      "--composites-dir", "results/fc-composites",
+                                      "--out", "results/fc-saliency.parquet"]),
+    ("image-saliency", "face-center", ["--dataset", DATASET, "--cropper", "face-center",
+                                       "--out", "results/fc-image-saliency.parquet"]),
 ]
+#: The cropper each command of STAGES runs (for its declaration).
+CROPPER_OF = {"pair-saliency": "center", "image-saliency": "center", "probe": "center",
+              "probe-edits": "center"}
 
 
 def run_recorded(mp: pytest.MonkeyPatch, command: str, args: list[str]) -> set[str]:
@@ -109,13 +129,14 @@ def reads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, set[st
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         for command, args in STAGES:
             found[command] = run_recorded(mp, command, args)
-        for command, args in CROPPER_RUNS:
-            found[command] |= run_recorded(mp, command, args)
+        for command, cropper, args in CROPPER_RUNS:
+            found[f"{command} {cropper}"] = run_recorded(mp, command, args)
         yield found
 
 
-def check(command: str, read: set[str], params: config.Params) -> None:
-    declared = declared_params(command, params)
+def check(command: str, read: set[str], params: config.Params, cropper: str | None = None
+          ) -> None:
+    declared = declared_params(command, params, cropper)
     undeclared = sorted(k for k in read if not covers(declared, k))
     assert not undeclared, f"{command} reads {undeclared} but declares only {declared}"
     if WHOLE_FILE not in declared:
@@ -126,7 +147,16 @@ def check(command: str, read: set[str], params: config.Params) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c, _ in STAGES])
 def test_stage_reads_only_declared_params(reads: dict[str, set[str]], command: str) -> None:
-    check(command, reads[command], parse_params(deep_merge(TINY, {})))
+    check(command, reads[command], parse_params(deep_merge(TINY, {})), CROPPER_OF.get(command))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("command", "cropper", "args"), CROPPER_RUNS)
+def test_a_cropper_adds_only_its_own_settings(reads, command, cropper, args) -> None:
+    read = reads[f"{command} {cropper}"]
+    check(command, read, parse_params(deep_merge(TINY, {})), cropper)
+    assert any(k.startswith("faces.") for k in read)  # face-center reads faces:
+    assert not [k for k in reads[command] if k.startswith("faces.")]  # center does not
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ import yaml
 
 import cropaudit
 from cropaudit.commands.declared import WHOLE_FILE, declared_params
-from cropaudit.config import Params, parse_params
+from cropaudit.config import Params, parse_params, read_yaml_mapping
 
 #: The configuration every stage command of a Snakemake run reads (``--params``).
 CONFIG_FILE = "results/config.yaml"
@@ -67,6 +67,14 @@ CROPPER_INTERFACE = ("croppers/__init__.py", "croppers/base.py", "croppers/param
                      "croppers/registry.py")
 #: The project's locked dependency set, where there is one (a checkout: ``make setup``).
 CONSTRAINTS_FILE = "constraints.txt"
+
+
+def check_config_files(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Refuse what YAML allows but a configuration never needs, before anything reads the
+    merged values: aliases (a few hundred bytes expand to billions of nodes) and keys given
+    twice (the last would silently win); one line naming the file and line."""
+    for path in paths:
+        read_yaml_mapping(path)
 
 
 def effective_params(config: Mapping[str, Any], source: str) -> Params:

@@ -16,8 +16,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
-from support.workflow import BASELINE_PROBES_ONLY, REPO_ROOT, free_port, tool_env
+from support.workflow import CONFIGS, REPO_ROOT, free_port, tool_env
 
 SCRIPTS = REPO_ROOT / "scripts" / "services"
 #: Python modules of the [scale] extra the services and their clients need.
@@ -84,15 +85,10 @@ def service_env(*envs: dict[str, str]) -> dict[str, str]:
     return merged
 
 
-#: The audit the cluster tests run: the center baseline (no model) on a small demo, with the
-#: saliency stage split into 4 shards (4 Slurm jobs); probes only at their baseline (each
-#: probe variant would be one more Slurm job of the same kind).
+#: The audit the cluster tests run: the tiny audit (two model-free croppers on a small demo)
+#: with each cropper's pair saliency split into 4 shards (4 Slurm jobs per cropper).
 TINY_AUDIT = {
-    "model": {"backend": "center"},
-    "sampling": {"n": 6},
+    **yaml.safe_load((CONFIGS / "tiny.yaml").read_text(encoding="utf-8")),
     "saliency": {"shards": 4},
-    "dataset": {"demo": {"images_per_group": 6}},
-    "gaze": {"review_per_value": 2},
     "report": {"title": "cluster test"},
-    **BASELINE_PROBES_ONLY,
 }

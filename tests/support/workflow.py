@@ -95,8 +95,9 @@ def snakemake(workdir: Path, *args: str, configs: tuple[str | Path, ...] = (),
               check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     """This checkout's workflow in ``workdir``: params.yaml with ``configs`` on top."""
     workdir.mkdir(parents=True, exist_ok=True)
+    # --configfile takes every word after it: it comes last
     cmd = [tool("snakemake"), "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--cores", "2", "--configfile", str(PARAMS), *map(str, configs), *args]
+           "--cores", "2", *args, "--configfile", str(PARAMS), *map(str, configs)]
     return run(cmd, cwd=workdir, check=check, **env)
 
 
@@ -150,7 +151,7 @@ def planned_jobs(root: Path, *args: str) -> dict[str, set[str]]:
     jobs: dict[str, set[str]] = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
         m = re.match(r"(?:local)?rule (\w+):", block)
-        if m and m.group(1) not in {"all", "prepare", "croppers"}:
+        if m and m.group(1) not in {"audit", "all", "prepare", "croppers", "summary"}:
             wc = re.search(r"^\s+wildcards: (.+)$", block, re.M)
             jobs.setdefault(m.group(1), set()).add(wc.group(1) if wc else "")
     assert jobs or "Nothing to be done" in out, out[-3000:]

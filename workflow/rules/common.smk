@@ -23,6 +23,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 # before any job, in one line.
 CONFIG_SOURCES = " + ".join(os.path.relpath(f) for f in workflow.configfiles) or "--config"
 try:
+    pipeline.check_config_files(workflow.configfiles)
     P = pipeline.effective_params(config, source=CONFIG_SOURCES)
 except CropauditError as exc:
     sys.exit(f"cropaudit: error: {exc}")

@@ -21,7 +21,7 @@ from cropaudit.contracts import COMPARISON_SEP
 HELP = "compare croppers on the same tuples: Δ by cropper, agreement, McNemar, bootstrap"
 
 #: params.yaml keys read (cropaudit.commands.declared)
-PARAMS: ParamKeys = ("croppers", "seed", "stats.alpha", "stats.bootstrap_resamples")
+PARAMS: ParamKeys = ("seed", "stats.alpha", "stats.bootstrap_resamples")
 
 
 def _named_path(text: str) -> tuple[str, Path]:
