@@ -19,7 +19,7 @@ from cropaudit.cli import EXIT_BROKEN_PIPE, EXIT_ENVIRONMENT, EXIT_INPUT, main
 from cropaudit.config import load_params
 from cropaudit.errors import ConfigError, InputFileError
 from cropaudit.untrusted import csv_cell
-from support.workflow import run, snakemake, tool_env, write_yaml
+from support.workflow import snakemake, tool_env, write_yaml
 
 #: 10 levels of 9 aliases each: under 400 bytes that expand to 9**10 leaves when compared.
 ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -36,7 +36,6 @@ from support.workflow import (
     config_of,
     free_port,
     planned_jobs,
-    run,
     snakemake,
     tool,
     tool_env,
