@@ -10,7 +10,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 EXTRAS ?= cpu,dev
 
-.PHONY: setup run test test-fast test-cluster lint dvc.yaml check-dvc clean-results
+.PHONY: setup run test test-fast test-cluster lint clean-results
 
 setup: $(VENV)/.installed $(VENV)/.libwebp
 
@@ -24,11 +24,11 @@ $(VENV)/.libwebp: $(VENV)/.installed scripts/build_libwebp.sh third_party/libweb
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade "pip>=24,<27"
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -qq --upgrade "pip>=24,<27"
+	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
-run: setup
+run: setup   # a progress bar and a summary on the console; each job's output in logs/
 	$(BIN)/snakemake --cores $(CORES) --logger rich
 
 test: lint   # the gates first: a lint or type error fails the run before any test
@@ -42,13 +42,6 @@ test-fast: lint   # skips the end-to-end runs of snakemake / dvc / mlflow (marke
 test-cluster: setup
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[scale]"
 	$(BIN)/python -m pytest -q -m cluster
-
-# dvc.yaml is generated from the Snakemake rules (the single source of truth).
-dvc.yaml: setup
-	$(BIN)/python workflow/scripts/sync_dvc.py
-
-check-dvc: setup
-	$(BIN)/python workflow/scripts/sync_dvc.py --check
 
 lint: setup   # style (ruff, [tool.ruff]) and types (mypy on src/cropaudit, [tool.mypy])
 	$(BIN)/ruff check src tests

@@ -15,6 +15,9 @@ import pytest
 
 from support.wikimedia import FakeWikimedia
 
+#: Fails the session on a test over `max_test_seconds` (pyproject.toml).
+pytest_plugins = ["support.durations"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -34,6 +34,7 @@ from cropaudit.saliency.params import FASTGAZE_SHA256
 from support.workflow import (
     REPO_ROOT,
     config_of,
+    fastgaze_model,
     free_port,
     planned_jobs,
     snakemake,
@@ -54,7 +55,7 @@ def audit(quick_audit):
 
 
 def needs_fastgaze(config: dict) -> None:
-    if "fastgaze" not in config["croppers"] or not os.environ.get("CROPAUDIT_FASTGAZE"):
+    if "fastgaze" not in config["croppers"] or fastgaze_model() is None:
         pytest.skip("the demo's known answers are FastGaze's; set CROPAUDIT_FASTGAZE")
 
 

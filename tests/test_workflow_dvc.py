@@ -103,7 +103,8 @@ def test_editing_statistics_reruns_statistics_and_after_for_every_cropper(repo):
     # nothing upstream of the statistics: no saliency, crops or data (gaze runs stats code)
     assert not {"prepare_data", "faces", "sample_pairs", "pair_saliency", "gather",
                 "image_saliency", "score_crops", "probe", "probe_edits"} & set(jobs)
-    assert dvc_changed(repo) == {"croppers", "report", "track"}
+    # DVC sees the stages whose code changed; `track` follows once the report is rewritten
+    assert dvc_changed(repo) == {"croppers", "report"}
     upstream = mtimes(repo, "data") | {p: t for p, t in mtimes(repo, "results/croppers").items()
                                        if p.endswith("saliency.parquet")}
     dvc(repo, "repro")
@@ -126,22 +127,6 @@ def test_editing_one_cropper_reruns_its_chain_and_the_summaries_only(repo):
     dvc(repo, "repro")
     assert mtimes(repo, "results/croppers/center") == centre
     assert planned_jobs(repo) == {} and dvc_changed(repo) == set()
-
-
-def test_raising_a_pinned_library_reruns_the_croppers_that_use_it(repo):
-    constraints = repo / "constraints.txt"
-    original = constraints.read_text()
-    constraints.write_text(re.sub(r"(?m)^smartcrop==.*$", "smartcrop==9.9.9", original))
-    try:
-        jobs = planned_jobs(repo)
-        assert jobs["pair_saliency"] == {"cropper=smartcrop, shard=0"}
-        assert set(jobs) - CHAIN <= SUMMARIES
-        raised = re.sub(r"(?m)^opencv-contrib-python-headless==.*$",
-                        "opencv-contrib-python-headless==9.9.9.9", original)
-        constraints.write_text(raised)
-        assert planned_jobs(repo) == {}  # no audited cropper uses OpenCV
-    finally:
-        constraints.write_text(original)
 
 
 def test_a_parameter_change_is_seen_alike_and_snakemake_satisfies_dvc(repo):
@@ -170,6 +155,24 @@ def test_adding_a_cropper_runs_only_its_chain_and_the_summaries(repo):
     dvc(repo, "repro")
     assert mtimes(repo, "results/croppers/center") == centre
     assert (repo / "results/croppers/opencv-spectral/metrics.json").is_file()
+    assert planned_jobs(repo) == {}
+
+
+def test_raising_a_pinned_library_reruns_the_croppers_that_use_it(repo):
+    constraints = repo / "constraints.txt"
+    original = constraints.read_text()
+    for name, cropper in (("opencv-contrib-python-headless", "opencv-spectral"),
+                          ("smartcrop", "smartcrop")):
+        raised = re.sub(rf"(?m)^{re.escape(name)}==.*$", f"{name}==99.0", original)
+        assert raised != original
+        constraints.write_text(raised)
+        try:
+            jobs = planned_jobs(repo)
+            assert jobs["pair_saliency"] == {f"cropper={cropper}, shard=0"}
+            assert {rule for rule in jobs if rule in CHAIN} == CHAIN
+            assert set(jobs) - CHAIN <= SUMMARIES
+        finally:
+            constraints.write_text(original)
     assert planned_jobs(repo) == {}
 
 

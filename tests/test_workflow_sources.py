@@ -4,9 +4,10 @@ whole workflow.
 Sources differ only in how `cropaudit prepare-data` builds the dataset table; every later stage
 reads that table. So each source is held to the table's contract here (columns, groups,
 counts, licence and attribution fields, digests of the image files), through the real command,
-and one source runs a whole audit: the FairFace preset with all seven of its race values, the
-one whose values carry underscores (`latino_hispanic`) and spaces (`East Asian`). The demo
-source runs whole audits in test_workflow.py and test_workflow_dvc.py (docs/testing.md).
+and one source runs a whole audit, through `dvc repro` (after which Snakemake has nothing to do):
+the FairFace preset with all seven of its race values, the one whose values carry underscores
+(`latino_hispanic`) and spaces (`East Asian`). The demo source runs whole audits in
+test_workflow.py and test_workflow_dvc.py (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cropaudit.cli import main
 from cropaudit.datasets.table import BASE_COLUMNS
 from support.sources import SOURCES, portrait_jpeg, source_params
 from support.wikimedia import FakeWikimedia
-from support.workflow import config_of, snakemake, write_yaml
+from support.workflow import config_of, planned_jobs, project, run, tool, write_yaml
 
 PER_GROUP = 3
 GROUPS = ["black_female", "black_male", "white_female", "white_male"]
@@ -84,13 +85,13 @@ def fairface_collection(root: Path, per_group: int) -> dict:
 def test_fairface_with_every_race_value_runs_through_the_workflow(tmp_path: Path) -> None:
     overrides = fairface_collection(tmp_path / "fairface", per_group=2)
     tiny = yaml.safe_load((Path(__file__).parent / "configs/tiny.yaml").read_text())
-    overlay = write_yaml(tmp_path / "fairface.yaml", {
+    root = project(tmp_path / "audit", {
         **tiny, **overrides, "croppers": ["center"],
         "sampling": {"n": 2, "pairs": ["black_female~white_female", "latino_hispanic_male~"
                                        "middle_eastern_male"]},
         "probes": {**tiny["probes"], "edits": {"images_per_group": 0}}})
-    root = tmp_path / "audit"
-    snakemake(root, configs=(overlay,))
+    run([tool("dvc"), "repro"], cwd=root)
+    assert planned_jobs(root) == {}
     table = pd.read_parquet(root / "data/fairface/images.parquet")
     races = {"white", "black", "east_asian", "southeast_asian", "indian", "middle_eastern",
              "latino_hispanic"}
