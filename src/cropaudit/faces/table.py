@@ -1,8 +1,7 @@
 """The faces table (``data/<dataset>/faces.parquet``): reading it back and summarising it.
 
 Apart from :mod:`cropaudit.faces.detect` so that the stages that only *use* the table
-(score-crops, stats) neither load the detector nor, for the workflow's code tracking
-(:mod:`cropaudit.commands.declared`), depend on its code.
+(score-crops, stats) do not load the detector (and TensorFlow with it).
 """
 
 from __future__ import annotations
