@@ -45,9 +45,12 @@ def tracked(command, *parts, cropper=False):
             "settings": lambda w: pipeline.settings(command, P, w.cropper),
             "code": lambda w: pipeline.code_identity(command, parts, w.cropper),
         }
+    settings = pipeline.settings(command, P)
     return {
         "config": CONFIG,
-        "settings": pipeline.settings(command, P),
+        # a function: Snakemake would read braces in the values (a folder source's pattern
+        # "{race}/{gender}/*") as wildcards in a string
+        "settings": lambda w: settings,
         "code": pipeline.code_identity(command, parts),
     }
 
