@@ -23,6 +23,7 @@ In the examples, ``example_image`` is a 300 × 200 PNG file:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -346,9 +347,15 @@ def _dataset(images: Any, home: Path, *, root: str | os.PathLike[str] | None,
     if not attrs or missing:
         raise InputFileError(f"images: no attribute column {missing[0]!r}" if missing else
                              "images: no attribute columns besides the paths")
-    manifest = home / "config" / "images.csv"
     out = table[[path_column, *attrs]].astype(str).rename(columns={path_column: "path"})
-    write_text(manifest, out.to_csv(index=False))
+    text = out.to_csv(index=False)
+    # named by its content: another table is another setting, so the dataset is rebuilt
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    manifest = home / "config" / f"images-{digest}.csv"
+    for old in (home / "config").glob("images-*.csv"):
+        if old != manifest:
+            old.unlink()
+    write_text(manifest, text)
     values = {a: set(out[a]) for a in attrs}
     base = Path(root).expanduser().resolve() if root is not None else base
     return {
