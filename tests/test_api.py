@@ -126,3 +126,20 @@ def test_audit_will_not_write_into_a_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("keep")
     with pytest.raises(CropauditError, match="not empty and not an earlier audit's folder"):
         cropaudit.audit(None, folder=tmp_path)
+
+
+def test_a_failed_stage_is_named_with_its_logs_last_line():
+    """What the workflow's onerror handler prints, as audit() reads it (a real failing run
+    takes a minute: checked by hand, not here)."""
+    from cropaudit.api import _failure
+
+    text = ("Building DAG of jobs...\n"
+            "cropaudit: logs/croppers/smartcrop/saliency-0.log ends with:\n"
+            "    INFO loading\n"
+            "    cropaudit pair-saliency: error: cropper smartcrop: option skin_weight='abc' "
+            "is not a number\n"
+            "cropaudit: a step failed; the end of its log is above\n")
+    assert _failure(text) == ("logs/croppers/smartcrop/saliency-0.log: cropaudit pair-saliency: "
+                              "error: cropper smartcrop: option skin_weight='abc' is not a number")
+    assert _failure("cropaudit: error: config.yaml: sampling.n: Input should be greater "
+                    "than 0\n") == "error: config.yaml: sampling.n: Input should be greater than 0"

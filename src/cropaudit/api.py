@@ -383,7 +383,7 @@ def _snakemake(home: Path, targets: Sequence[str], *, cores: int, verbose: bool)
                               stderr=subprocess.STDOUT if not verbose else None)
     if proc.returncode:
         text = log.read_text(encoding="utf-8", errors="replace") if not verbose else ""
-        raise CropauditError(f"the audit failed (snakemake exit {proc.returncode}): "
+        raise CropauditError(f"the audit in {home} failed (snakemake exit {proc.returncode}): "
                              f"{terminal(_failure(text) or f'see {log}')}")
 
 
