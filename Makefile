@@ -10,7 +10,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 EXTRAS ?= cpu,dev
 
-.PHONY: setup run test test-fast test-cluster lint clean-results
+.PHONY: setup run test test-fast test-cluster lint clean-results wheel
 
 setup: $(VENV)/.installed $(VENV)/.libwebp
 
@@ -27,6 +27,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -qq --upgrade "pip>=24,<27"
 	$(BIN)/python -m pip install -qq -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
+
+# The wheel that carries the workflow (docs/api.md): dist/cropaudit-*.whl and the sdist.
+# --no-isolation builds with this environment's setuptools (dev extra), so it works offline.
+wheel: setup
+	rm -rf build
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 run: setup   # a progress bar and a summary on the console; each job's output in logs/
 	$(BIN)/snakemake --cores $(CORES) --logger rich

@@ -47,6 +47,8 @@ COMMANDS: dict[str, str] = {
     "paper-figure": "paper_figure",
     "power": "power",
     "app": "app",
+    "init": "init",
+    "check": "check",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("max_test_seconds", "longest a test may take (setup + call + teardown)",
                   default="0")

@@ -35,15 +35,22 @@ def tracked(command, *parts, cropper=False):
 
     Snakemake reruns a job when either differs from its last run (its rerun triggers);
     `parts` names the package parts the command runs (cropaudit.pipeline.PARTS). A rule
-    keyed by {cropper} adds that cropper's own settings and code.
+    keyed by {cropper} adds that cropper's own settings and code. `config` is the file the
+    command reads (`{params.config}` in shell commands: used as a module, Snakemake formats
+    them with the including Snakefile's globals, where CONFIG is unknown).
     """
     if cropper:
         return {
+            "config": CONFIG,
             "settings": lambda w: pipeline.settings(command, P, w.cropper),
             "code": lambda w: pipeline.code_identity(command, parts, w.cropper),
         }
+    settings = pipeline.settings(command, P)
     return {
-        "settings": pipeline.settings(command, P),
+        "config": CONFIG,
+        # a function: Snakemake would read braces in the values (a folder source's pattern
+        # "{race}/{gender}/*") as wildcards in a string
+        "settings": lambda w: settings,
         "code": pipeline.code_identity(command, parts),
     }
 

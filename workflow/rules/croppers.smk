@@ -24,7 +24,7 @@ rule pair_saliency:
     benchmark:
         f"{BENCHMARKS}/saliency-{{shard}}.tsv"
     shell:
-        "cropaudit pair-saliency --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        "cropaudit pair-saliency --params {params.config} --cropper {wildcards.cropper}{params.model}"
         " --dataset {input.dataset} --pairs {input.pairs}"
         f" --shard {{wildcards.shard}} --shards {SHARDS}"
         " --composites-dir results/croppers/{wildcards.cropper}/composites/shard-{wildcards.shard}"
@@ -62,7 +62,7 @@ rule image_saliency:
     benchmark:
         f"{BENCHMARKS}/image-saliency.tsv"
     shell:
-        "cropaudit image-saliency --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        "cropaudit image-saliency --params {params.config} --cropper {wildcards.cropper}{params.model}"
         " --dataset {input.dataset} --out {output} > {log} 2>&1"
 
 
@@ -80,7 +80,7 @@ rule score_crops:
     log:
         f"{LOGS}/score-crops.log",
     shell:
-        "cropaudit score-crops --params {CONFIG} --outcomes {input.outcomes}"
+        "cropaudit score-crops --params {params.config} --outcomes {input.outcomes}"
         " --dataset {input.dataset} --faces {input.faces}"
         " --image-saliency {input.image_saliency}"
         " --out {output.crops} --image-crops-out {output.image_crops} > {log} 2>&1"
@@ -103,7 +103,7 @@ rule stats:
     benchmark:
         f"{BENCHMARKS}/stats.tsv"
     shell:
-        "cropaudit stats --params {CONFIG} --outcomes {input.outcomes}"
+        "cropaudit stats --params {params.config} --outcomes {input.outcomes}"
         " --faces {input.faces} --dataset {input.dataset} --crops {input.crops}"
         " --image-crops {input.image_crops}"
         " --out-dir {output.tables} --metrics {output.metrics} > {log} 2>&1"
@@ -125,7 +125,7 @@ rule gaze:
     benchmark:
         f"{BENCHMARKS}/gaze.tsv"
     shell:
-        "cropaudit gaze --params {CONFIG} --dataset {input.dataset}"
+        "cropaudit gaze --params {params.config} --dataset {input.dataset}"
         " --image-saliency {input.image_saliency} --image-crops {input.image_crops}"
         " --out-dir {output.folder} --metrics {output.metrics} > {log} 2>&1"
 
@@ -141,7 +141,7 @@ rule plots:
     log:
         f"{LOGS}/plots.log",
     shell:
-        "cropaudit plots --params {CONFIG} --stats-dir {input.stats}"
+        "cropaudit plots --params {params.config} --stats-dir {input.stats}"
         " --outcomes {input.outcomes} --out-dir {output} > {log} 2>&1"
 
 
@@ -165,7 +165,7 @@ rule probe:
     benchmark:
         f"{BENCHMARKS}/probe.tsv"
     shell:
-        "cropaudit probe --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        "cropaudit probe --params {params.config} --cropper {wildcards.cropper}{params.model}"
         " --dataset {input.dataset} --pairs {input.pairs} --faces {input.faces}"
         " --out {output} > {log} 2>&1"
 
@@ -189,7 +189,7 @@ rule probe_edits:
     benchmark:
         f"{BENCHMARKS}/probe-edits.tsv"
     shell:
-        "cropaudit probe-edits --params {CONFIG} --cropper {wildcards.cropper}{params.model}"
+        "cropaudit probe-edits --params {params.config} --cropper {wildcards.cropper}{params.model}"
         " --dataset {input.dataset} --faces {input.faces} --out {output} > {log} 2>&1"
 
 

@@ -10,7 +10,7 @@ rule fetch_model:
     log:
         log_of("fetch_model"),
     shell:
-        "cropaudit fetch-model --params {CONFIG} --out {output} > {log} 2>&1"
+        "cropaudit fetch-model --params {params.config} --out {output} > {log} 2>&1"
 
 
 rule prepare_data:
@@ -24,7 +24,7 @@ rule prepare_data:
     benchmark:
         benchmark_of("prepare_data")
     shell:
-        "cropaudit prepare-data --params {CONFIG} --out {output.table} > {log} 2>&1"
+        "cropaudit prepare-data --params {params.config} --out {output.table} > {log} 2>&1"
 
 
 rule faces:
@@ -41,7 +41,7 @@ rule faces:
     benchmark:
         benchmark_of("faces")
     shell:
-        "cropaudit faces --params {CONFIG} --dataset {input.dataset} --out {output} > {log} 2>&1"
+        "cropaudit faces --params {params.config} --dataset {input.dataset} --out {output} > {log} 2>&1"
 
 
 rule sample_pairs:
@@ -54,4 +54,4 @@ rule sample_pairs:
     log:
         log_of("sample_pairs"),
     shell:
-        "cropaudit sample-pairs --params {CONFIG} --dataset {input} --out {output} > {log} 2>&1"
+        "cropaudit sample-pairs --params {params.config} --dataset {input} --out {output} > {log} 2>&1"

@@ -30,7 +30,7 @@ rule compare_croppers:
     log:
         log_of("compare_croppers"),
     shell:
-        "cropaudit compare-croppers --params {CONFIG} --outcomes {params.outcomes}"
+        "cropaudit compare-croppers --params {params.config} --outcomes {params.outcomes}"
         " --out-dir {output.folder} --metrics {output.metrics} > {log} 2>&1"
 
 
@@ -47,7 +47,7 @@ rule probe_stats:
     log:
         log_of("probe_stats"),
     shell:
-        "cropaudit probe-stats --params {CONFIG} --tables {input.tables}{params.edits}"
+        "cropaudit probe-stats --params {params.config} --tables {input.tables}{params.edits}"
         " --out-dir {output.folder} --metrics {output.metrics} > {log} 2>&1"
 
 
@@ -85,7 +85,7 @@ rule report:
     log:
         log_of("report"),
     shell:
-        "cropaudit report --params {CONFIG} --stats-dir {input.stats}"
+        "cropaudit report --params {params.config} --stats-dir {input.stats}"
         " --figures-dir {input.figures} --crops {input.crops} --dataset {input.dataset}"
         " --gaze-dir {input.gaze} --croppers-dir {input.comparison}"
         " --probes-dir {input.probes}{params.model} --out {output} > {log} 2>&1"
@@ -108,7 +108,7 @@ rule log_run:
     log:
         log_of("log_run"),
     shell:
-        "cropaudit log-run --params {CONFIG} --dataset {input.dataset}"
+        "cropaudit log-run --params {params.config} --dataset {input.dataset}"
         " --metrics {input.metrics} --stats-dir {input.stats} --figures-dir {input.figures}"
         " --artifacts {input.artifacts} --report {input.report}{params.model}"
         " --out {output} > {log} 2>&1"
@@ -130,7 +130,7 @@ rule log_croppers:
     log:
         log_of("log_croppers"),
     shell:
-        "cropaudit log-croppers --params {CONFIG} --comparison-dir {input.comparison}"
+        "cropaudit log-croppers --params {params.config} --comparison-dir {input.comparison}"
         " --comparison-metrics {input.metrics} --cropper-dir {params.dirs} --out {output}"
         " > {log} 2>&1"
 
