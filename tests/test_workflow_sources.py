@@ -24,7 +24,17 @@ from cropaudit.cli import main
 from cropaudit.datasets.table import BASE_COLUMNS
 from support.sources import SOURCES, portrait_jpeg, source_params
 from support.wikimedia import FakeWikimedia
-from support.workflow import config_of, planned_jobs, project, run, tool, write_yaml
+from support.workflow import (
+    PARAMS,
+    SNAKEFILE,
+    config_of,
+    planned_jobs,
+    project,
+    run,
+    snakemake,
+    tool,
+    write_yaml,
+)
 
 PER_GROUP = 3
 GROUPS = ["black_female", "black_male", "white_female", "white_male"]
@@ -103,3 +113,17 @@ def test_fairface_with_every_race_value_runs_through_the_workflow(tmp_path: Path
     assert "latino_hispanic_male" in groups
     assert json.loads((root / "results/metrics.json").read_text())
     assert (root / "results/report.html").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_a_changed_image_in_the_users_folder_rebuilds_the_dataset(tmp_path: Path) -> None:
+    overlay = write_yaml(tmp_path / "folder.yaml",
+                         source_params("folder", tmp_path / "photos", PER_GROUP))
+    root = tmp_path / "audit"
+    table = "data/folder/images.parquet"
+    snakemake(root, table, configs=(overlay,))
+    cmd = ("--snakefile", str(SNAKEFILE), table, "--configfile", str(PARAMS), str(overlay))
+    assert planned_jobs(root, *cmd) == {}
+    image = next((tmp_path / "photos").rglob("*.jpg"))
+    image.write_bytes(portrait_jpeg(999))  # the same name, another picture
+    assert planned_jobs(root, *cmd) == {"prepare_data": {""}}

@@ -184,6 +184,27 @@ def libwebp_identity() -> str:
     return "system libwebp"
 
 
+def source_files(params: Params) -> str:
+    """A digest of the user's own image collection (folder and CSV sources): the name, size
+    and modification time of every file under its folder, and the CSV's. The dataset is rebuilt
+    when an image is added, removed or replaced, as Snakemake would for a declared input; the
+    demo is generated from its settings, and WikiCeleb reruns its query on request."""
+    dataset = params.dataset
+    if dataset.source not in ("folder", "csv"):
+        return ""
+    manifest = dataset.manifest
+    csv = Path(manifest.csv) if manifest.csv else None
+    root = Path(manifest.root) if manifest.root else (csv.parent if csv else None)
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()] if root and root.is_dir() else []
+    if csv is not None and csv.is_file() and csv not in files:
+        files.append(csv)
+    h = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        h.update(f"{f}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
 def _package_path(path: str | os.PathLike[str] | None) -> str:
     return Path(path or "").resolve().relative_to(PACKAGE_DIR).as_posix()
 

@@ -19,6 +19,8 @@ rule prepare_data:
         images=directory(IMAGES),
     params:
         **tracked("prepare-data", "datasets", "saliency"),
+        # the user's own images (folder and CSV sources): rebuilt when one changes
+        files=pipeline.source_files(P),
     log:
         log_of("prepare_data"),
     benchmark:
