@@ -5,23 +5,22 @@ an experiment travels the same way with `dvc exp push` / `dvc exp pull`."""
 from __future__ import annotations
 
 import re
-import sys
 
 import pytest
 import yaml
 
 from support.services import TINY_AUDIT
-from support.workflow import REPO_ROOT, copy_workflow, fastgaze_model, run, tool
+from support.workflow import fastgaze_model, project, run, tool
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 MODEL = fastgaze_model()
-#: FastGaze when its file is here, so that the model file is a DVC output pushed too.
-PARAMS = {**TINY_AUDIT, "model": {"backend": "fastgaze" if MODEL else "center"},
-          "saliency": {"shards": 2}}
+#: FastGaze too when its file is here, so that the model file is a DVC output pushed too.
+PARAMS = {**TINY_AUDIT, "croppers": ["center", *(["fastgaze"] if MODEL else [])],
+          "saliency": {"shards": 1}}
 SHARED_FILES = ["data/demo/images.parquet", "data/demo/faces.parquet", "results/pairs.parquet",
-                "results/saliency.parquet", "results/metrics.json",
-                "results/stats/comparisons.csv", "results/report.html"]
+                "results/croppers/center/saliency.parquet", "results/metrics.json",
+                "results/croppers/center/stats/comparisons.csv", "results/report.html"]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +31,12 @@ def pushed(services, tmp_path_factory):
     base = tmp_path_factory.mktemp("dvc-remote")
     origin = base / "origin.git"
     run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], cwd=base)
-    root = copy_workflow(base / "audit", PARAMS)
-    run([sys.executable, str(REPO_ROOT / "workflow/scripts/sync_dvc.py"), "--root", str(root)],
-        cwd=root)
+    root = project(base / "audit", PARAMS)
 
     def sh(*cmd: str):
         return run(list(cmd), cwd=root, **env)
 
-    sh("git", "init", "-q", "-b", "main")
+    sh("git", "branch", "-M", "main")
     sh(tool("dvc"), "remote", "add", "-d", "storage", "s3://cropaudit/dvc")
     sh(tool("dvc"), "remote", "modify", "storage", "endpointurl", s3["AWS_ENDPOINT_URL"])
     sh("git", "add", "-A")
@@ -76,11 +73,8 @@ def test_push_stores_data_model_and_results_on_s3(pushed):
     root, _, env, output = pushed
     assert re.search(r"\d+ files? pushed", output), output
     outs = locked_outputs(root)
-    expected = {"data/demo/images.parquet", "data/demo/images", "data/demo/faces.parquet",
-                "results/saliency.parquet", "results/stats", "results/crops.parquet",
-                "results/report.html"}
-    if MODEL:
-        expected.add("models/fastgaze.vxm")
+    expected = {"data/demo", "models", "results/pairs.parquet", "results/croppers",
+                "results/report.html", "results/comparison", "results/probes"}
     assert expected <= set(outs)
     s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
@@ -99,7 +93,7 @@ def test_clone_pull_then_repro_has_nothing_to_do(pushed, tmp_path):
     root, origin, env, _ = pushed
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(origin), str(clone)], cwd=tmp_path)
-    assert not (clone / "results/saliency.parquet").exists()  # DVC's, not git's
+    assert not (clone / "results/pairs.parquet").exists()  # DVC's, not git's
     run([tool("dvc"), "pull"], cwd=clone, **env)
     for path in SHARED_FILES + (["models/fastgaze.vxm"] if MODEL else []):
         assert (clone / path).read_bytes() == (root / path).read_bytes(), path
@@ -119,6 +113,7 @@ def test_experiment_push_then_pull_in_another_clone(pushed, tmp_path):
     assert "alpha01" in run([dvc, "exp", "list", "--name-only"], cwd=clone, **env).stdout
     run([dvc, "exp", "apply", "alpha01"], cwd=clone, **env)
     assert yaml.safe_load((clone / "params.yaml").read_text())["stats"]["alpha"] == 0.01
-    for path in ("results/metrics.json", "results/stats/comparisons.csv", "results/report.html"):
+    for path in ("results/metrics.json", "results/croppers/center/stats/comparisons.csv",
+                 "results/report.html"):
         assert (clone / path).read_bytes() == (root / path).read_bytes(), path
     assert "alpha: 0.01" in (clone / "results/report.html").read_text()

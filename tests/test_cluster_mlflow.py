@@ -33,17 +33,19 @@ def server(services):
 
 def log_run_cmd(root: Path, experiment: str, out: Path) -> list[str]:
     """The log_run rule's command, with its own params file naming ``experiment``."""
-    params = yaml.safe_load((root / "params.yaml").read_text())
+    params = yaml.safe_load((root / "results/config.yaml").read_text())
     params["tracking"]["experiment"] = experiment
     params_file = out.with_suffix(".params.yaml")
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     r = root / "results"
+    primary = r / "croppers" / params["croppers"][0]
     return [tool("cropaudit"), "log-run", "--params", str(params_file),
             "--dataset", str(root / "data/demo/images.parquet"),
             "--metrics", str(r / "metrics.json"), str(r / "gaze-metrics.json"),
-            "--stats-dir", str(r / "stats"), "--figures-dir", str(r / "figures"),
-            "--artifacts", str(r / "gaze"), "--report", str(r / "report.html"),
-            "--out", str(out)]
+            str(r / "probes.json"),
+            "--stats-dir", str(primary / "stats"), "--figures-dir", str(primary / "figures"),
+            "--artifacts", str(primary / "gaze"), str(r / "probes"),
+            "--report", str(r / "report.html"), "--out", str(out)]
 
 
 def start_log_run(root: Path, server: dict[str, str], experiment: str, out: Path):
