@@ -234,7 +234,7 @@ def test_a_user_audits_their_own_images(tmp_path_factory):
         carried = set(whl.namelist())
     assert {"cropaudit/workflow/Snakefile", "cropaudit/workflow/rules/common.smk",
             "cropaudit/workflow/profiles/slurm/config.yaml", "cropaudit/workflow/params.yaml",
-            "cropaudit/workflow/config/quick.yaml", "cropaudit/project_template/Snakefile"
+            "cropaudit/workflow/config/quick.yaml", "cropaudit/project_template/Snakefile.in"
             } <= carried, sorted(n for n in carried if "workflow" in n)
     # the user's side: a fresh environment, their photos, their project
     fresh_venv(venv, offline)

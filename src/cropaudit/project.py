@@ -249,13 +249,15 @@ disparities:             # each group's rate minus the reference group's (level:
 
 
 def _template(name: str) -> Template:
+    """A file of ``project_template/`` (``dvc.yaml.in``, not ``dvc.yaml``: DVC would read a
+    ``dvc.yaml`` anywhere in this repository as stages of its own)."""
     text = resources.files("cropaudit").joinpath("project_template", name)
     return Template(text.read_text(encoding="utf-8"))
 
 
 def snakefile_text() -> str:
     """``workflow/Snakefile``: the installed workflow as a module, with config/config.yaml."""
-    return _template("Snakefile").substitute(version=__version__,
+    return _template("Snakefile.in").substitute(version=__version__,
                                              snakefile=packaged.snakefile())
 
 
@@ -293,7 +295,7 @@ def init_project(dest: str | os.PathLike[str], config: Mapping[str, Any],
     write_workflow(root, config)
     name = config["dataset"].get("name") or config["dataset"]["source"]
     image_deps = "".join(f"\n      - {_yaml_scalar(str(p))}" for p in deps)
-    write_text(root / "dvc.yaml", _template("dvc.yaml").substitute(
+    write_text(root / "dvc.yaml", _template("dvc.yaml.in").substitute(
         dataset=name, image_deps=image_deps))
     write_text(root / GATE_FILE, gate_text())
     source = config["dataset"]["source"]
