@@ -113,6 +113,11 @@ def test_fairface_with_every_race_value_runs_through_the_workflow(tmp_path: Path
     assert "latino_hispanic_male" in groups
     assert json.loads((root / "results/metrics.json").read_text())
     assert (root / "results/report.html").stat().st_size > 10_000
+    # `croppers: [center]` alone: no FastGaze anywhere (no model fetched, no results of it)
+    assert not list((root / "models").iterdir())
+    assert not [p for p in (root / "results").rglob("*") if "fastgaze" in str(p)]
+    outcomes = pd.read_parquet(root / "results/croppers/center/saliency.parquet")
+    assert set(outcomes["model"]) == {"center"}
 
 
 @pytest.mark.slow

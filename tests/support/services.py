@@ -85,10 +85,11 @@ def service_env(*envs: dict[str, str]) -> dict[str, str]:
     return merged
 
 
-#: The audit the cluster tests run: the tiny audit (two model-free croppers on a small demo)
-#: with each cropper's pair saliency split into 4 shards (4 Slurm jobs per cropper).
+#: The audit the cluster tests run: the tiny audit with the centre baseline alone, its pair
+#: saliency split into 4 shards (4 Slurm jobs).
 TINY_AUDIT = {
     **yaml.safe_load((CONFIGS / "tiny.yaml").read_text(encoding="utf-8")),
+    "croppers": ["center"],
     "saliency": {"shards": 4},
     "report": {"title": "cluster test"},
 }
