@@ -49,7 +49,7 @@ CROPPERS = ["center", "opencv-spectral"]
 #: The user's edit of config/config.yaml after `cropaudit init`: a small, quick audit.
 SMALL = {
     "croppers": CROPPERS,
-    "sampling": {"n": 24},
+    "sampling": {"n": 12, "together": False},
     "stats": {"bootstrap_resamples": 200, "disparity_min_n": 5},
     "gaze": {"selection": "all", "review_per_value": 1},
     "probes": {"tuples_per_comparison": 1, "padding": [0], "gap": [], "order": [],
@@ -59,7 +59,7 @@ SMALL = {
 #: The issue's known answer: the planted comparison fails a ±5 pp band.
 FAILING = {"comparisons": [{"name": "marked_a~plain_a", "band": 0.05}]}
 #: What a small audit can pass: opencv-spectral finds the planted difference, and it is at
-#: least 20 points; the null comparison within ±25 points, which 12 images per group cannot
+#: least 20 points; the null comparison within ±25 points, which 8 images per group cannot
 #: show (its interval crosses the band's edge), passes as insufficient evidence as the spec
 #: allows.
 PASSING = {"croppers": ["opencv-spectral"], "insufficient": "pass",
@@ -243,7 +243,7 @@ def test_a_user_audits_their_own_images(tmp_path_factory):
     where = user(home, "python", "-c", "import cropaudit, cropaudit.packaged as p; "
                  "print(cropaudit.__file__); print(p.snakefile())").stdout.split()
     assert all(Path(w).is_relative_to(venv) for w in where), where
-    labelled_photos(home / "photos", per_group=12)
+    labelled_photos(home / "photos", per_group=8)
     user(home, "cropaudit", "init", "audit", "--source", "folder", "--images", "photos",
          "--attributes", "feature", "cohort", "--croppers", *CROPPERS)
     project = home / "audit"
