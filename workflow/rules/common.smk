@@ -1,4 +1,4 @@
-# What every rule shares: the validated configuration, the file layout, and what makes a job
+# Shared by all the rules: the validated configuration, the file layout, and what makes a job
 # rerun (docs/workflow.md).
 
 import os
@@ -16,7 +16,8 @@ envvars:
     "PATH",
 
 
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+_SYSTEM_PATH = os.environ["PATH"]
+os.environ.update(PATH=os.pathsep.join([str(Path(sys.executable).parent), _SYSTEM_PATH]))
 
 # The configuration is params.yaml merged with any --configfile and --config; each command
 # reads the merged file (CONFIG), validated here once so that a bad value stops the run
@@ -80,9 +81,17 @@ BENCHMARKS = "logs/benchmarks/croppers/{cropper}"
 PROBE_EDITS = P.probes.edits.images_per_group > 0
 
 
-wildcard_constraints:
-    cropper="|".join(map(re.escape, CROPPERS)),
-    shard=r"\d+",
+def cropper_results(cropper):
+    """What one cropper's chain leaves behind (the targets of the `croppers` rule)."""
+    folder = CROPPER.format(cropper=cropper)
+    out = [f"{folder}/{name}" for name in ("stats", "metrics.json", "gaze", "gaze-metrics.json",
+                                            "figures", "probes.parquet")]
+    return out + ([f"{folder}/probe-edits.parquet"] if PROBE_EDITS else [])
+
+
+def per_cropper(name):
+    """One file or folder of every cropper's results."""
+    return expand(f"{CROPPER}/{name}", cropper=CROPPERS)
 
 
 def model_input(wildcards):

@@ -4,6 +4,11 @@
 # the cross-cropper summaries (summary.smk) rerun too.
 
 
+wildcard_constraints:
+    cropper="|".join(map(re.escape, CROPPERS)),
+    shard=r"\d+",
+
+
 rule pair_saliency:
     input:
         unpack(model_input),
@@ -191,14 +196,6 @@ rule probe_edits:
     shell:
         "cropaudit probe-edits --params {params.config} --cropper {wildcards.cropper}{params.model}"
         " --dataset {input.dataset} --faces {input.faces} --out {output} > {log} 2>&1"
-
-
-def cropper_results(cropper):
-    """What one cropper's chain leaves behind (the targets of the `croppers` rule)."""
-    folder = CROPPER.format(cropper=cropper)
-    out = [f"{folder}/{name}" for name in ("stats", "metrics.json", "gaze", "gaze-metrics.json",
-                                            "figures", "probes.parquet")]
-    return out + ([f"{folder}/probe-edits.parquet"] if PROBE_EDITS else [])
 
 
 AUDITED = [f for c in CROPPERS for f in cropper_results(c)]

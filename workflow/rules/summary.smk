@@ -14,10 +14,6 @@ RUN_RECORD = "results/mlflow-run.json"
 CROPPER_RUNS = "results/mlflow-croppers.json"
 
 
-def per_cropper(name):
-    return expand(f"{CROPPER}/{name}", cropper=CROPPERS)
-
-
 rule compare_croppers:
     input:
         per_cropper("saliency.parquet"),
@@ -62,9 +58,11 @@ rule headline:
         figures=directory(FIGURES),
     params:
         primary=PRIMARY,
+    log:
+        log_of("headline"),
     shell:
-        "cp {input.metrics} {output.metrics} && cp {input.gaze} {output.gaze}"
-        " && mkdir -p {output.figures} && cp {input.figures}/*.png {output.figures}/"
+        "(cp {input.metrics} {output.metrics} && cp {input.gaze} {output.gaze}"
+        " && mkdir -p {output.figures} && cp {input.figures}/*.png {output.figures}/) > {log} 2>&1"
 
 
 rule report:
