@@ -38,6 +38,17 @@ def test_proportion_summary_matches_the_paper_formula() -> None:
     assert proportion(50, 100).p_value == pytest.approx(1.0)
 
 
+def test_holm_equals_statsmodels_to_the_last_bit() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 3, 7, 40):
+        for _ in range(50):
+            p = rng.uniform(0, 0.2, size) ** rng.uniform(0.5, 3)
+            p[rng.random(size) < 0.2] = p[0]  # ties
+            assert np.array_equal(adjust(p, "holm"), multipletests(p, method="holm")[1])
+
+
 def test_multiple_comparison_adjustment_skips_rows_outside_the_family() -> None:
     holm = adjust([0.01, np.nan, 0.04, 0.03], "holm")
     assert np.isnan(holm[1])
