@@ -152,7 +152,8 @@ def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, o
     agreement = read_stats_table(comparison_dir / "agreement.csv", required=False)
     provenance = read_stats_table(comparison_dir / "croppers.csv", required=False)
     columns = ["first", "second", "comparison", "n", "agreement", "delta_first",
-               "delta_second", "diff_low", "diff_high", "mcnemar_p_holm", "disagree"]
+               "delta_second", "difference", "diff_low", "diff_high", "p_value_holm",
+               "disagree"]
     shown = agreement[[c for c in columns if c in agreement.columns]]
     return {
         "names": ", ".join(provenance["cropper"].astype(str)) if len(provenance) else "",

@@ -99,7 +99,9 @@ def adjust(p_values: Sequence[float], method: Literal["holm", "bh"]) -> np.ndarr
     pv = np.asarray(p_values, dtype=float)
     out = np.full_like(pv, np.nan)
     ok = ~np.isnan(pv)
-    if ok.any():
+    if ok.sum() == 1:  # a family of one needs no correction (and statsmodels' call is slow)
+        out[ok] = pv[ok]
+    elif ok.any():
         sm_method = {"holm": "holm", "bh": "fdr_bh"}[method]
         out[ok] = multipletests(pv[ok], method=sm_method)[1]
     return out
