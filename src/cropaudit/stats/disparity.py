@@ -161,7 +161,8 @@ def _ratio(a: float, b: float, var_a: float, var_b: float, cov_ab: float, q: flo
     log_var = var_a / a**2 + var_b / b**2 - 2 * cov_ab / (a * b)
     se = math.sqrt(max(log_var, 0.0))
     ratio = a / b
-    return ratio, ratio * math.exp(-q * se), ratio * math.exp(q * se)
+    spread = math.exp(min(q * se, 700.0))  # a huge SE: an interval to infinity, not an error
+    return ratio, ratio / spread, ratio * spread
 
 
 def _explain(r: Any, level: int, describe: Callable[[str], str] | None) -> str:

@@ -69,12 +69,11 @@ def equivalence_bound(log_odds: float, log_odds_se: float, alpha: float, cluster
 
     if not (math.isfinite(log_odds) and math.isfinite(log_odds_se) and log_odds_se > 0):
         return float("nan")
+    from scipy.special import expit
+
     q = float(t.ppf(1 - alpha, max(int(clusters) - 1, 1)))
-
-    def expit(v: float) -> float:
-        return 1 / (1 + math.exp(-v))
-
-    return max(0.5 - expit(log_odds - q * log_odds_se), expit(log_odds + q * log_odds_se) - 0.5)
+    low, high = expit(log_odds - q * log_odds_se), expit(log_odds + q * log_odds_se)
+    return float(max(0.5 - low, high - 0.5))
 
 
 def verdict(equivalence_p: float, difference_p: float, alpha: float) -> Verdict:

@@ -207,7 +207,8 @@ def position_model(tuples: pd.DataFrame, alpha: float = 0.05) -> PositionModel |
     terms["clusters"] = fit.clusters
     terms["not_estimable"] = fit.problem
     # the position effect on the probability scale: P(left wins) between equal groups
-    expit = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    from scipy.special import expit
+
     is_pos = terms["term"] == POSITION_TERM
     terms["p_left_equal_groups"] = np.where(is_pos, expit(terms["coef"]), np.nan)
     terms["p_left_low"] = np.where(is_pos, expit(terms["low"]), np.nan)

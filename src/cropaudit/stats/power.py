@@ -81,5 +81,12 @@ def min_detectable_delta_clustered(log_odds_se: float, alpha: float = 0.05,
         lower = float(np.nan_to_num(nct.cdf(-crit, df, ncp), nan=0.0))
         return float(nct.sf(crit, df, ncp)) + lower - power
 
-    ncp = brentq(shortfall, 0.0, crit + 8.0, xtol=1e-8)  # power ≈ 1 at crit + 8
-    return float(1 / (1 + math.exp(-ncp * log_odds_se)) - PARITY)
+    top = crit + 8.0  # power ≈ 1 there unless the df are very few (heavy t tails)
+    while shortfall(top) < 0:
+        top *= 4
+        if top > 1e6:
+            return float("nan")
+    ncp = brentq(shortfall, 0.0, top, xtol=1e-8)
+    from scipy.special import expit
+
+    return float(expit(ncp * log_odds_se) - PARITY)

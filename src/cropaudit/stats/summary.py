@@ -310,8 +310,8 @@ def _together(result: AuditResult, setting: str) -> list[str]:
         k, n = int(d["k"].iloc[0]), int(d["n"].iloc[0])
         r = d.iloc[0]
         shares = ", ".join(
-            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
-            f"{100 * a:.1f}%)"
+            f"{g} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+            + (f" (position-adjusted {100 * a:.1f}%)" if pd.notna(a) else "")
             for g, s, lo, hi, a in zip(d["group"], d["share"], d["naive_low"], d["naive_high"],
                                        d["adjusted_share"], strict=True)
         )
@@ -327,8 +327,9 @@ def _together(result: AuditResult, setting: str) -> list[str]:
                  f"every image of the tuple, {int(r['clusters'])}+ images per group): Wald "
                  f"test of {int(r['group_df'])} terms, Hotelling-corrected with "
                  f"{r['group_df2']:.1f} df, p = "
-                 f"{r['group_p_value']:.3g}{regime}; position effect p = "
-                 f"{r['position_p_value']:.3g}"
+                 f"{r['group_p_value']:.3g}{regime}; position effect "
+                 + (f"p = {r['position_p_value']:.3g}" if pd.notna(r["position_p_value"]) else
+                    f"{NOT_ESTIMABLE} (its clustered variance has too few degrees of freedom)")
                  if pd.notna(r["group_p_value"]) else
                  f"⚠ the position-adjusted model is {NOT_ESTIMABLE}: {r['not_estimable']} "
                  "(with `sampling.together_orders: cyclic` every group moves through every "
