@@ -125,6 +125,10 @@ def cells(reps: int) -> list[Cell]:
                                       (10, 12, "bt", 0.5), (80, 2, "bt", 1.0)):
         out.append(Cell("power", f"{images} images, ~{uses} uses, {outcome}, sd {sd:g}",
                         {"images": images, "uses": uses, "outcome": outcome, "sd": sd}, reps))
+    for images, (reuse, uses), outcome in itertools.product(
+            ((10, 10), (20, 20), (40, 40), (8, 60)), REUSE.items(), OUTCOMES):
+        out.append(Cell("method", f"{images[0]} vs {images[1]}, {reuse}, {outcome}, sd 1",
+                        {"images": images, "uses": uses, "outcome": outcome, "sd": 1.0}, reps))
     return out
 
 
@@ -133,7 +137,7 @@ def cells(reps: int) -> list[Cell]:
 def _params(**stats: Any):
     from cropaudit.stats.params import StatsParams
 
-    return StatsParams(bootstrap_resamples=0, aggregates=stats.pop("aggregates", []), **stats)
+    return StatsParams(**{"bootstrap_resamples": 0, "aggregates": [], **stats})
 
 
 def _audit(table: pd.DataFrame, attributes: list[str], seed: int, **stats: Any):
@@ -345,9 +349,30 @@ def run_power(cell: Cell, seed: int) -> dict[str, Any]:
     return {"min_detectable_delta": mdd, "power": _rate(hits), "tuples": 2 * design.bases}
 
 
+def run_method(cell: Cell, seed: int) -> dict[str, Any]:
+    """The choice of the headline method: coverage of the cluster-robust logit interval (the
+    headline) and of the two-way cluster bootstrap (500 resamples, the cross-check columns)
+    in the same runs, where p ≈ 0.6."""
+    p = cell.params
+    design = pair_design(p["images"], p["uses"], p["outcome"], p["sd"], EFFECT)
+    truth = true_p(design.groups[0], design.groups[1], design)
+    logit, boot = [], []
+    for r in range(cell.reps):
+        table, _ = simulate_pairs(design, seed + r)
+        res = _audit(table, ["feature"], r, bootstrap_resamples=500)
+        c = res.comparisons.iloc[0]
+        if not c["not_estimable"]:
+            logit.append(c["ci_low"] <= truth <= c["ci_high"])
+        if np.isfinite(c["boot_low"]):
+            boot.append(c["boot_low"] <= truth <= c["boot_high"])
+    return {"coverage": _rate(logit), "bootstrap_coverage": _rate(boot),
+            "tuples": 2 * design.bases}
+
+
 RUNNERS: dict[str, Callable[[Cell, int], dict[str, Any]]] = {
     "pairs": run_pairs, "attributes": run_attributes, "kway": run_kway,
     "kway-strength": run_kway_strength, "croppers": run_croppers, "power": run_power,
+    "method": run_method,
 }
 
 
@@ -445,6 +470,16 @@ def markdown(results: pd.DataFrame) -> str:
         for r in croppers.itertuples():
             lines.append(f"| {r.cell} | {r.tuples} | {_pct(r.size)} | {r.target or 'met'} |")
         lines.append("")
+    method = results[results["study"] == "method"]
+    if len(method):
+        lines += ["**Choosing the headline method** (coverage where p ≈ 0.6, the same runs; "
+                  "sd 1):", "",
+                  "| design | tuples | cluster-robust logit (CR3, t on G − 1) % "
+                  "| two-way cluster bootstrap % |", "|---|---:|---:|---:|"]
+        for r in method.itertuples():
+            lines.append(f"| {r.cell} | {r.tuples} | {_pct(r.coverage)} "
+                         f"| {_pct(r.bootstrap_coverage)} |")
+        lines.append("")
     power = results[results["study"] == "power"]
     if len(power):
         lines += ["**Power at the reported minimum detectable Δ** (nominal 80 %):", "",
@@ -479,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help="CSV of every cell")
     parser.add_argument("--write-docs", action="store_true",
                         help="write the tables into docs/statistics.md")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="a previous run's CSV: its cells not rerun now are kept")
     args = parser.parse_args(argv)
     todo = [c for c in cells(3 if args.quick else args.reps)
             if (not args.only or c.study in args.only) and args.match in c.name]
@@ -491,7 +528,22 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"[{len(rows)}/{len(todo)}] {row['study']}: {row['cell']} "
                   f"({row['seconds']} s)", file=sys.stderr, flush=True)
-    results = pd.DataFrame(rows).sort_values("index").drop(columns="index")
+    results = pd.DataFrame(rows)
+    if args.merge is not None:
+        previous = pd.read_csv(args.merge)
+        if "target" in previous:
+            previous = previous.drop(columns="target")
+        done = set(zip(results["study"], results["cell"], strict=True))
+        keep = [(s, c) not in done for s, c in zip(previous["study"], previous["cell"],
+                                                   strict=True)]
+        previous = previous[keep]
+        if "index" not in previous:
+            previous = previous.assign(index=range(len(previous)))
+        results = pd.concat([previous, results], ignore_index=True)
+        order = {(c.study, c.name): i for i, c in enumerate(cells(args.reps))}
+        results["index"] = [order.get((s, c), 10_000)
+                            for s, c in zip(results["study"], results["cell"], strict=True)]
+    results = results.sort_values("index").drop(columns="index")
     results["target"] = [target(r) for _, r in results.iterrows()]
     seconds = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -200,9 +200,11 @@ def position_model(tuples: pd.DataFrame, alpha: float = 0.05) -> PositionModel |
     terms = fit.terms
     stat, df1, p_joint, nu = fit.joint_test(range(1, len(groups)))
     # Hotelling's T² with nu df: F = W (nu − q + 1) / (q nu) on (q, nu − q + 1) df
+    usable = bool(np.isfinite(p_joint))  # nu > q − 1, else not estimable
     joint = pd.DataFrame({"term": [GROUPS_JOINT], "p_value": [p_joint],
-                          "f_statistic": [stat * (nu - df1 + 1) / (df1 * nu)],
-                          "f_df1": [df1], "f_df2": [nu - df1 + 1]})
+                          "f_statistic": [stat * (nu - df1 + 1) / (df1 * nu) if usable
+                                          else np.nan],
+                          "f_df1": [df1], "f_df2": [nu - df1 + 1 if usable else np.nan]})
     terms = pd.concat([terms.iloc[:1], joint, terms.iloc[1:]], ignore_index=True)
     terms["clusters"] = fit.clusters
     terms["not_estimable"] = fit.problem
