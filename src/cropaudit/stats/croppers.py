@@ -169,14 +169,19 @@ def compare_croppers(pairs: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFram
     """Every pair of croppers (in order of appearance); Holm across the table; ``disagree``
     = the Holm-adjusted paired, clustered test of Δ₁ − Δ₂ rejects (one test, matching the
     interval ``diff_low, diff_high`` shown beside it)."""
-    from cropaudit.stats.proportions import adjust
+    from statsmodels.stats.multitest import multipletests
 
     names = list(dict.fromkeys(pairs["cropper"]))
     tables = [compare_two(pairs, a, b, alpha=alpha) for a, b in itertools.combinations(names, 2)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if table.empty:
         return table
-    table["p_value_holm"] = adjust(table["p_value"].to_numpy(), "holm")
+    p = table["p_value"].to_numpy(dtype=float)
+    ok = np.isfinite(p)  # not estimable rows leave the family
+    holm = np.full(len(p), np.nan)
+    if ok.any():
+        holm[ok] = multipletests(p[ok], method="holm")[1]
+    table["p_value_holm"] = holm
     table["disagree"] = table["p_value_holm"] < alpha
     return table
 

@@ -249,7 +249,8 @@ def wide_text(rates: pd.DataFrame, index: Sequence[str], column: pd.Series,
         return pd.DataFrame()
     part = rates.assign(
         column=column.to_numpy(),
-        text=[f"{r:.3f} [{lo:.3f}, {hi:.3f}] (n={n})" for r, lo, hi, n in
+        text=[f"{r:.3f} [{lo:.3f}, {hi:.3f}] (n={n})" if np.isfinite(lo) and np.isfinite(hi)
+              else f"{r:.3f} (not estimable) (n={n})" for r, lo, hi, n in
               zip(rates["rate"], rates[low], rates[high], rates["n"], strict=True)],
     )
     wide = part.pivot(index=list(index), columns="column", values="text")
