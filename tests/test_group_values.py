@@ -183,3 +183,19 @@ def test_a_value_made_of_underscores_runs_through(underscores: Path) -> None:
     interactions = pd.read_csv(stats / "interactions.csv", dtype=str, keep_default_na=False)
     assert set(interactions["by"]) == {"gender"}
     assert (underscores / "report.html").stat().st_size > 1000
+
+
+def test_stats_without_attribute_values_says_where_to_get_them(tmp_path: Path, capsys) -> None:
+    from simulate import ATTRIBUTES, simulate_outcomes
+
+    outcomes = tmp_path / "saliency.parquet"
+    simulate_outcomes(1, bases_per_comparison=5).drop(columns=list(ATTRIBUTES)).to_parquet(
+        outcomes)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"dataset": {"groups": {"attributes": ["race", "gender"]}},
+                                      "stats": {"aggregates": []}}))
+    code = main(["stats", "--params", str(params), "--outcomes", str(outcomes), "--out-dir",
+                 str(tmp_path / "s"), "--metrics", str(tmp_path / "m.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "pass --dataset" in err and "\n" not in err
+    assert not (tmp_path / "m.json").exists()
