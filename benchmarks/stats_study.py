@@ -528,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"[{len(rows)}/{len(todo)}] {row['study']}: {row['cell']} "
                   f"({row['seconds']} s)", file=sys.stderr, flush=True)
+            partial = args.out.with_suffix(".partial.csv")  # a long run keeps what it has
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_csv(partial, index=False)
     results = pd.DataFrame(rows)
     if args.merge is not None:
         previous = pd.read_csv(args.merge)
@@ -548,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     results.to_csv(args.out, index=False)
+    args.out.with_suffix(".partial.csv").unlink(missing_ok=True)
     text = markdown(results)
     print(text)
     print(f"{len(todo)} cells in {seconds / 60:.1f} min ({args.jobs} worker(s)); "
