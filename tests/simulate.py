@@ -20,6 +20,20 @@ import numpy as np
 import pandas as pd
 
 GROUPS = ("black_female", "black_male", "white_female", "white_male")
+#: the attribute values of the simulated groups, as the dataset table carries them (the
+#: statistics never split a label on "_")
+ATTRIBUTES = ("race", "gender")
+GROUP_VALUES = {
+    "black_female": ("black", "female"), "black_male": ("black", "male"),
+    "white_female": ("white", "female"), "white_male": ("white", "male"),
+}
+
+
+def simulated_groups(groups=GROUPS):
+    """label -> Group for :func:`cropaudit.stats.audit.audit`."""
+    from cropaudit.stats.groups import Group
+
+    return {g: Group(g, tuple(zip(ATTRIBUTES, GROUP_VALUES[g], strict=True))) for g in groups}
 
 
 def simulate_outcomes(
@@ -71,8 +85,11 @@ def simulate_outcomes(
     if together_tuples:
         rows += _together(rng, groups, images, s, u, images_per_group, together_tuples,
                           together_orders, together_position_weights, tuple_id, base_id, model)
-    return pd.concat(rows, ignore_index=True).sort_values(["tuple_id", "position"],
-                                                          ignore_index=True)
+    out = pd.concat(rows, ignore_index=True).sort_values(["tuple_id", "position"],
+                                                         ignore_index=True)
+    for i, attribute in enumerate(ATTRIBUTES):  # carried as columns, as from the dataset
+        out[attribute] = out["group"].map({g: v[i] for g, v in GROUP_VALUES.items()})
+    return out
 
 
 def _together(rng, groups, images, s, u, images_per_group, bases_n, orders, weights, tuple_id,

@@ -84,9 +84,14 @@ def test_rate_tables_and_metrics_per_group_and_attribute():
     assert m["faces"] == {"images": 4}
     assert m["face_rates"]["single"]["face_kept_ar1"]["gender"]["female"] == 0.5
     assert m["face_rates"]["single"]["face_detected"]["group"]["m"] == 0.5
-    test = m["face_tests"]["single"]["face_detected"]["gender"]["female-vs-male"]
-    assert test["diff"] == 0.5 and set(test) == {"diff", "diff_low", "diff_high",
-                                                 "p_value_adjusted"}
+    assert "face_tests" not in m  # rows treated as independent: labelled naive everywhere
+    test = m["naive_face_tests"]["single"]["face_detected"]["gender"]["female-vs-male"]
+    assert test["diff"] == 0.5 and set(test) == {"diff", "naive_diff_low", "naive_diff_high",
+                                                 "naive_p_value_adjusted"}
+    assert {"naive_low", "naive_high", "naive_method"} <= set(rates.columns)
+    assert "ci_low" not in rates.columns and "p_value" not in comparisons.columns
+    # Holm across the whole table, not within source × measure
+    assert comparisons["naive_p_value_adjusted"].ge(comparisons["naive_p_value"]).all()
 
 
 def test_position_adjusted_face_tests_hold_their_level_under_a_pure_position_effect():
@@ -101,6 +106,7 @@ def test_position_adjusted_face_tests_hold_their_level_under_a_pure_position_eff
     rejects = 0
     for _ in range(reps):
         idx = rng.integers(0, images, (bases, k))
+        composite = [tuple(f"g{g}-{i}" for g, i in enumerate(row)) for row in idx]
         rows = []
         for rotation in range(k):
             arrangement = np.roll(np.arange(k), -rotation)
@@ -108,7 +114,7 @@ def test_position_adjusted_face_tests_hold_their_level_under_a_pure_position_eff
                 rows.append(pd.DataFrame({
                     "source": "together", "measure": "salient_in_face", "aspect_ratio": np.nan,
                     "image_id": [f"g{g}-{i}" for i in idx[:, g]],
-                    "tuple": [f"{b}-{rotation}" for b in range(bases)], "position": pos,
+                    "images": composite, "position": pos,
                     "group": f"g{g}",
                     "outcome": rng.random(bases) < p_by_position[pos]}))
         obs = pd.concat(rows, ignore_index=True)

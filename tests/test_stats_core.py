@@ -81,9 +81,10 @@ def test_bootstrap_widens_interval_when_images_are_reused() -> None:
     naive = proportion(int(unit.y.sum()), len(unit.y))
     assert res.design_effect > 5
     assert res.high - res.low > 2 * (naive.ci_high - naive.ci_low)
-    # the model-based two-way cluster-robust logit agrees with the bootstrap
-    robust = robust_logit(unit.y, unit.image_a, unit.image_b)
+    # the cluster-robust logit (the headline) agrees with the bootstrap cross-check
+    robust = robust_logit(unit.y, np.column_stack([unit.image_a, unit.image_b]), clusters=20)
     assert robust.se == pytest.approx(res.se, rel=0.2)
+    assert robust.low < robust.p < robust.high and not robust.problem
 
 
 def test_bootstrap_interval_covers_where_the_naive_one_does_not() -> None:

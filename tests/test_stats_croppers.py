@@ -1,5 +1,5 @@
-"""Comparing croppers on the same tuples: agreement, McNemar, paired bootstrap, forest plot;
-and the known answer of the ``center`` cropper on the demo dataset."""
+"""Comparing croppers on the same tuples: agreement, the paired clustered test of Δ₁ − Δ₂,
+forest plot; and the known answer of the ``center`` cropper on the demo dataset."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from cropaudit.stats.croppers import (
     cropper_pairs,
     delta_by_cropper,
     disagreement_summary,
-    mcnemar_p,
+    paired_difference,
 )
 
 
@@ -43,18 +43,18 @@ def simulated_pairs(p_by_cropper: dict[str, float], n: int = 400, images: int = 
 
 def test_identical_croppers_agree_everywhere():
     pairs = simulated_pairs({"one": 0.7, "two": 0.7})
-    (row,) = compare_two(pairs, "one", "two", resamples=500).to_dict("records")
-    assert row["agreement"] == 1.0 and row["mcnemar_p"] == 1.0
+    (row,) = compare_two(pairs, "one", "two").to_dict("records")
+    assert row["agreement"] == 1.0 and row["p_value"] == 1.0
     assert row["difference"] == 0.0 and row["diff_low"] == 0.0 == row["diff_high"]
-    assert not compare_croppers(pairs, resamples=200)["disagree"].any()
-    assert disagreement_summary(compare_croppers(pairs, resamples=200))[0].startswith("No two")
+    assert not compare_croppers(pairs)["disagree"].any()
+    assert disagreement_summary(compare_croppers(pairs))[0].startswith("No two")
 
 
 def test_croppers_that_flip_direction_disagree_and_the_difference_is_recovered():
     pairs = simulated_pairs({"twitter": 0.8, "apple": 0.3}, n=600)
-    table = compare_croppers(pairs, resamples=1000, seed=3)
+    table = compare_croppers(pairs)
     (row,) = table.to_dict("records")
-    assert row["disagree"] and row["mcnemar_p_holm"] < 1e-6
+    assert row["disagree"] and row["p_value_holm"] < 1e-6
     assert row["diff_low"] < 0.5 < row["diff_high"]  # true Δ₁ − Δ₂ = 0.8 − 0.3
     assert row["diff_low"] > 0.3
     # the second listed group is favoured by one and disfavoured by the other
@@ -66,19 +66,25 @@ def test_croppers_that_flip_direction_disagree_and_the_difference_is_recovered()
     assert "twitter vs apple on a~b" in disagreement_summary(table)[0]
 
 
-def test_bootstrap_is_reproducible_from_its_seed():
+def test_paired_difference_is_clustered_on_both_images():
+    # 5 images per side, each shown many times: the discordant tuples concentrate on a few
+    # images, so the clustered SE is far wider than McNemar's (tuples independent) would be
+    rng = np.random.default_rng(4)
+    n, images = 600, 5
+    ia, ib = rng.integers(0, images, n), rng.integers(0, images, n)
+    prefer = rng.normal(0, 1.5, images)  # cropper 1 likes some a-images, cropper 2 does not
+    y1 = (rng.random(n) < 1 / (1 + np.exp(-prefer[ia]))).astype(int)
+    y2 = (rng.random(n) < 1 / (1 + np.exp(prefer[ia]))).astype(int)
+    frame = pd.DataFrame({"image_a": [f"a{i}" for i in ia], "image_b": [f"b{i}" for i in ib]})
+    fit = paired_difference(y1 - y2, frame, clusters=images)
+    naive_se = np.std(y1 - y2, ddof=1) / np.sqrt(n)
+    assert fit.se > 3 * naive_se
+    assert fit.low < fit.mean < fit.high and not fit.problem
+
+
+def test_comparison_is_deterministic():
     pairs = simulated_pairs({"x": 0.6, "y": 0.5})
-    a = compare_two(pairs, "x", "y", resamples=300, seed=7)
-    b = compare_two(pairs, "x", "y", resamples=300, seed=7)
-    c = compare_two(pairs, "x", "y", resamples=300, seed=8)
-    pd.testing.assert_frame_equal(a, b)
-    assert a["diff_low"].iloc[0] != c["diff_low"].iloc[0]
-
-
-def test_mcnemar_uses_the_exact_test_for_few_discordant_tuples():
-    assert mcnemar_p(0, 0) == 1.0
-    assert mcnemar_p(6, 0) == pytest.approx(2 * 0.5**6)  # exact binomial, two-sided
-    assert mcnemar_p(40, 10) < 1e-4
+    pd.testing.assert_frame_equal(compare_two(pairs, "x", "y"), compare_two(pairs, "x", "y"))
 
 
 def test_croppers_must_have_seen_the_same_tuples():

@@ -16,9 +16,8 @@ from cropaudit.stats.audit import audit
 from cropaudit.stats.outcomes import pair_tuples
 from cropaudit.stats.params import StatsParams
 from cropaudit.stats.position import position_model
-from simulate import simulate_outcomes
-
-ATTRS = ["race", "gender"]
+from metric_keys import assert_naive_keys_are_labelled
+from simulate import GROUP_VALUES, simulate_outcomes, simulated_groups
 
 
 def test_pair_tuples_put_reversed_members_back_in_canonical_order() -> None:
@@ -72,7 +71,7 @@ def test_planted_position_bias_is_recovered_within_its_interval() -> None:
 def test_position_model_needs_counterbalanced_data() -> None:
     df = simulate_outcomes(5, both_orders=False, bases_per_comparison=100)
     assert position_model(pair_tuples(df)) is None
-    result = audit(df, StatsParams(bootstrap_resamples=0), ATTRS, seed=1)
+    result = audit(df, StatsParams(bootstrap_resamples=0), simulated_groups(), seed=1)
     assert result.position_model.empty
     assert not result.comparisons["counterbalanced"].any()
 
@@ -81,7 +80,7 @@ def test_audit_verdicts_and_pooling() -> None:
     # many images, no image effects: a large true bias differs, no bias is equivalent
     df = simulate_outcomes(6, strength={"white_female": 0.5}, images_per_group=2000,
                            bases_per_comparison=6000)
-    result = audit(df, StatsParams(bootstrap_resamples=200), ATTRS, seed=1)
+    result = audit(df, StatsParams(bootstrap_resamples=200), simulated_groups(), seed=1)
     c = result.comparisons.set_index("comparison")
     assert c.loc["black_male~white_male", "verdict"] == "equivalent"
     assert c.loc["white_female~white_male", "verdict"] == "differs"
@@ -92,7 +91,7 @@ def test_audit_verdicts_and_pooling() -> None:
     assert "black_male~white_female (reversed)" in g["members"] and g["n"] == 4 * 12000
     alt = c.loc["gender:female~male[paper-compatible]"]
     assert not alt["primary"] and alt["n"] == 3 * 12000 and alt["verdict"] == ""
-    assert c.loc[c["primary"], "p_value_adjusted"].notna().all()
+    assert c.loc[c["primary"], "naive_p_value_adjusted"].notna().all()
     assert (c["design_effect"] < 1.6).all()
 
 
@@ -115,17 +114,22 @@ def test_stats_and_plots_commands(tmp_path: Path, capsys) -> None:
     comparisons = pd.read_csv(stats_dir / "comparisons.csv")
     assert len(comparisons[comparisons["kind"] == "pair"]) == 6
     assert {"race:black~white", "gender:female~male"} <= set(comparisons["comparison"])
-    for col in ("ci_low", "wald_low", "boot_low", "robust_low", "design_effect",
-                "p_value_adjusted", "tost_p_value_clustered_adjusted", "verdict",
-                "min_detectable_delta"):
+    for col in ("ci_low", "naive_wald_low", "boot_low", "design_effect", "clusters",
+                "naive_p_value_adjusted", "tost_p_value_clustered_adjusted", "verdict",
+                "equivalence_bound", "naive_min_detectable_delta"):
         assert col in comparisons.columns
     m = json.loads(metrics.read_text())
     assert m["position"]["significant"] is True
     assert m["position"]["log_odds_low"] > 0 and m["position"]["p_left"] > 0.5
     assert sum(m["verdicts"].values()) == 8
+    assert m["position"]["groups_joint_p_value"] is not None
+    assert_naive_keys_are_labelled(m)
     assert set(m["aggregates"]) == {"race", "gender", "gender_paper_compatible"}
     summary = (stats_dir / "summary.md").read_text()
     assert "Position bias detected" in summary and "paper-compatible" in summary
+    assert "joint F-test" in summary
+    groups = pd.read_csv(stats_dir / "groups.csv")
+    assert set(groups["group"]) == set(GROUP_VALUES)
     assert "All 4 groups at once" in summary
     assert len(pd.read_csv(stats_dir / "together.csv")) == 4
     assert set(pd.read_csv(stats_dir / "distributions.csv")["score"]) == {"max", "p95", "p50",

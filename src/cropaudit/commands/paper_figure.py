@@ -195,7 +195,8 @@ def _together(entries, args, stats, stem) -> None:
                   f"simultaneous CI [{r.ci_low:.3f}, {r.ci_high:.3f}]")
         path = args.out_dir / f"{stem}_entry{i}.png"
         title = f"{e.setting}, n={e.n} (line {e.line}): χ² p = {t['chi2_p_value'].iloc[0]:.3g}"
-        save_png(together_bars(t, title=title, level=round(100 * (1 - stats.alpha))), path)
+        drawn = t.rename(columns={"ci_low": "naive_low", "ci_high": "naive_high"})
+        save_png(together_bars(drawn, title=title, level=round(100 * (1 - stats.alpha))), path)
         print(f"wrote {path}")
     with atomic_path(args.out_dir / f"{stem}_together.csv") as tmp:
         pd.concat(tables).to_csv(tmp, index=False)

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         suffix = f"_{i + 1}" if len(settings) > 1 else ""
         c = comparisons[comparisons["setting"].fillna("") == setting] if len(comparisons) else None
         if c is not None and len(c):
-            written += _bars(c, params, args.out_dir, suffix, setting)
+            written += _bars(c, params, args.out_dir, suffix, setting, args.stats_dir)
             written += _forest(c, params, args.out_dir, suffix, setting)
         s = scores[scores["setting"] == setting] if "setting" in scores else scores
         columns = [col for col in SCORES if col in s.columns]
@@ -60,19 +60,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bars(c, params, out_dir: Path, suffix: str, setting: str) -> list[Path]:
+def _group_legend(stats_dir: Path, labels: list[str], attributes: list[str]) -> str:
+    """``B=Black, W=White, …`` from the groups' attribute values in groups.csv (written by
+    ``stats``; values read literally, never split out of a label); '' without it."""
+    import pandas as pd
+
+    from cropaudit.stats.groups import abbreviation_legend, groups_from_table
+
+    path = stats_dir / "groups.csv"
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not set(attributes) <= set(table.columns):
+        return ""
+    groups = groups_from_table(table, attributes, source=str(path))
+    return abbreviation_legend([groups[g] for g in labels if g in groups])
+
+
+def _bars(c, params, out_dir: Path, suffix: str, setting: str, stats_dir: Path) -> list[Path]:
     from cropaudit.reporting.figures import save_png
     from cropaudit.reporting.figures.bars import grouped_bars, panel_order
-    from cropaudit.stats.groups import abbreviation_legend, parse_group
     from cropaudit.stats.proportions import INTERVAL_NAMES
     from cropaudit.untrusted import mathtext
 
     drawn = c[c["primary"].astype(bool)].rename(columns={"ci_low": "err_low",
                                                          "ci_high": "err_high"})
-    attributes = params.dataset.groups.attributes
     labels = sorted(set(c.loc[c["kind"] == "pair", "group_a"]) | set(c.loc[c["kind"] == "pair",
                                                                            "group_b"]))
-    legend = mathtext(abbreviation_legend([parse_group(g, attributes) for g in labels]))
+    legend = mathtext(_group_legend(stats_dir, labels, params.dataset.groups.attributes))
     pairs = c[c["kind"] == "pair"]
     n_text = (f"n={int(pairs['n'].iloc[0]):,} tuples per comparison"
               if len(pairs) and pairs["n"].nunique() == 1 else "n varies by comparison")
@@ -130,8 +145,10 @@ def _together(t, out_dir: Path, suffix: str, level: int) -> list[Path]:
     for j, (_, d) in enumerate(t.groupby("comparison", sort=True)):
         extra = f"_{j + 1}" if t["comparison"].nunique() > 1 else ""
         path = out_dir / f"together{extra}{suffix}.png"
+        p = d["group_p_value"].iloc[0]
+        test = f"p = {p:.3g}" if p == p else "not estimable"
         title = (f"All {int(d['k'].iloc[0])} groups at once (n={int(d['n'].iloc[0]):,}): "
-                 f"position-adjusted group test p = {d['group_p_value'].iloc[0]:.3g}")
+                 f"position-adjusted group test {test}")
         save_png(together_bars(d.reset_index(drop=True), title=title, level=level), path)
         out.append(path)
     return out

@@ -1,8 +1,13 @@
 """Compute the bias statistics of a run from its saliency outcomes table.
 
+Group attribute values come from the dataset table (--dataset; the workflow always gives
+it) or, without it, from attribute columns of the outcomes table; a group label is never split
+into values.
+
 Writes, under --out-dir: comparisons.csv (one row per comparison and aggregate with every
-number: counts, p, Δ, Wilson and Wald ±2·SE intervals, exact test, cluster bootstrap,
-cluster-robust logit, design effect, adjusted p-values, TOST, verdict, minimum detectable Δ),
+number: counts, p, Δ, the clustered interval and tests the verdict uses, design effect,
+adjusted p-values, TOST, equivalence bound, verdict, minimum detectable Δ, and the naive_*
+numbers that treat tuples as independent), groups.csv (each group's attribute values),
 position.csv (McNemar on mirrored tuples), position_model.csv (position + group logit),
 together.csv (k-way tuples: raw shares, position-adjusted conditional logit, Monte Carlo
 test), distributions.csv (saliency scores by group), disparities.csv (each group's and
@@ -15,11 +20,11 @@ the `stats:` section of params.yaml; the bootstrap uses the top-level `seed`.
 With --faces (and --dataset, --crops, --image-crops from `cropaudit faces` / `score-crops`)
 it also writes face_rates.csv (per source, measure, aspect ratio and group or attribute
 value: how often the salient point lies on the face, the crop keeps the whole face, the
-detector finds a face; Wilson intervals) and face_comparisons.csv (two-proportion score tests
-between values, corrected per measure; naive: rows independent), face_disparities.csv (the
-clustered disparity table of every face measure), face_position_adjusted.csv (composite
+detector finds a face; naive Wilson intervals) and face_comparisons.csv (two-proportion score
+tests between values, Holm across the table; naive_*: rows independent), face_disparities.csv
+(the clustered disparity table of every face measure), face_position_adjusted.csv (composite
 members: group differences with position in a clustered logit), and adds faces / face_rates /
-face_tests / face_disparities / face_tests_position_adjusted to --metrics.
+naive_face_tests / face_disparities / face_tests_position_adjusted to --metrics.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", required=True, type=Path, help="e.g. results/stats")
     parser.add_argument("--metrics", required=True, type=Path, help="e.g. results/metrics.json")
     parser.add_argument("--faces", type=Path, default=None, help="faces table (face rates)")
-    parser.add_argument("--dataset", type=Path, default=None, help="dataset table (with --faces)")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="dataset table: the groups' attribute values (needed with --faces, "
+                        "and unless the outcomes carry the attribute columns)")
     parser.add_argument("--crops", type=Path, default=None, help="crops table (score-crops)")
     parser.add_argument("--image-crops", type=Path, default=None,
                         help="single-image crops table (score-crops)")
@@ -55,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.contracts import read_outcomes
     from cropaudit.outputs import atomic_path, json_safe, remove_outputs, write_json, write_text
     from cropaudit.stats.audit import audit
+    from cropaudit.stats.groups import groups_table
     from cropaudit.stats.inputs import check_aggregates
     from cropaudit.stats.outcomes import REQUIRED
     from cropaudit.stats.summary import metrics, summary_markdown
@@ -63,10 +71,12 @@ def run(args: argparse.Namespace) -> int:
     attributes = params.dataset.groups.attributes
     check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(args.outcomes, REQUIRED)
+    groups = _groups(args, outcomes, attributes)
     face_rates, face_comparisons, face_disparities, face_adjusted, face_metrics = _face_stats(
         args, params)
-    result = audit(outcomes, params.stats, attributes, params.seed, source=str(args.outcomes))
+    result = audit(outcomes, params.stats, groups, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
+    tables[args.out_dir / "groups.csv"] = groups_table(groups)
     if face_rates is not None:
         tables[args.out_dir / "face_rates.csv"] = face_rates
         tables[args.out_dir / "face_comparisons.csv"] = face_comparisons
@@ -90,6 +100,23 @@ def run(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _groups(args: argparse.Namespace, outcomes, attributes: list[str]):
+    """Each group's attribute values, as columns of the dataset table (--dataset) or, without
+    it, of the outcomes table when it carries them; group labels are never split on ``_``
+    (attribute values may contain it: FairFace's ``latino_hispanic``)."""
+    from cropaudit.datasets.table import read_table
+    from cropaudit.errors import InputFileError
+    from cropaudit.stats.groups import groups_from_table
+
+    if args.dataset is not None:
+        return groups_from_table(read_table(args.dataset), attributes, source=str(args.dataset))
+    if all(a in outcomes.columns for a in attributes):
+        return groups_from_table(outcomes, attributes, source=str(args.outcomes))
+    raise InputFileError(
+        f"{args.outcomes}: no attribute columns {attributes} (dataset.groups.attributes): "
+        "pass --dataset, the dataset table the pairs were drawn from")
 
 
 def _face_stats(args: argparse.Namespace, params):

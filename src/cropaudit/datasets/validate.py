@@ -210,6 +210,24 @@ def validate_table(df: pd.DataFrame, attributes: Sequence[str], where: str = "ta
         dup = df[col][df[col].duplicated()]
         if not dup.empty:
             raise DatasetError(f"{where}: duplicate {col} {dup.iloc[0]!r}")
+    _check_labels_unique(df, attributes, where)
+
+
+def _check_labels_unique(df: pd.DataFrame, attributes: Sequence[str], where: str) -> None:
+    """Two combinations of values must not share a label: values may contain "_" (FairFace's
+    latino_hispanic), so ("a_b", "c") and ("a", "b_c") both join to "a_b_c", and the
+    statistics, which read each group's values from this table, would merge two groups."""
+    if not len(df) or not attributes:
+        return
+    combos = df[["group", *attributes]].astype(str).drop_duplicates()
+    clash = combos[combos["group"].duplicated(keep=False)]
+    if len(clash):
+        label = clash["group"].iloc[0]
+        values = [tuple(r) for r in clash.loc[clash["group"] == label, list(attributes)]
+                  .itertuples(index=False, name=None)]
+        raise DatasetError(
+            f"{where}: values {values[0]} and {values[1]} of {list(attributes)} both make the "
+            f"group label {label!r}: rename a value")
 
 
 def _relative(path: Path | None, base: Path) -> str:

@@ -92,7 +92,7 @@ DISPARITY_COLUMNS = ["source", "measure", "aspect_ratio", "level", "value", "n",
 def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, object] | None:
     """Face rates per source (clustered intervals when the stats stage wrote them) and the
     disparities between attribute values, from the stats stage's tables."""
-    from cropaudit.stats.face_rates import notable_differences, wide_rates
+    from cropaudit.stats.face_rates import wide_rates
 
     rates_path = stats_dir / "face_rates.csv"
     if not rates_path.is_file():
@@ -100,19 +100,20 @@ def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, obje
     rates = read_stats_table(rates_path, allow_empty=False)
     disparities = read_stats_table(stats_dir / "face_disparities.csv", required=False)
     clustered = len(disparities) > 0
-    shown = disparities if clustered else rates
+    # without the clustered table the rates are shown with their naive intervals, and no
+    # difference is claimed: the naive two-proportion tests are never the fallback (45 %
+    # false positives on composites with reused images)
+    shown, low, high = ((disparities, "ci_low", "ci_high") if clustered else
+                        (rates, "naive_low", "naive_high"))
     sources = [
-        {"title": title, "html": _table_html(wide_rates(shown, source), max_rows)}
+        {"title": title, "html": _table_html(wide_rates(shown, source, low, high), max_rows)}
         for source, title in SOURCE_TITLES.items() if (shown["source"] == source).any()
     ]
+    differences = pd.DataFrame()
     if clustered:
         rows = disparities[(disparities["level"] != "group")
                            & (disparities["evidence"] != "reference")]
         differences = rows[[c for c in DISPARITY_COLUMNS if c in rows.columns]]
-    else:
-        comparisons = read_stats_table(stats_dir / "face_comparisons.csv", required=False)
-        differences = (notable_differences(comparisons, level) if len(comparisons)
-                       else pd.DataFrame())
     return {"sources": sources, "clustered": clustered, "level": level,
             "differences": _table_html(differences, max_rows) if len(differences) else ""}
 
@@ -159,7 +160,8 @@ def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, o
     agreement = read_stats_table(comparison_dir / "agreement.csv", required=False)
     provenance = read_stats_table(comparison_dir / "croppers.csv", required=False)
     columns = ["first", "second", "comparison", "n", "agreement", "delta_first",
-               "delta_second", "diff_low", "diff_high", "mcnemar_p_holm", "disagree"]
+               "delta_second", "difference", "diff_low", "diff_high", "p_value_holm",
+               "disagree"]
     shown = agreement[[c for c in columns if c in agreement.columns]]
     return {
         "names": ", ".join(provenance["cropper"].astype(str)) if len(provenance) else "",

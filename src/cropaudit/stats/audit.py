@@ -1,19 +1,25 @@
 """All statistics of one run, as tidy tables: the core of the ``stats`` stage (no file I/O).
 
-``audit(outcomes, params)`` turns the saliency outcomes table into
+``audit(outcomes, params, groups, seed)`` turns the saliency outcomes table into
 
 * ``comparisons``: one row per comparison and aggregate with every number (counts, p, Δ,
-  Wilson and Wald intervals, exact test, cluster bootstrap, cluster-robust logit, design
-  effect, adjusted p-values, TOST, verdict, minimum detectable Δ),
-* ``together``: k-way tuples as multinomial shares,
+  the clustered interval and the tests the verdict uses, design effect, adjusted p-values,
+  TOST, equivalence bound, verdict, minimum detectable Δ, and the naive numbers of the
+  paper, each named ``naive_*``),
+* ``together``: k-way tuples (raw shares, position-adjusted model),
 * ``position`` / ``position_model``: left/right bias (McNemar, position logit),
 * ``distributions``: saliency-score comparisons between groups,
+* ``disparities`` / ``interactions``: each value's share of pairs won against a reference,
+  and differences between attribute gaps,
 
 in the spirit of fairlearn's MetricFrame: one shape, easy to plot, log and test.
 
-Tests and verdicts account for image reuse: the design effect (bootstrap, else the robust
-logit) shrinks n to Kish's effective sample size before the exact binomial test and TOST
-(``*_clustered`` columns); the naive p-values stay beside them for comparison with the paper.
+One method per verdict: the interval beside p (``ci_low, ci_high``), the test of parity and
+the TOST all come from one cluster-robust logit (clustered over every image of the tuple, CR3,
+t on G − 1 df; :func:`cropaudit.stats.clustered.robust_logit`), chosen over the two-way
+cluster bootstrap by simulated coverage (docs/statistics.md); the bootstrap stays beside it
+as a cross-check (``boot_*``), and the numbers that treat tuples as independent keep their
+``naive_`` names.
 """
 
 from __future__ import annotations
@@ -24,12 +30,18 @@ import numpy as np
 import pandas as pd
 
 from cropaudit.stats.bootstrap import BootstrapUnit, cluster_bootstrap
-from cropaudit.stats.clustered import robust_logit
+from cropaudit.stats.clustered import fewest_images, robust_logit, t_quantile
 from cropaudit.stats.counts import ComparisonCounts, aggregates_both_modes, proportion_table
 from cropaudit.stats.disparity import disparity_table
 from cropaudit.stats.distributions import distribution_table
-from cropaudit.stats.equivalence import tost_p_value, verdict
-from cropaudit.stats.groups import LABEL_SEP, PoolMember, parse_group, split_comparison
+from cropaudit.stats.equivalence import (
+    NOT_ESTIMABLE,
+    clustered_tost_p_value,
+    equivalence_bound,
+    tost_p_value,
+    verdict,
+)
+from cropaudit.stats.groups import Groups, PoolMember, group_of, split_comparison
 from cropaudit.stats.multinomial import together_model, together_table
 from cropaudit.stats.outcomes import (
     image_scores,
@@ -46,8 +58,20 @@ from cropaudit.stats.position import (
     mcnemar_table,
     position_model,
 )
-from cropaudit.stats.power import min_detectable_delta
-from cropaudit.stats.proportions import adjust, binomial_test
+from cropaudit.stats.power import min_detectable_delta, min_detectable_delta_clustered
+from cropaudit.stats.proportions import adjust
+
+#: columns of the count-based table that treat every tuple as independent, and their names
+#: in comparisons.csv (every naive quantity is named ``naive_*``)
+NAIVE_COLUMNS = {
+    "se": "naive_se", "ci_method": "naive_method", "ci_low": "naive_low",
+    "ci_high": "naive_high", "wald_low": "naive_wald_low", "wald_high": "naive_wald_high",
+    "p_value": "naive_p_value", "heterogeneity_chi2": "naive_heterogeneity_chi2",
+    "heterogeneity_df": "naive_heterogeneity_df",
+    "heterogeneity_p_value": "naive_heterogeneity_p_value",
+}
+#: what the headline interval and the verdict's tests are
+HEADLINE_METHOD = "clustered logit (CR3, t on G−1 df)"
 
 
 @dataclass
@@ -91,15 +115,21 @@ class AuditResult:
 def audit(
     outcomes: pd.DataFrame,
     params: StatsParams,
-    attributes: list[str],
+    groups: Groups,
     seed: int,
     source: str = "outcomes",
 ) -> AuditResult:
-    """Compute every statistic of the run (see the module docstring)."""
+    """Compute every statistic of the run (see the module docstring).
+
+    ``groups``: each group label's attribute values (:func:`cropaudit.stats.groups.
+    groups_from_table` of the dataset table); labels are never split into values.
+    """
     tuples = pair_tuples(outcomes, source)
+    for label in pd.unique(pd.concat([tuples["group_a"], tuples["group_b"]])):
+        group_of(groups, str(label), source)
     tables, models = [], []
     for setting, t in tuples.groupby("setting", sort=True):
-        tables.append(_setting_comparisons(t, setting, params, attributes, seed))
+        tables.append(_setting_comparisons(t, setting, params, groups, seed))
         model = position_model(t, params.alpha)
         if model is not None:
             models.append(model.terms.assign(setting=setting, reference_group=model.reference_group,
@@ -114,8 +144,8 @@ def audit(
     if models:
         pm = pd.concat(models, ignore_index=True)
         result.position_model = pm[["setting", *[c for c in pm.columns if c != "setting"]]]
-    result.disparities = saliency_disparities(tuples, params, attributes)
-    result.interactions = interaction_table(comparisons, params, attributes)
+    result.disparities = saliency_disparities(tuples, params, groups)
+    result.interactions = interaction_table(comparisons, params, groups)
     result.together = _together(together_counts(outcomes, source),
                                 together_members(outcomes, source), params, seed)
     if len(comparisons):
@@ -126,19 +156,24 @@ def audit(
     return result
 
 
+def _attribute_names(groups: Groups) -> list[str]:
+    """The attribute names, in configured order (every group carries the same ones)."""
+    first = next(iter(groups.values()), None)
+    return [name for name, _ in first.attributes] if first is not None else []
+
+
 def _setting_comparisons(
-    tuples: pd.DataFrame, setting: str, params: StatsParams, attributes: list[str], seed: int
+    tuples: pd.DataFrame, setting: str, params: StatsParams, groups: Groups, seed: int
 ) -> pd.DataFrame:
     counts = []
     for comparison, t in tuples.groupby("comparison", sort=True):
         ga, gb = split_comparison(comparison)
-        counts.append(
-            ComparisonCounts(comparison, parse_group(ga, attributes), parse_group(gb, attributes),
-                             int(t["a_won"].sum()), len(t))
-        )
+        counts.append(ComparisonCounts(comparison, group_of(groups, ga), group_of(groups, gb),
+                                       int(t["a_won"].sum()), len(t)))
     primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
     aggregates = [*primary, *alternative]
     table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
+    table = table.rename(columns=NAIVE_COLUMNS)
     members: dict[str, tuple[PoolMember, ...]] = {
         c.comparison: (PoolMember(c.comparison, False),) for c in counts
     }
@@ -147,12 +182,12 @@ def _setting_comparisons(
 
     # pair-level data of every row (aggregates: member comparisons, oriented first-vs-second)
     images = pd.Index(pd.unique(pd.concat([tuples["image_a"], tuples["image_b"]])))
-    group_of = pd.concat(
+    group_of_image = pd.concat(
         [pd.Series(tuples["group_a"].to_numpy(), index=tuples["image_a"]),
          pd.Series(tuples["group_b"].to_numpy(), index=tuples["image_b"])]
     )
-    group_of = group_of[~group_of.index.duplicated()].reindex(images)
-    image_group = pd.factorize(group_of)[0]
+    group_of_image = group_of_image[~group_of_image.index.duplicated()].reindex(images)
+    image_group = pd.factorize(group_of_image)[0]
     by_cmp = {c: t for c, t in tuples.groupby("comparison")}
     units, extra = [], []
     for name in table["comparison"]:
@@ -162,11 +197,13 @@ def _setting_comparisons(
             flipped = member.flipped
             a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
             y = (1 - t["a_won"]) if flipped else t["a_won"]
-            parts.append((images.get_indexer(a), images.get_indexer(b), y.to_numpy(),
-                          t["order"].to_numpy(), t["left_won"].to_numpy()))
-        ia, ib, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
-        units.append(BootstrapUnit(ia, ib, y))
-        robust = robust_logit(y, ia, ib, params.alpha)
+            parts.append((a.to_numpy(), b.to_numpy(), y.to_numpy(), t["order"].to_numpy(),
+                          t["left_won"].to_numpy()))
+        a, b, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
+        units.append(BootstrapUnit(images.get_indexer(a), images.get_indexer(b), y))
+        clusters = fewest_images(np.concatenate([a, b]),
+                                 np.repeat([0, 1], [len(a), len(b)]))
+        fit = robust_logit(y, np.column_stack([a, b]), clusters, params.alpha)
         first_left = first_left_share(order)
         extra.append(
             {
@@ -175,94 +212,78 @@ def _setting_comparisons(
                 "first_left_share": first_left,
                 "position_statement": balance_statement(first_left, len(order)),
                 "p_left": float(left.mean()),
-                "n_images_a": len(np.unique(ia)),
-                "n_images_b": len(np.unique(ib)),
-                "robust_p": robust.p,
-                "robust_se": robust.se,
-                "robust_low": robust.low,
-                "robust_high": robust.high,
-                "robust_p_value": robust.p_value,
+                "n_images_a": len(np.unique(a)),
+                "n_images_b": len(np.unique(b)),
+                "clusters": clusters,
+                "se": fit.se,
+                "log_odds": fit.log_odds,
+                "log_odds_se": fit.log_odds_se,
+                "ci_method": HEADLINE_METHOD,
+                "ci_low": fit.low,
+                "ci_high": fit.high,
+                "p_value_clustered": fit.p_value,
+                "tost_p_value_clustered": clustered_tost_p_value(
+                    fit, params.equivalence_margin),
+                "not_estimable": fit.problem,
             }
         )
     table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
-    if params.bootstrap_resamples >= 2:
+    naive_var = table["p"] * (1 - table["p"]) / table["n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["design_effect"] = table["se"] ** 2 / naive_var
+    table["n_effective"] = table["n"] / table["design_effect"].clip(lower=1.0)
+    if params.bootstrap_resamples >= 2:  # cross-check only: no verdict uses it
         boot = cluster_bootstrap(units, image_group, resamples=params.bootstrap_resamples,
                                  alpha=params.alpha, seed=seed)
         table["boot_se"] = [b.se for b in boot]
         table["boot_low"] = [b.low for b in boot]
         table["boot_high"] = [b.high for b in boot]
-        table["design_effect"] = [b.design_effect for b in boot]
-        table["design_effect_source"] = "bootstrap"
     else:
         for c in ("boot_se", "boot_low", "boot_high"):
             table[c] = np.nan
-        table["design_effect"] = (table["robust_se"] / table["se"]) ** 2
-        table["design_effect_source"] = "robust logit"
     table["boot_resamples"] = params.bootstrap_resamples
-    return _headline_intervals(table)
-
-
-#: what the headline interval columns (ci_low, ci_high) hold, by design-effect source
-HEADLINE_METHODS = {
-    "bootstrap": "two-way cluster bootstrap (t, G−1 df)",
-    "robust logit": "two-way cluster-robust logit (t, G−1 df)",
-}
-
-
-def _headline_intervals(table: pd.DataFrame) -> pd.DataFrame:
-    """``ci_low``/``ci_high`` become the clustered interval; the binomial one that treats
-    every pair as independent moves to ``naive_low``/``naive_high`` (``naive_method``).
-
-    With design effects of 4–9 the naive Wilson interval excluded 0.5 where the clustered
-    verdict rightly said "inconclusive", so the interval shown beside p must be the one the
-    verdict agrees with.
-    """
-    table = table.rename(columns={"ci_low": "naive_low", "ci_high": "naive_high",
-                                  "ci_method": "naive_method"})
-    boot = table["design_effect_source"] == "bootstrap"
-    table["ci_method"] = table["design_effect_source"].map(HEADLINE_METHODS)
-    table["ci_low"] = np.where(boot, table["boot_low"], table["robust_low"])
-    table["ci_high"] = np.where(boot, table["boot_high"], table["robust_high"])
     return table
 
 
 def _adjust_and_judge(table: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
-    """Clustered tests, TOST, corrections across the run's primary rows, verdicts, MDΔ."""
+    """Corrections across the run's primary rows, verdicts, equivalence bounds, MDΔ.
+
+    Not estimable rows (no clustered variance) leave the correction family and get the
+    verdict "not estimable" with their reason, never a reading of a NaN p-value.
+    """
     if table.empty:
         return table
-    deff = table["design_effect"].where(table["design_effect"] > 1, 1.0).fillna(1.0)
-    n_eff = np.maximum(np.round(table["n"] / deff), 1).astype(int)
-    count_eff = np.round(table["p"] * n_eff).astype(int)
-    table["n_effective"] = n_eff
-    table["p_value_clustered"] = [
-        binomial_test(c, n) for c, n in zip(count_eff, n_eff, strict=True)
-    ]
     margin = params.equivalence_margin
     table["equivalence_margin"] = margin
-    table["tost_p_value"] = [tost_p_value(c, n, margin)
-                             for c, n in zip(table["count_a"], table["n"], strict=True)]
-    table["tost_p_value_clustered"] = [tost_p_value(c, n, margin)
-                                       for c, n in zip(count_eff, n_eff, strict=True)]
+    table["naive_tost_p_value"] = [tost_p_value(c, n, margin) for c, n in
+                                   zip(table["count_a"], table["n"], strict=True)]
     family = table["primary"].to_numpy(dtype=bool)
+    estimable = table["not_estimable"].eq("").to_numpy()
     table["correction"] = params.correction
-    for col in ("p_value", "p_value_clustered", "tost_p_value_clustered"):
+    for col in ("naive_p_value", "p_value_clustered", "tost_p_value_clustered"):
         values = table[col].where(family)
         table[f"{col}_adjusted"] = adjust(values.to_numpy(), params.correction)
     table["significant"] = table["p_value_clustered_adjusted"] < params.alpha
     table["equivalent"] = table["tost_p_value_clustered_adjusted"] < params.alpha
     table["verdict"] = [
-        verdict(e, d, params.alpha) if fam else ""
-        for e, d, fam in zip(table["tost_p_value_clustered_adjusted"],
-                             table["p_value_clustered_adjusted"], family, strict=True)
+        ("" if not fam else verdict(e, d, params.alpha) if ok else NOT_ESTIMABLE)
+        for e, d, fam, ok in zip(table["tost_p_value_clustered_adjusted"],
+                                 table["p_value_clustered_adjusted"], family, estimable,
+                                 strict=True)
     ]
     table["power"] = params.power
     alpha_mdd = detectable_alpha(params.alpha, int(family.sum()))
     table["alpha_detectable"] = alpha_mdd
-    table["min_detectable_delta"] = [min_detectable_delta(n, alpha_mdd, params.power)
-                                     for n in table["n"]]
+    table["equivalence_bound"] = [
+        equivalence_bound(lo, se, alpha_mdd, g)
+        for lo, se, g in zip(table["log_odds"], table["log_odds_se"], table["clusters"],
+                             strict=True)
+    ]
+    table["naive_min_detectable_delta"] = [min_detectable_delta(n, alpha_mdd, params.power)
+                                           for n in table["n"]]
     table["min_detectable_delta_clustered"] = [
-        min_detectable_delta(n, alpha_mdd, params.power, d)
-        for n, d in zip(table["n"], deff, strict=True)
+        min_detectable_delta_clustered(se, alpha_mdd, params.power, g)
+        for se, g in zip(table["log_odds_se"], table["clusters"], strict=True)
     ]
     return table
 
@@ -283,31 +304,35 @@ DISPARITY_SLICES = ("setting", "level")
 
 
 def saliency_disparities(tuples: pd.DataFrame, params: StatsParams,
-                         attributes: list[str]) -> pd.DataFrame:
+                         groups: Groups) -> pd.DataFrame:
     """Per setting and level (``group`` and each attribute): each value's share of pair
-    tuples won, clustered over images and tuples, against a reference (the aggregates'
-    ``second`` value where configured, else the value with most observations)."""
+    tuples won, clustered over both images of each tuple, against a reference (the
+    aggregates' ``second`` value where configured, else the value with most observations).
+
+    A member's win depends on the image it faced as much as on its own, so each member
+    observation carries both images as cluster labels (one label space).
+    """
     if tuples.empty:
         return pd.DataFrame()
-    tuple_key = tuples["setting"] + "|" + tuples["comparison"] + "|" + tuples["base_id"].astype(str)
+    attributes = _attribute_names(groups)
     members = pd.concat([
         pd.DataFrame({"setting": tuples["setting"], "group": tuples["group_a"],
                       "other": tuples["group_b"], "image_id": tuples["image_a"],
-                      "tuple": tuple_key, "outcome": tuples["a_won"]}),
+                      "other_image": tuples["image_b"], "outcome": tuples["a_won"]}),
         pd.DataFrame({"setting": tuples["setting"], "group": tuples["group_b"],
                       "other": tuples["group_a"], "image_id": tuples["image_b"],
-                      "tuple": tuple_key, "outcome": 1 - tuples["a_won"]}),
+                      "other_image": tuples["image_a"], "outcome": 1 - tuples["a_won"]}),
     ], ignore_index=True)
     parts = [members.assign(level="group", value=members["group"])]
-    for i, attribute in enumerate(attributes):
-        own = members["group"].str.split(LABEL_SEP).str[i]
-        other = members["other"].str.split(LABEL_SEP).str[i]
+    for attribute in attributes:
+        value = {label: g.value(attribute) for label, g in groups.items()}
+        own, other = members["group"].map(value), members["other"].map(value)
         differs = own != other  # the attribute only separates the members of such tuples
         parts.append(members[differs].assign(level=attribute, value=own[differs]))
     obs = pd.concat(parts, ignore_index=True)
     references = {a.attribute: a.second for a in params.aggregates}
     table = disparity_table(
-        obs, list(DISPARITY_SLICES), references=references, clusters=("image_id", "tuple"),
+        obs, list(DISPARITY_SLICES), references=references, images=["image_id", "other_image"],
         alpha=params.alpha, method=params.interval, min_n=params.disparity_min_n,
         describe=lambda v: f"the salient point lands on the {v} image",
     )
@@ -317,46 +342,45 @@ def saliency_disparities(tuples: pd.DataFrame, params: StatsParams,
 
 
 def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
-                      attributes: list[str]) -> pd.DataFrame:
+                      groups: Groups) -> pd.DataFrame:
     """Difference-in-differences: does one attribute's gap differ by another attribute?
 
     For each aggregate (e.g. female vs male) and each other attribute (e.g. race) with two or
     more values, take the within-value comparisons (black_female~black_male and
     white_female~white_male) and test whether their p differ: DiD = p₁ − p₂ with SE
-    sqrt(se₁² + se₂²) from the clustered (bootstrap, else robust) SEs. The two comparisons
-    use disjoint images (their groups differ in the other attribute), so they are
-    independent and the variances add. t interval on G−1 df (G = fewest images of a side).
+    sqrt(se₁² + se₂²) from the clustered SEs. The two comparisons use disjoint images (their
+    groups differ in the other attribute), so they are independent and the variances add.
+    t interval on G−1 df (G = fewest images of a side). Not estimable when a side has no
+    clustered SE.
     """
     from scipy.stats import t as student_t
 
     if comparisons.empty:
         return pd.DataFrame()
+    attributes = _attribute_names(groups)
     pairs = comparisons[comparisons["kind"] == "pair"]
     rows = []
     for agg in params.aggregates:
         if agg.attribute not in attributes:
             continue
-        a_idx = attributes.index(agg.attribute)
-        for other_idx, other in enumerate(attributes):
+        for other in attributes:
             if other == agg.attribute:
                 continue
+            rest = [a for a in attributes if a not in (agg.attribute, other)]
             for setting, ps in pairs.groupby("setting", sort=True):
                 within = {}
                 for r in ps.itertuples():
-                    ga, gb = r.group_a.split(LABEL_SEP), r.group_b.split(LABEL_SEP)
-                    if len(ga) != len(attributes) or ga[other_idx] != gb[other_idx]:
+                    ga, gb = group_of(groups, r.group_a), group_of(groups, r.group_b)
+                    if ga.value(other) != gb.value(other):
                         continue
-                    if [v for j, v in enumerate(ga) if j not in (a_idx, other_idx)] != \
-                            [v for j, v in enumerate(gb) if j not in (a_idx, other_idx)]:
+                    if [ga.value(a) for a in rest] != [gb.value(a) for a in rest]:
                         continue
-                    pair = (ga[a_idx], gb[a_idx])
-                    se = r.boot_se if pd.notna(r.boot_se) else r.robust_se
-                    g = min(r.n_images_a, r.n_images_b)
+                    pair = (ga.value(agg.attribute), gb.value(agg.attribute))
                     if pair == (agg.first, agg.second):
-                        within[ga[other_idx]] = (r.p, se, g, r.comparison)
+                        within[ga.value(other)] = (r.p, r.se, r.clusters, r.comparison)
                     elif pair == (agg.second, agg.first):
-                        within[ga[other_idx]] = (1 - r.p, se, g, r.comparison)
-                values = sorted(within)
+                        within[ga.value(other)] = (1 - r.p, r.se, r.clusters, r.comparison)
+                values = sorted(v for v in within if v is not None)
                 for i, v1 in enumerate(values):
                     for v2 in values[i + 1:]:
                         p1, se1, g1, c1 = within[v1]
@@ -364,9 +388,10 @@ def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
                         did = p1 - p2
                         se = float(np.hypot(se1, se2))
                         g = int(min(g1, g2))
-                        q = float(student_t.ppf(1 - params.alpha / 2, max(g - 1, 1)))
+                        q = t_quantile(params.alpha, g)
+                        ok = bool(np.isfinite(se) and se > 0)
                         pval = float(2 * student_t.sf(abs(did) / se, max(g - 1, 1))) \
-                            if se > 0 else float("nan")
+                            if ok else float("nan")
                         rows.append({
                             "setting": setting, "aggregate": agg.name,
                             "gap": f"{agg.first}~{agg.second}", "by": other,
@@ -374,6 +399,8 @@ def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
                             "comparison_2": c2, "p_1": p1, "p_2": p2, "did": did, "se": se,
                             "low": did - q * se, "high": did + q * se, "clusters": g,
                             "p_value": pval,
+                            "not_estimable": "" if ok else
+                            "a comparison has no clustered standard error",
                         })
     out = pd.DataFrame(rows)
     if out.empty:
@@ -385,7 +412,8 @@ def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
 
 def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,
               seed: int) -> pd.DataFrame:
-    """Raw shares (naive χ²) plus the position-adjusted model and Monte Carlo test."""
+    """Raw shares (naive intervals and χ²) plus the position-adjusted model (the headline)
+    and the naive Monte Carlo test."""
     if counts.empty:
         return pd.DataFrame()
     parts = []
@@ -394,7 +422,9 @@ def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,
         t = together_table(comparison, groups, d["count"].tolist(),
                            alpha=params.alpha, method=params.interval)
         t = t.rename(columns={"chi2": "naive_chi2", "chi2_df": "naive_chi2_df",
-                              "chi2_p_value": "naive_chi2_p_value"})
+                              "chi2_p_value": "naive_chi2_p_value", "ci_low": "naive_low",
+                              "ci_high": "naive_high", "marginal_low": "naive_marginal_low",
+                              "marginal_high": "naive_marginal_high"})
         m = members[(members["setting"] == setting) & (members["comparison"] == comparison)]
         model = together_model(m, groups, alpha=params.alpha, seed=seed)
         t = t.merge(model.drop(columns=["tuples"]), on="group", how="left")

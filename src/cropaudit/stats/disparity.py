@@ -6,17 +6,20 @@ Aequitas (disparity against a reference group, with a minimum group size) expect
 
 * ``count, n, rate``: the yes/no outcome per value (a group label or an attribute value);
 * ``naive_low, naive_high``: the binomial interval treating rows as independent (``method``);
-* ``se, design_effect, n_effective, ci_low, ci_high``: clustered. Observations sharing an
-  image (and, for composite members, a tuple) are correlated; the covariance of the rates is
-  the shared-label cluster-robust one of :mod:`cropaudit.stats.clustered`, n_effective =
-  n / design effect, and the interval is Wilson's at n_effective (it stays inside [0, 1]);
+* ``se, design_effect, n_effective, ci_low, ci_high, clusters``: clustered. An observation
+  involves every image of its tuple (a member's win depends on its opponent too), and two
+  observations are correlated when their tuples share any image; the covariance of the rates
+  is the CR3 one of :mod:`cropaudit.stats.clustered` over those labels, n_effective =
+  n / design effect, and the interval is Wilson's at n_effective with the t quantile of
+  G − 1 df (G = ``clusters``, the fewest own images of any value) in place of z;
 * ``reference, diff, diff_low, diff_high``: rate − reference rate with a clustered t interval
-  (it accounts for the two rates sharing tuples: a pair has one winner);
+  on G − 1 df (it accounts for the two rates sharing tuples: a pair has one winner);
 * ``ratio, ratio_low, ratio_high``: rate / reference rate, interval on the log scale (delta
   method), the "four-fifths rule" number;
 * ``evidence``: ``insufficient evidence`` when the value or the reference has fewer than
-  ``min_n`` effective observations (no difference is claimed either way), else ``differs`` /
-  ``no detectable difference``; ``explanation``: one plain sentence.
+  ``min_n`` effective observations (no difference is claimed either way), ``not estimable``
+  when the clustered variance is not positive (reason in ``not_estimable``), else
+  ``differs`` / ``no detectable difference``; ``explanation``: one plain sentence.
 
 The same table is built for the saliency outcome (share of pairs whose salient point lands on
 the group's image), the face rates and the gaze rates, so every per-group table and every
@@ -31,25 +34,35 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from cropaudit.contracts import metric_key
-from cropaudit.stats.clustered import shared_label_meat, t_quantile
+from cropaudit.stats.clustered import (
+    ClusteredCovariance,
+    cluster_labels,
+    fewest_images,
+    shared_label_cov,
+    t_quantile,
+)
 from cropaudit.stats.proportions import interval
 
 INSUFFICIENT = "insufficient evidence"
 DIFFERS = "differs"
 NO_DIFFERENCE = "no detectable difference"
+#: the clustered variance could not be estimated (the reason is in ``not_estimable``)
+NOT_ESTIMABLE = "not estimable"
 #: default minimum effective observations per group before a disparity is stated
 DEFAULT_MIN_N = 30
 
 
-def clustered_rate_cov(values: np.ndarray, outcome: np.ndarray, labels: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value codes' rates, their cluster-robust covariance, G) of a yes/no outcome.
+def clustered_rate_cov(values: np.ndarray, outcome: np.ndarray, labels: np.ndarray,
+                       clusters: int) -> tuple[np.ndarray, ClusteredCovariance]:
+    """(value codes' rates, their clustered covariance) of a yes/no outcome.
 
     A saturated linear model (one dummy per value, no intercept) has the rates as
-    coefficients; its sandwich with :func:`shared_label_meat` gives their covariance,
-    including between values that share tuples. ``values``: integer codes 0..v−1.
+    coefficients; its clustered covariance (:func:`shared_label_cov`, CR3 jackknife over
+    every image each observation involves) includes the covariance between values that
+    share tuples. ``values``: integer codes 0..v−1; ``clusters``: G.
     """
     v = int(values.max()) + 1
     x = np.eye(v)[values]
@@ -57,23 +70,24 @@ def clustered_rate_cov(values: np.ndarray, outcome: np.ndarray, labels: np.ndarr
     rate = (x * outcome[:, None]).sum(axis=0) / n_v
     resid = outcome - rate[values]
     scores = x * resid[:, None]
-    bread = np.diag(1 / n_v)
-    g = min(len(np.unique(labels[values == c, 0])) for c in range(v))
-    meat = shared_label_meat(scores, labels)
-    factor = g / (g - 1) if g > 1 else 1.0
-    return rate, factor * bread @ meat @ bread, np.asarray(g)
+    info = x[:, :, None] * x[:, None, :]
+    return rate, shared_label_cov(np.diag(1 / n_v), scores, labels, clusters, info)
 
 
 def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "outcome",
-                   clusters: Sequence[str] = ("image_id",), reference: str | None = None,
-                   alpha: float = 0.05, method: str = "wilson", min_n: int = DEFAULT_MIN_N,
+                   images: str | Sequence[str] = "images", own_image: str = "image_id",
+                   reference: str | None = None, alpha: float = 0.05,
+                   method: str = "wilson", min_n: int = DEFAULT_MIN_N,
                    describe: Callable[[str], str] | None = None) -> pd.DataFrame:
     """One slice's disparity table (see the module docstring); rows with NA outcome are out.
 
-    ``clusters``: columns whose values are cluster labels (an image, a tuple); ``reference``:
-    the value differences and ratios are taken against (default: the largest n, as Aequitas);
-    ``describe(value)``: the plain-language name of what is measured for a value, e.g.
-    ``"the salient point lands on a marked image"``.
+    ``images``: the column holding, per observation, the tuple of every image it involves
+    (its own and the other members of its tuple; :func:`cluster_labels`), or a list of
+    columns holding one image each; ``own_image``: the observation's own
+    image (G = fewest distinct own images of any value); ``reference``: the value differences
+    and ratios are taken against (default: the largest n, as Aequitas); ``describe(value)``:
+    the plain-language name of what is measured, e.g. ``"the salient point lands on a marked
+    image"``.
     """
     valid = obs[obs[outcome].notna()]
     if valid.empty:
@@ -81,34 +95,38 @@ def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "o
     names = valid[value].astype(str)
     codes, uniques = pd.factorize(names, sort=True)
     y = valid[outcome].astype(float).to_numpy()
-    labels = np.column_stack([pd.factorize(valid[c].astype(str).radd(f"{c}:"))[0]
-                              for c in clusters])
-    # one label space across columns (an image label never equals a tuple label)
-    offsets = np.concatenate([[0], np.cumsum(labels.max(axis=0) + 1)[:-1]])
-    labels = labels + offsets
-    rate, cov, _ = clustered_rate_cov(codes, y, labels)
+    labels = cluster_labels(valid[images] if isinstance(images, str) else valid[list(images)])
+    g = fewest_images(valid[own_image].astype(str).to_numpy(), codes)
+    rate, cc = clustered_rate_cov(codes, y, labels, g)
+    cov = cc.cov
     n = np.bincount(codes).astype(int)
     count = np.bincount(codes, weights=y).round().astype(int)
     var = np.diag(cov)
     naive_var = rate * (1 - rate) / n
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = np.where(naive_var > 0, var / naive_var, 1.0)
-    deff = np.maximum(np.nan_to_num(deff, nan=1.0), 1.0)
+    deff = np.maximum(deff, 1.0)  # NaN stays NaN: no effective n without a variance
     n_eff = np.maximum(n / deff, 1.0)
-    low, high = interval(rate * n_eff, n_eff, alpha, method)
+    q = t_quantile(alpha, g)
+    # Wilson at the effective n with the t quantile of G − 1 df in place of z
+    alpha_t = float(2 * norm.sf(q))
+    low, high = interval(rate * n_eff, n_eff, alpha_t, method)
     naive_low, naive_high = interval(count, n, alpha, method)
     ref = reference if reference in set(uniques) else uniques[int(np.argmax(n))]
     r = list(uniques).index(ref)
-    g = min(len(np.unique(labels[codes == c, 0])) for c in range(len(uniques)))
-    q = t_quantile(alpha, g)
     rows = []
     for i, name in enumerate(uniques):
         diff = rate[i] - rate[r]
-        diff_se = math.sqrt(max(var[i] + var[r] - 2 * cov[i, r], 0.0))
+        diff_var = var[i] + var[r] - 2 * cov[i, r]
+        diff_se = math.sqrt(diff_var) if diff_var > 0 else float("nan")
         ratio, ratio_low, ratio_high = _ratio(rate[i], rate[r], var[i], var[r], cov[i, r], q)
-        enough = n_eff[i] >= min_n and n_eff[r] >= min_n
+        problem = cc.problem or ("" if i == r or math.isfinite(diff_se) else
+                                 "the clustered variance of the difference is not positive")
+        enough = n_eff[i] >= min_n and n_eff[r] >= min_n  # False when n_eff is NaN
         if i == r:
             evidence = "reference"
+        elif problem:
+            evidence = NOT_ESTIMABLE
         elif not enough:
             evidence = INSUFFICIENT
         elif abs(diff) > q * diff_se:
@@ -118,12 +136,16 @@ def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "o
         rows.append({
             "value": name, "count": int(count[i]), "n": int(n[i]), "rate": float(rate[i]),
             "naive_method": method, "naive_low": float(naive_low[i]),
-            "naive_high": float(naive_high[i]), "se": float(math.sqrt(max(var[i], 0.0))),
+            "naive_high": float(naive_high[i]),
+            "se": float(math.sqrt(var[i])) if var[i] > 0 else float("nan"),
             "design_effect": float(deff[i]), "n_effective": float(n_eff[i]),
-            "ci_low": float(low[i]), "ci_high": float(high[i]), "reference": ref,
+            "ci_low": float(low[i]) if not cc.problem else float("nan"),
+            "ci_high": float(high[i]) if not cc.problem else float("nan"),
+            "clusters": g, "reference": ref,
             "diff": float(diff), "diff_low": float(diff - q * diff_se),
             "diff_high": float(diff + q * diff_se), "ratio": ratio, "ratio_low": ratio_low,
             "ratio_high": ratio_high, "min_n": min_n, "evidence": evidence,
+            "not_estimable": problem if evidence == NOT_ESTIMABLE else "",
         })
     out = pd.DataFrame(rows)
     level = round(100 * (1 - alpha))
@@ -139,11 +161,16 @@ def _ratio(a: float, b: float, var_a: float, var_b: float, cov_ab: float, q: flo
     log_var = var_a / a**2 + var_b / b**2 - 2 * cov_ab / (a * b)
     se = math.sqrt(max(log_var, 0.0))
     ratio = a / b
-    return ratio, ratio * math.exp(-q * se), ratio * math.exp(q * se)
+    spread = math.exp(min(q * se, 700.0))  # a huge SE: an interval to infinity, not an error
+    return ratio, ratio / spread, ratio * spread
 
 
 def _explain(r: Any, level: int, describe: Callable[[str], str] | None) -> str:
     what = describe(str(r.value)) if describe else f"the outcome holds for {r.value}"
+    if r.evidence == NOT_ESTIMABLE or not math.isfinite(r.ci_low):
+        return (f"{100 * r.rate:.1f}% of {r.n} observations: {what}; {NOT_ESTIMABLE}: "
+                f"{r.not_estimable or 'no clustered variance'}, so no interval and no claim "
+                "either way.")
     head = (f"{100 * r.rate:.1f}% of {r.n} observations: {what} ({level}% clustered interval "
             f"{100 * r.ci_low:.1f}–{100 * r.ci_high:.1f}%, worth {r.n_effective:.0f} independent "
             "observations)")
@@ -222,7 +249,8 @@ def wide_text(rates: pd.DataFrame, index: Sequence[str], column: pd.Series,
         return pd.DataFrame()
     part = rates.assign(
         column=column.to_numpy(),
-        text=[f"{r:.3f} [{lo:.3f}, {hi:.3f}] (n={n})" for r, lo, hi, n in
+        text=[f"{r:.3f} [{lo:.3f}, {hi:.3f}] (n={n})" if np.isfinite(lo) and np.isfinite(hi)
+              else f"{r:.3f} (not estimable) (n={n})" for r, lo, hi, n in
               zip(rates["rate"], rates[low], rates[high], rates["n"], strict=True)],
     )
     wide = part.pivot(index=list(index), columns="column", values="text")

@@ -14,10 +14,13 @@ shape): rates per value, and differences between values.
 * ``level``: ``group`` or a group attribute (``gender``, ``race``, ...); ``value``: the
   group label or attribute value.
 
-The rates' Wilson intervals and the pairwise two-proportion tests (``face_tests``) treat rows
-as independent: right for single images, too narrow for composite members, which repeat
-images across tuples and share a salient point within one. The disparity table
-(``face_disparities``, :mod:`cropaudit.stats.disparity`) clusters over images and composites
+The rates' Wilson intervals and the pairwise two-proportion tests treat rows as
+independent: right for single images, too narrow for composite members, which repeat images
+across tuples and share a salient point within one (45 % false positives on composites with
+reused images, against 5 % for the clustered table). They are therefore named ``naive_*``
+in face_rates.csv, face_comparisons.csv and metrics.json (``naive_face_tests``), and Holm
+runs across the whole table. The disparity table (``face_disparities``,
+:mod:`cropaudit.stats.disparity`) clusters every observation on every image of its composite
 and is the one to quote. Together composites are shown in every arrangement of
 ``sampling.together_orders`` (cyclic by default), so each group sits at each position equally
 often and a position preference cannot masquerade as a group difference in these rates.
@@ -47,10 +50,10 @@ def observations(*, crops: pd.DataFrame | None, image_crops: pd.DataFrame | None
     parts: list[pd.DataFrame] = []
     if faces is not None:
         per_image = faces.drop_duplicates("image_id")
+        ids = per_image["image_id"].astype(str)
         parts.append(pd.DataFrame({
             "source": "single", "measure": "face_detected", "aspect_ratio": np.nan,
-            "image_id": per_image["image_id"].astype(str),
-            "tuple": "i" + per_image["image_id"].astype(str), "position": np.nan,
+            "image_id": ids, "images": [(i,) for i in ids], "position": np.nan,
             "group": per_image["group"],
             "outcome": (per_image["n_faces"] > 0).astype("boolean"),
         }))
@@ -58,7 +61,7 @@ def observations(*, crops: pd.DataFrame | None, image_crops: pd.DataFrame | None
         parts += _crop_observations(image_crops.assign(source="single"))
     if crops is not None and "salient_in_face" in crops.columns:
         parts += _crop_observations(crops.assign(source=crops["kind"].astype(str)))
-    columns = ["source", "measure", "aspect_ratio", "image_id", "tuple", "position", "group",
+    columns = ["source", "measure", "aspect_ratio", "image_id", "images", "position", "group",
                "outcome"]
     if not parts:
         return pd.DataFrame(columns=columns)
@@ -69,12 +72,15 @@ def observations(*, crops: pd.DataFrame | None, image_crops: pd.DataFrame | None
     return obs
 
 
-def _tuple_label(table: pd.DataFrame) -> pd.Series:
-    """Cluster label of the composite a member belongs to (the image itself when single):
-    members of one composite share its salient point, so their outcomes are correlated."""
-    if "tuple_id" in table.columns:
-        return "t" + table["tuple_id"].astype(str)
-    return "i" + table["image_id"].astype(str)
+def _tuple_images(table: pd.DataFrame) -> pd.Series:
+    """Every image of the composite each row's member belongs to (its own image alone when
+    single): a member's face outcome depends on where the shared salient point lands, so on
+    every image of its composite (the cluster labels, :func:`cluster_labels`)."""
+    ids = table["image_id"].astype(str)
+    if "tuple_id" not in table.columns:
+        return pd.Series([(i,) for i in ids], index=table.index, dtype=object)
+    per_tuple = ids.groupby(table["tuple_id"]).agg(lambda v: tuple(dict.fromkeys(v)))
+    return table["tuple_id"].map(per_tuple)
 
 
 def _position(table: pd.DataFrame) -> pd.Series:
@@ -90,14 +96,14 @@ def _crop_observations(table: pd.DataFrame) -> list[pd.DataFrame]:
     once = table.drop_duplicates(member)
     salient = pd.DataFrame({
         "source": once["source"], "measure": "salient_in_face", "aspect_ratio": np.nan,
-        "image_id": once["image_id"].astype(str), "tuple": _tuple_label(once),
+        "image_id": once["image_id"].astype(str), "images": _tuple_images(once),
         "position": _position(once), "group": once["group"],
         "outcome": once["salient_in_face"],
     })
     kept = pd.DataFrame({
         "source": table["source"], "measure": "face_kept",
         "aspect_ratio": table["aspect_ratio"].astype(float),
-        "image_id": table["image_id"].astype(str), "tuple": _tuple_label(table),
+        "image_id": table["image_id"].astype(str), "images": _tuple_images(table),
         "position": _position(table), "group": table["group"], "outcome": table["face_kept"],
     })
     return [salient, kept]
@@ -115,13 +121,25 @@ def rate_tables(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float = 0.05
         frames.append(rates_by(part, RATE_KEYS, alpha=alpha, method=interval))
     if not frames:
         empty = rates_by(obs.assign(level="", value=""), RATE_KEYS)
-        return empty, pairwise_differences(empty, RATE_KEYS[:-1], "value")
+        return _naive(empty, NAIVE_RATE_COLUMNS), _naive(
+            pairwise_differences(empty, RATE_KEYS[:-1], "value"), NAIVE_TEST_COLUMNS)
     rates = pd.concat(frames, ignore_index=True)
-    comparisons = pairwise_differences(
-        rates, RATE_KEYS[:-1], "value", family=["source", "measure"], alpha=alpha,
-        correction=correction,
+    comparisons = pairwise_differences(  # one family: the whole table
+        rates, RATE_KEYS[:-1], "value", alpha=alpha, correction=correction,
     )
-    return rates, comparisons
+    return _naive(rates, NAIVE_RATE_COLUMNS), _naive(comparisons, NAIVE_TEST_COLUMNS)
+
+
+#: columns of the face rate and test tables that treat rows as independent, and their names
+NAIVE_RATE_COLUMNS = {"ci_method": "naive_method", "ci_low": "naive_low",
+                      "ci_high": "naive_high"}
+NAIVE_TEST_COLUMNS = {c: f"naive_{c}" for c in (
+    "diff_low", "diff_high", "method", "statistic", "p_value", "correction",
+    "p_value_adjusted", "significant")}
+
+
+def _naive(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    return table.rename(columns=names)
 
 
 MEASURE_WORDS = {
@@ -145,7 +163,7 @@ def face_disparities(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float =
     for measure, part in long.groupby("measure", sort=False):
         words = MEASURE_WORDS.get(str(measure), "the outcome holds for {v}")
         parts.append(disparity_table(
-            part, DISPARITY_SLICES, references=references, clusters=("image_id", "tuple"),
+            part, DISPARITY_SLICES, references=references, images="images",
             alpha=alpha, method=interval, min_n=min_n,
             describe=lambda v, w=words: w.format(v=v)))
     parts = [p for p in parts if len(p)]
@@ -154,7 +172,8 @@ def face_disparities(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float =
 
 POSITION_ADJUSTED_COLUMNS = ["source", "measure", "aspect_ratio", "level", "value",
                              "reference", "coef", "se", "low", "high", "p_value",
-                             "joint_p_value", "clusters", "observations"]
+                             "joint_p_value", "joint_df", "clusters", "observations",
+                             "not_estimable"]
 
 
 def position_adjusted_tests(obs: pd.DataFrame, levels: Sequence[str], *, alpha: float = 0.05,
@@ -163,25 +182,29 @@ def position_adjusted_tests(obs: pd.DataFrame, levels: Sequence[str], *, alpha: 
 
     The salient point's position preference decides which member it lands on, so a member's
     face outcome depends on where it sits. Per composite source, measure, aspect ratio and
-    level: logit P(outcome) = position terms + value terms (reference value 0), clustered over
-    images and composites (:func:`cropaudit.stats.clustered.robust_glm_terms`); ``coef`` is a
-    value's log-odds against the reference at equal positions, ``joint_p_value`` the F-test
-    that all values are equal. Slices whose outcome is constant or separated are skipped.
+    level: logit P(outcome) = position terms + value terms (reference value 0), clustered on
+    every image of each member's composite (:func:`cropaudit.stats.clustered.cluster_labels`,
+    :func:`~cropaudit.stats.clustered.robust_glm_terms`); ``coef`` is a value's log-odds
+    against the reference at equal positions, ``joint_p_value`` the Wald test that all values
+    are equal, Hotelling-corrected with ``joint_df`` degrees of freedom (the clustered
+    variance's own, at most G − 1; read it before the per-value ``p_value``). A slice whose
+    outcome never varies, is separated or has no clustered variance gets its rows with
+    ``not_estimable`` saying why.
     """
-    from cropaudit.stats.clustered import robust_glm_terms, wald_test
+    from cropaudit.stats.clustered import cluster_labels, fewest_images, robust_glm_terms
 
     rows = []
     composite = obs[obs["position"].notna() & obs["outcome"].notna()]
+    slice_keys = ["source", "measure", "aspect_ratio", "level"]
     for level in levels:
         if level not in composite.columns:
             continue
         part = composite.assign(level=level, value=composite[level].astype(str))
-        for key, d in part.groupby(["source", "measure", "aspect_ratio", "level"],
-                                   dropna=False, sort=True):
+        for key, d in part.groupby(slice_keys, dropna=False, sort=True):
             values = sorted(d["value"].unique())
-            y = d["outcome"].astype(float).to_numpy()
-            if len(values) < 2 or y.min() == y.max():
+            if len(values) < 2:
                 continue
+            y = d["outcome"].astype(float).to_numpy()
             ref = (references or {}).get(level)
             ref = ref if ref in values else values[0]
             others = [v for v in values if v != ref]
@@ -190,23 +213,20 @@ def position_adjusted_tests(obs: pd.DataFrame, levels: Sequence[str], *, alpha: 
                 x[f"value[{v}]"] = (d["value"] == v).astype(float)
             for pos in sorted(d["position"].unique())[1:]:
                 x[f"position[{int(pos)}]"] = (d["position"] == pos).astype(float)
-            labels = np.column_stack([pd.factorize(d["image_id"])[0],
-                                      pd.factorize(d["tuple"])[0]])
-            labels[:, 1] += labels[:, 0].max() + 1
-            clusters = int(d.groupby("value")["image_id"].nunique().min())
-            try:
-                terms, cov, g = robust_glm_terms(y, x, labels, alpha, clusters)
-            except (ValueError, np.linalg.LinAlgError, RuntimeError):
-                continue
+            clusters = fewest_images(d["image_id"].to_numpy(), d["value"].to_numpy())
+            fit = robust_glm_terms(y, x, cluster_labels(d["images"]), alpha, clusters)
             idx = [list(x.columns).index(f"value[{v}]") for v in others]
-            _, _, joint = wald_test(terms["coef"].to_numpy()[idx], cov[np.ix_(idx, idx)], g)
+            _, _, joint, nu = fit.joint_test(idx)
+            problem = fit.problem or ("" if np.isfinite(joint) else
+                                      "the joint test's covariance is singular")
             for v, i in zip(others, idx, strict=True):
-                t = terms.iloc[i]
-                rows.append({**dict(zip(["source", "measure", "aspect_ratio", "level"], key,
-                                        strict=True)),
+                t = fit.terms.iloc[i]
+                rows.append({**dict(zip(slice_keys, key, strict=True)),
                              "value": v, "reference": ref, "coef": t["coef"], "se": t["se"],
                              "low": t["low"], "high": t["high"], "p_value": t["p_value"],
-                             "joint_p_value": joint, "clusters": g, "observations": len(d)})
+                             "joint_p_value": joint, "joint_df": nu,
+                             "clusters": fit.clusters,
+                             "observations": len(d), "not_estimable": problem})
     return pd.DataFrame(rows, columns=POSITION_ADJUSTED_COLUMNS)
 
 
@@ -243,7 +263,7 @@ def face_statistics_tables(*, params: Any, crops: pd.DataFrame | None,
             .itertuples(index=False),
             lambda r: [r.source, measure_key(r.measure, r.aspect_ratio), r.level,
                        "joint_p_value"],
-            lambda r: float(r.joint_p_value))
+            lambda r: float(r.joint_p_value) if np.isfinite(r.joint_p_value) else None)
     if len(disparities):
         keyed = disparities.assign(measure=[measure_key(m, a) for m, a in zip(
             disparities["measure"], disparities["aspect_ratio"], strict=True)])
@@ -261,13 +281,14 @@ def measure_key(measure: str, aspect_ratio: float) -> str:
 def metrics(rates: pd.DataFrame, comparisons: pd.DataFrame,
             faces_summary: dict[str, Any] | None = None) -> dict[str, Any]:
     """Nested dict for metrics.json: ``face_rates.<source>.<measure>.<level>.<value>`` and
-    ``face_tests.<source>.<measure>.<level>.<a>-vs-<b>.{diff, diff_low, diff_high,
-    p_value_adjusted}``, plus ``faces`` (detection counts)."""
+    ``naive_face_tests.<source>.<measure>.<level>.<a>-vs-<b>.{diff, naive_diff_low,
+    naive_diff_high, naive_p_value_adjusted}`` (rows treated as independent), plus ``faces``
+    (detection counts)."""
     out: dict[str, Any] = {}
     if faces_summary is not None:
         out["faces"] = faces_summary
     out["face_rates"] = rate_tree(rates, ["source"])
-    out["face_tests"] = test_tree(comparisons, ["source"])
+    out["naive_face_tests"] = test_tree(comparisons, ["source"], prefix="naive_")
     return out
 
 
@@ -281,16 +302,17 @@ def rate_tree(rates: pd.DataFrame, head: Sequence[str]) -> dict[str, Any]:
     )
 
 
-def test_tree(comparisons: pd.DataFrame, head: Sequence[str]) -> dict[str, Any]:
-    """``<head...>.<measure>.<level>.<a>~<b>`` = {diff, diff_low, diff_high,
-    p_value_adjusted} (naive two-proportion tests; the clustered ones are the disparities)."""
+def test_tree(comparisons: pd.DataFrame, head: Sequence[str], prefix: str = ""  # noqa: PT028
+              ) -> dict[str, Any]:
+    """``<head...>.<measure>.<level>.<a>~<b>`` = {diff, <prefix>diff_low, <prefix>diff_high,
+    <prefix>p_value_adjusted} (two-proportion tests; ``prefix`` is the table's column prefix,
+    ``naive_`` for the face tests, whose composite rows are not independent)."""
+    keys = [f"{prefix}{k}" for k in ("diff_low", "diff_high", "p_value_adjusted")]
     return metric_tree(
         comparisons.itertuples(index=False),
         lambda r: [*(getattr(r, h) for h in head), measure_key(r.measure, r.aspect_ratio),
                    r.level, f"{r.value_a}~{r.value_b}"],
-        lambda r: {"diff": float(r.diff), "diff_low": float(r.diff_low),
-                   "diff_high": float(r.diff_high),
-                   "p_value_adjusted": float(r.p_value_adjusted)},
+        lambda r: {"diff": float(r.diff), **{k: float(getattr(r, k)) for k in keys}},
     )
 
 
@@ -298,15 +320,16 @@ def _interval_text(rate: float, low: float, high: float) -> str:
     return f"{rate:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def wide_rates(rates: pd.DataFrame, source: str) -> pd.DataFrame:
+def wide_rates(rates: pd.DataFrame, source: str, low: str = "ci_low", high: str = "ci_high"
+               ) -> pd.DataFrame:
     """One row per level value, one column per measure: ``rate [low, high] (n)`` text, for
-    reading in the report (clustered intervals when the table has them)."""
+    reading in the report (``low``/``high``: the interval columns to show)."""
     part = rates[rates["source"] == source]
     if part.empty:
         return pd.DataFrame()
     column = pd.Series([measure_key(m, a) for m, a in zip(part["measure"], part["aspect_ratio"],
                                                           strict=True)], index=part.index)
-    return wide_text(part, ["level", "value"], column)
+    return wide_text(part, ["level", "value"], column, low, high)
 
 
 def notable_differences(comparisons: pd.DataFrame, level: int = 95) -> pd.DataFrame:

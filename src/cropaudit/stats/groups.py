@@ -1,22 +1,27 @@
 """Groups as attribute values, and what follows from them: panels, short labels, pooling.
 
-A group label is its attribute values joined by ``_`` in the configured attribute order
-(``black_female`` for attributes ``race, gender``). Comparisons are classified by which
-attributes differ (the paper's Race / Gender / Cross panels), and aggregates pool every
-comparison whose groups differ in one attribute as configured (e.g. black vs white).
+A group is a label (``black_female``, built by ``prepare-data``) *and* its attribute values,
+which travel as columns from the dataset table onwards (:func:`groups_from_table`). The label
+is never split back into values: values may contain ``_`` themselves (FairFace's
+``latino_hispanic``, ``east_asian``), so ``latino_hispanic_male`` has three parts for two
+attributes. Comparisons are classified by which attributes differ (the paper's Race /
+Gender / Cross panels), and aggregates pool every comparison whose groups differ in one
+attribute as configured (e.g. black vs white).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.errors import InputFileError
 from cropaudit.stats.params import AggregateParams, PoolingMode
 
-#: separator of attribute values inside a group label (data contract)
-LABEL_SEP = "_"
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: panel title of comparisons whose groups differ in more than one attribute
 CROSS_PANEL = "Cross"
 AGGREGATE_PANEL = "Aggregate"
@@ -33,15 +38,54 @@ class Group:
         return dict(self.attributes).get(attribute)
 
 
-def parse_group(label: str, attribute_names: Sequence[str]) -> Group:
-    """Split ``black_female`` into its attributes; the count of parts must match the names."""
-    parts = label.split(LABEL_SEP)
-    if len(parts) != len(attribute_names):
+#: group label -> its Group (attribute values in the configured attribute order)
+Groups = Mapping[str, Group]
+
+
+def groups_from_table(table: pd.DataFrame, attributes: Sequence[str], *,
+                      source: str = "table") -> dict[str, Group]:
+    """Each group's attribute values, read from the columns of a table that carries them
+    (the dataset table, an outcomes table with the attribute columns, ``groups.csv``).
+
+    One-line errors when an attribute column is missing or a group has two values of one
+    attribute (then its label does not name one group).
+    """
+    missing = [a for a in ["group", *attributes] if a not in table.columns]
+    if missing:
         raise InputFileError(
-            f"group {label!r} does not have one value per attribute {list(attribute_names)} "
-            f"(joined by {LABEL_SEP!r})"
-        )
-    return Group(label, tuple(zip(attribute_names, parts, strict=True)))
+            f"{source}: no column {missing[0]!r}: the group attributes "
+            f"{list(attributes)} (dataset.groups.attributes) must be columns of it")
+    values = table[["group", *attributes]].astype(str).drop_duplicates()
+    repeated = values[values["group"].duplicated(keep=False)]
+    if len(repeated):
+        label = repeated["group"].iloc[0]
+        rows = repeated[repeated["group"] == label]
+        attribute = next(a for a in attributes if rows[a].nunique() > 1)
+        raise InputFileError(
+            f"{source}: group {label!r} has several values of {attribute!r} "
+            f"({', '.join(repr(v) for v in sorted(rows[attribute].unique()))}): its label "
+            "must stand for one combination of attribute values")
+    return {
+        str(r[0]): Group(str(r[0]), tuple(zip(attributes, map(str, r[1:]), strict=True)))
+        for r in values.itertuples(index=False, name=None)
+    }
+
+
+def groups_table(groups: Groups) -> pd.DataFrame:
+    """``group`` plus one column per attribute (``groups.csv``, read by ``plots``)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"group": g.label, **dict(g.attributes)} for g in groups.values()])
+
+
+def group_of(groups: Groups, label: str, source: str = "outcomes") -> Group:
+    """The group with this label; a one-line error when the outcomes name an unknown one."""
+    try:
+        return groups[label]
+    except KeyError:
+        raise InputFileError(
+            f"{source}: group {label!r} is not in the group table (pass the dataset table "
+            "the pairs were drawn from)") from None
 
 
 def split_comparison(comparison: str) -> list[str]:

@@ -8,9 +8,10 @@ measured per cropper against that cropper's baseline on the *same* tuples:
   two-way image-clustered interval (:func:`~cropaudit.stats.clustered.robust_logit`; Wilson
   when there is no variation to cluster, e.g. no flip at all);
 - :func:`verdict_table`: Δ = p(first group kept) − 0.5 per comparison with its clustered
-  interval and the audit's verdict rule (clustered exact test and TOST on Kish's effective
-  n, Holm/BH across the setting's comparisons, :func:`~cropaudit.stats.equivalence.verdict`),
-  plus whether verdict and sign survive against the baseline (:func:`stability`);
+  interval and the audit's verdict rule (the same cluster-robust logit gives the interval,
+  the test of parity and the TOST; Holm/BH across the setting's comparisons,
+  :func:`~cropaudit.stats.equivalence.verdict`), plus whether verdict and sign survive
+  against the baseline (:func:`stability`);
 - :func:`soft_table`: the soft outcomes (mass share, top-k share, margin) and how often the
   mass winner disagrees with the argmax winner (croppers without a map: not applicable);
 - :func:`survival_table`: for 3×1 grids, per aspect ratio, how often the crop keeps the top
@@ -22,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cropaudit.stats.clustered import NAN_RESULT, RobustResult, robust_logit
-from cropaudit.stats.equivalence import tost_p_value, verdict
+from cropaudit.stats.clustered import RobustResult, fewest_images, not_estimable, robust_logit
+from cropaudit.stats.equivalence import clustered_tost_p_value, verdict
 from cropaudit.stats.outcomes import pair_tuples
-from cropaudit.stats.proportions import adjust, binomial_test, interval
+from cropaudit.stats.proportions import adjust, interval
 
 KEYS = ["cropper", "probe", "setting"]
 BASELINE = "baseline"
@@ -63,11 +64,14 @@ def with_baseline(tuples: pd.DataFrame) -> pd.DataFrame:
 
 def robust(y: np.ndarray, image_a: np.ndarray, image_b: np.ndarray, alpha: float
            ) -> RobustResult:
-    """:func:`robust_logit`, or NaNs when a side has fewer than two images (one cluster
-    gives no clustered variance; probes on tiny subsamples meet this)."""
-    if len(np.unique(image_a)) < 2 or len(np.unique(image_b)) < 2:
-        return NAN_RESULT
-    return robust_logit(y, image_a, image_b, alpha)
+    """:func:`robust_logit` clustered on both images of every tuple, or not estimable when a
+    side has fewer than two images (one cluster gives no clustered variance; probes on tiny
+    subsamples meet this)."""
+    clusters = fewest_images(np.concatenate([image_a, image_b]),
+                             np.repeat([0, 1], [len(image_a), len(image_b)]))
+    if clusters < 2:
+        return not_estimable("a side has fewer than two images", clusters=clusters)
+    return robust_logit(y, np.column_stack([image_a, image_b]), clusters, alpha)
 
 
 def _value(g: pd.DataFrame) -> float:
@@ -104,21 +108,14 @@ def flip_table(tuples: pd.DataFrame, alpha: float = 0.05, by_comparison: bool = 
     return pd.DataFrame(rows)
 
 
-def _effective(y: np.ndarray, image_a: np.ndarray, image_b: np.ndarray, alpha: float
-               ) -> tuple[int, int, float, float]:
-    """(count_eff, n_eff, low, high): Kish's effective sample from the robust design effect."""
+def _effective_n(y: np.ndarray, fit: RobustResult) -> float:
+    """Kish's effective n, n / design effect (NaN without a clustered SE)."""
     n = len(y)
     p = float(y.mean())
-    fit = robust(y, image_a, image_b, alpha)
-    se = np.sqrt(p * (1 - p) / n) if n else np.nan
-    deff = (fit.se / se) ** 2 if np.isfinite(fit.se) and se > 0 else 1.0
-    n_eff = max(round(n / max(deff, 1.0)), 1)
-    if np.isfinite(fit.low):
-        low, high = fit.low, fit.high
-    else:
-        lo, hi = interval(int(y.sum()), n, alpha, "wilson")
-        low, high = float(lo), float(hi)
-    return round(p * n_eff), n_eff, low, high
+    naive = p * (1 - p) / n if n else float("nan")
+    if not (np.isfinite(fit.se) and naive > 0):
+        return float("nan")
+    return n / max((fit.se ** 2) / naive, 1.0)
 
 
 def verdict_table(tuples: pd.DataFrame, *, alpha: float = 0.05, margin: float = 0.02,
@@ -127,18 +124,18 @@ def verdict_table(tuples: pd.DataFrame, *, alpha: float = 0.05, margin: float = 
     rows = []
     for key, g in tuples.groupby([*KEYS, "comparison"], sort=False):
         y = g["a_won"].to_numpy(dtype=float)
-        count_eff, n_eff, low, high = _effective(y, g["image_a"].to_numpy(),
-                                                 g["image_b"].to_numpy(), alpha)
+        fit = robust(y, g["image_a"].to_numpy(), g["image_b"].to_numpy(), alpha)
         rows.append({**dict(zip([*KEYS, "comparison"], key, strict=True)),
                      "value": _value(g),
                      "group_a": g["group_a"].iloc[0], "group_b": g["group_b"].iloc[0],
-                     "n": len(y), "n_effective": n_eff, "p": float(y.mean()),
-                     "delta": float(y.mean()) - 0.5, "delta_low": low - 0.5,
-                     "delta_high": high - 0.5,
+                     "n": len(y), "n_effective": _effective_n(y, fit), "p": float(y.mean()),
+                     "delta": float(y.mean()) - 0.5, "delta_low": fit.low - 0.5,
+                     "delta_high": fit.high - 0.5,
                      "soft_delta": float(np.nanmean(g["mass_share_a"])) - 0.5
                      if g["has_map"].all() else np.nan,
-                     "p_value": binomial_test(count_eff, n_eff),
-                     "tost_p_value": tost_p_value(count_eff, n_eff, margin)})
+                     "p_value": fit.p_value,
+                     "tost_p_value": clustered_tost_p_value(fit, margin),
+                     "not_estimable": fit.problem})
     table = pd.DataFrame(rows)
     if table.empty:
         return table

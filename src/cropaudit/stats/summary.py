@@ -15,17 +15,19 @@ import pandas as pd
 
 from cropaudit.stats.audit import AuditResult
 from cropaudit.stats.disparity import disparity_metrics, metric_tree
-from cropaudit.stats.multinomial import MIN_IMAGES_FOR_MODEL_TEST
-from cropaudit.stats.position import POSITION_TERM
+from cropaudit.stats.equivalence import NOT_ESTIMABLE, VERDICTS
+from cropaudit.stats.position import GROUPS_JOINT, POSITION_TERM
 from cropaudit.stats.proportions import CORRECTION_NAMES, INTERVAL_NAMES
 from cropaudit.untrusted import markdown as md
 
-#: comparison-table columns copied into metrics.json per comparison
+#: comparison-table columns copied into metrics.json per comparison; every quantity that
+#: treats tuples as independent is named naive_* (tests/test_stats_pipeline.py walks the keys)
 METRIC_COLUMNS = (
-    "n", "p", "delta", "ci_low", "ci_high", "naive_low", "naive_high", "boot_low", "boot_high",
-    "design_effect", "first_left_share", "counterbalanced", "p_value_adjusted",
-    "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted",
-    "significant", "equivalent", "min_detectable_delta", "min_detectable_delta_clustered",
+    "n", "p", "delta", "ci_low", "ci_high", "naive_low", "naive_high", "se", "design_effect",
+    "n_effective", "clusters", "first_left_share", "counterbalanced", "naive_p_value_adjusted",
+    "p_value_clustered_adjusted", "tost_p_value_clustered_adjusted", "significant",
+    "equivalent", "verdict", "equivalence_bound", "naive_min_detectable_delta",
+    "min_detectable_delta_clustered",
 )
 
 
@@ -60,8 +62,7 @@ def metrics(result: AuditResult) -> dict[str, object]:
                 for r in (c[c["kind"] == kind].itertuples() if len(c) else [])
             }
         verdicts = c.loc[c["primary"], "verdict"].value_counts() if len(c) else {}
-        out["verdicts"] = {v: int(verdicts.get(v, 0))
-                           for v in ("equivalent", "differs", "inconclusive")}
+        out["verdicts"] = {v.replace(" ", "_"): int(verdicts.get(v, 0)) for v in VERDICTS}
         out["position"] = _position_metrics(result, setting, flags.get(setting, False))
         t = result.together
         if len(t):
@@ -69,11 +70,11 @@ def metrics(result: AuditResult) -> dict[str, object]:
             out["together"] = {
                 comparison: {
                     "group_p_value": _clean(d["group_p_value"].iloc[0]),
-                    "mc_p_value": _clean(d["mc_p_value"].iloc[0]),
+                    "naive_mc_p_value": _clean(d["naive_mc_p_value"].iloc[0]),
                     "position_p_value": _clean(d["position_p_value"].iloc[0]),
                     "naive_chi2_p_value": _clean(d["naive_chi2_p_value"].iloc[0]),
                     "counterbalanced": bool(d["counterbalanced"].all()),
-                    "few_images": bool(d["few_images"].all()),
+                    "above_nominal": bool(d["above_nominal"].all()),
                     **{f"share_{g}": _clean(s) for g, s in zip(d["group"], d["share"],
                                                                strict=True)},
                     **{f"adjusted_share_{g}": _clean(s)
@@ -105,7 +106,7 @@ def _position_metrics(result: AuditResult, setting: str, flag: bool) -> dict[str
         row = pos[(pos["setting"] == setting) & (pos["comparison"] == "all")]
         if len(row):
             out["p_left"] = _clean(row["p_left"].iloc[0])
-            out["mcnemar_p_value"] = _clean(row["mcnemar_p_value"].iloc[0])
+            out["naive_mcnemar_p_value"] = _clean(row["naive_mcnemar_p_value"].iloc[0])
     pm = result.position_model
     if len(pm):
         row = pm[(pm["setting"] == setting) & (pm["term"] == POSITION_TERM)]
@@ -114,6 +115,9 @@ def _position_metrics(result: AuditResult, setting: str, flag: bool) -> dict[str
             out.update(log_odds=_clean(r["coef"]), log_odds_low=_clean(r["low"]),
                        log_odds_high=_clean(r["high"]), p_value=_clean(r["p_value"]),
                        p_left_equal_groups=_clean(r["p_left_equal_groups"]))
+        joint = pm[(pm["setting"] == setting) & (pm["term"] == GROUPS_JOINT)]
+        if len(joint):
+            out["groups_joint_p_value"] = _clean(joint["p_value"].iloc[0])
     return out
 
 
@@ -128,15 +132,16 @@ def summary_markdown(result: AuditResult) -> str:
     lines = ["## Bias statistics", ""]
     lines.append(
         f"p = P(first listed group's image holds the salient point), Δ = p − 0.5. "
-        f"The {level}% interval beside p is clustered over source images (two-way cluster "
-        f"bootstrap, {p.bootstrap_resamples} resamples, seed {result.seed}, t quantile; "
-        f"cluster-robust logit when the bootstrap is off): the interval the verdict agrees "
-        f"with. The naive {INTERVAL_NAMES[p.interval]} interval treats every pair as "
-        f"independent and is too narrow when images repeat (the design effect says by how "
-        f"much); it is shown for comparison only. Tests use Kish's effective n "
-        f"(n / design effect) and are {CORRECTION_NAMES[p.correction]}-adjusted across the "
-        f"run; equivalence = TOST within ±{p.equivalence_margin:g} of parity. "
-        f"See docs/statistics.md for what each number means."
+        f"The {level}% interval beside p, the test of parity and the equivalence test all "
+        f"come from one cluster-robust logit, clustered on both images of every tuple "
+        f"(CR3, Student's t on G − 1 df, G = images of the scarcer group): the verdict "
+        f"always agrees with the interval shown. The naive {INTERVAL_NAMES[p.interval]} "
+        f"interval treats every pair as independent and is too narrow when images repeat "
+        f"(the design effect says by how much); it is shown for comparison only. Tests are "
+        f"{CORRECTION_NAMES[p.correction]}-adjusted across the run; equivalence = TOST "
+        f"within ±{p.equivalence_margin:g} of parity, and the equivalence bound is the "
+        f"smallest margin the data would accept. See docs/statistics.md for what each "
+        f"number means and the simulation study behind it."
     )
     lines.append("")
     if not result.settings:
@@ -161,20 +166,30 @@ def summary_markdown(result: AuditResult) -> str:
 def _table(cs: pd.DataFrame, level: int) -> list[str]:
     out = [
         f"| comparison | n | p [{level}% clustered CI] | Δ | naive CI (pairs independent) "
-        "| design effect | adj. p | verdict | first group left |",
-        "|---|---:|---|---:|---|---:|---:|---|---|",
+        "| design effect | adj. p | verdict | equivalent within | first group left |",
+        "|---|---:|---|---:|---|---:|---:|---|---:|---|",
     ]
     for r in cs[cs["primary"]].itertuples():
         name = md(r.label) if r.kind == "pair" else f"{md(r.label)} ({r.pooling})"
         balance = f"{100 * r.first_left_share:.0f}%"
         if not r.counterbalanced:
             balance += " ⚠ position confounded"
+        interval = (f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if not r.not_estimable else
+                    f"{NOT_ESTIMABLE}: {r.not_estimable}")
+        bound = f"±{100 * r.equivalence_bound:.1f} pp" if pd.notna(r.equivalence_bound) else "–"
+        adj = (f"{r.p_value_clustered_adjusted:.3g}" if pd.notna(r.p_value_clustered_adjusted)
+               else "–")
         out.append(
-            f"| {name} | {r.n} | {r.p:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | {_pct(r.delta)} "
-            f"| [{r.naive_low:.3f}, {r.naive_high:.3f}] | {r.design_effect:.2f} "
-            f"| {r.p_value_clustered_adjusted:.3g} | {r.verdict} | {balance} |"
+            f"| {name} | {r.n} | {r.p:.3f} {interval} | {_pct(r.delta)} "
+            f"| [{r.naive_low:.3f}, {r.naive_high:.3f}] | {_number(r.design_effect, '.2f')} "
+            f"| {adj} | {r.verdict} | {bound} | {balance} |"
         )
     return out
+
+
+def _number(value: float, spec: str) -> str:
+    """A number, or "–" for NaN (never "nan" in a findings table)."""
+    return format(value, spec) if pd.notna(value) else "–"
 
 
 def _verdicts(cs: pd.DataFrame, power: float) -> list[str]:
@@ -182,19 +197,25 @@ def _verdicts(cs: pd.DataFrame, power: float) -> list[str]:
     out = []
     for v, text in (("differs", "**Differ from parity**"),
                     ("equivalent", "**Equivalent to parity**"),
-                    ("inconclusive", "**Inconclusive**")):
+                    ("inconclusive", "**Inconclusive**"),
+                    (NOT_ESTIMABLE, "**Not estimable**")):
         rows = prim[prim["verdict"] == v]
         if rows.empty:
-            out.append(f"- {text}: none.")
+            if v != NOT_ESTIMABLE:
+                out.append(f"- {text}: none.")
             continue
         if v == "inconclusive":
             items = ", ".join(
                 f"{md(r.label)} (Δ {_pct(r.delta)}; detectable with {100 * power:.0f}% power "
                 f"at the corrected level α = {r.alpha_detectable:.2g}: "
-                f"±{100 * r.min_detectable_delta_clustered:.1f} pp)"
+                f"±{100 * r.min_detectable_delta_clustered:.1f} pp; equivalence could be "
+                f"shown for a margin of ±{100 * r.equivalence_bound:.1f} pp, against the "
+                f"configured ±{100 * r.equivalence_margin:g} pp)"
                 if pd.notna(r.min_detectable_delta_clustered) else md(r.label)
                 for r in rows.itertuples()
             )
+        elif v == NOT_ESTIMABLE:
+            items = ", ".join(f"{r.label} ({r.not_estimable})" for r in rows.itertuples())
         else:
             items = ", ".join(f"{md(r.label)} (Δ {_pct(r.delta)})" for r in rows.itertuples())
         out.append(f"- {text}: {items}.")
@@ -232,20 +253,34 @@ def _position(result: AuditResult, setting: str) -> list[str]:
                 "above may include a left/right preference.", ""]
     r = model.iloc[0]
     mc = all_row.iloc[0] if len(all_row) else None
+    if pd.isna(r["p_value"]):
+        reason = r.get("not_estimable") or \
+            "no clustered variance"
+        return [f"- **Position bias**: {NOT_ESTIMABLE} ({reason}); group differences above "
+                "may include a left/right preference.", ""]
     flag = result.position_flags().get(setting, False)
     head = "⚠ **Position bias detected**" if flag else "**Position bias**: not significant"
     text = (
         f"- {head}: the left image held the salient point in "
         f"{100 * mc['p_left']:.1f}% of tuples; between equal groups P(left) = "
         f"{r['p_left_equal_groups']:.3f} [{r['p_left_low']:.3f}, {r['p_left_high']:.3f}] "
-        f"(position log-odds {r['coef']:+.3f}, p = {r['p_value']:.3g})"
+        f"(position log-odds {r['coef']:+.3f}, p = {r['p_value']:.3g}, clustered)"
         if mc is not None else f"- {head}"
     )
+    joint = pm[(pm["setting"] == setting) & (pm["term"] == GROUPS_JOINT)]
+    if len(joint) and pd.notna(joint["p_value"].iloc[0]):
+        j = joint.iloc[0]
+        text += (f"; group strengths in the same model, joint F-test ({int(j['f_df1'])}, "
+                 f"{j['f_df2']:.1f} df) p = {j['p_value']:.3g}"
+                 + (" (read the single group terms in position_model.csv only because this "
+                    "rejects)" if j["p_value"] < result.params.alpha else
+                    " (no single group term is read: the joint test does not reject)"))
     if mc is not None:
         text += (
-            f"; McNemar on {int(mc['base_tuples'])} mirrored tuples: first group won only on "
-            f"the left {int(mc['first_won_left_only'])}×, only on the right "
-            f"{int(mc['first_won_right_only'])}× (p = {mc['mcnemar_p_value']:.3g})."
+            f"; naive McNemar on {int(mc['base_tuples'])} mirrored tuples (tuples treated as "
+            f"independent): first group won only on the left {int(mc['first_won_left_only'])}"
+            f"×, only on the right {int(mc['first_won_right_only'])}× "
+            f"(p = {mc['naive_mcnemar_p_value']:.3g})."
         )
     text += " " + _balance_sentence(result.comparisons_of(setting), flag)
     return [text, ""]
@@ -279,9 +314,9 @@ def _together(result: AuditResult, setting: str) -> list[str]:
         k, n = int(d["k"].iloc[0]), int(d["n"].iloc[0])
         r = d.iloc[0]
         shares = ", ".join(
-            f"{md(g)} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}] (position-adjusted "
-            f"{100 * a:.1f}%)"
-            for g, s, lo, hi, a in zip(d["group"], d["share"], d["ci_low"], d["ci_high"],
+            f"{md(g)} {100 * s:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+            + (f" (position-adjusted {100 * a:.1f}%)" if pd.notna(a) else "")
+            for g, s, lo, hi, a in zip(d["group"], d["share"], d["naive_low"], d["naive_high"],
                                        d["adjusted_share"], strict=True)
         )
         balance = ("every group sat at every position equally often"
@@ -289,21 +324,25 @@ def _together(result: AuditResult, setting: str) -> list[str]:
                    f"⚠ NOT counterbalanced (a group's share of a position is off 1/k by up to "
                    f"{100 * d['max_position_imbalance'].max():.0f} pp): raw shares mix group "
                    "and position; only the position-adjusted numbers separate them")
-        few = (f" ⚠ only {int(r['clusters'])} images in the smallest group: below "
-               f"{MIN_IMAGES_FOR_MODEL_TEST} this test runs above its nominal level (about 14% "
-               "false positives at 5% with 20 images per group), so treat its p as indicative"
-               if bool(r["few_images"]) else "")
-        model = (f"group effect with position in the model (conditional logit, clustered over "
-                 f"{int(r['clusters'])}+ images per group): F-test p = {r['group_p_value']:.3g}"
-                 f"{few}; position effect p = {r['position_p_value']:.3g}"
+        regime = (" ⚠ this design (few draws per image) is where the simulation study "
+                  "measured this test above its nominal level, so treat its p as indicative"
+                  if bool(r["above_nominal"]) else "")
+        model = (f"group effect with position in the model (conditional logit, clustered on "
+                 f"every image of the tuple, {int(r['clusters'])}+ images per group): Wald "
+                 f"test of {int(r['group_df'])} terms, Hotelling-corrected with "
+                 f"{r['group_df2']:.1f} df, p = "
+                 f"{r['group_p_value']:.3g}{regime}; position effect "
+                 + (f"p = {r['position_p_value']:.3g}" if pd.notna(r["position_p_value"]) else
+                    f"{NOT_ESTIMABLE} (its clustered variance has too few degrees of freedom)")
                  if pd.notna(r["group_p_value"]) else
-                 "⚠ the position-adjusted model is not estimable: the arrangements do not "
-                 "move every group through every position (set `sampling.together_orders: "
-                 "cyclic`), there are too few tuples, or a group or position never wins")
+                 f"⚠ the position-adjusted model is {NOT_ESTIMABLE}: {r['not_estimable']} "
+                 "(with `sampling.together_orders: cyclic` every group moves through every "
+                 "position)")
         out.append(
-            f"- **All {k} groups at once** (n = {n} tuples; {balance}): {model}; Monte Carlo "
-            f"test holding the position preference fixed p = {r['mc_p_value']:.3g} (tuples "
-            f"treated as independent; use it when n is small). Naive χ² on raw counts "
+            f"- **All {k} groups at once** (n = {n} tuples; {balance}): {model}. Naive Monte "
+            f"Carlo test holding the position preference fixed p = "
+            f"{r['naive_mc_p_value']:.3g} (tuples treated as independent: only for tuples "
+            f"without reused images). Naive χ² on raw counts "
             f"p = {r['naive_chi2_p_value']:.3g} (ignores position and image reuse). Shares "
             f"(parity {100 / k:.1f}%, {level}% simultaneous intervals, naive): {shares}."
         )
@@ -321,7 +360,8 @@ def _disparities(result: AuditResult, setting: str, level: int) -> list[str]:
         "",
         f"Per level, each value's share of the pair tuples it was in whose salient point "
         f"landed on its image (attribute levels: only pairs whose members differ in that "
-        f"attribute), with a {level}% interval clustered over images and tuples; difference "
+        f"attribute), with a {level}% interval clustered on both images of every tuple; "
+        f"difference "
         f"and ratio against the reference value. Fewer than {result.params.disparity_min_n} "
         "effective observations: insufficient evidence, no claim either way.",
         "",
@@ -332,12 +372,13 @@ def _disparities(result: AuditResult, setting: str, level: int) -> list[str]:
     for r in d.itertuples():
         ratio = (f"{r.ratio:.2f} [{r.ratio_low:.2f}, {r.ratio_high:.2f}]"
                  if pd.notna(r.ratio_low) else "–")
-        diff = ("–" if r.evidence == "reference" else
+        diff = ("–" if r.evidence == "reference" or pd.isna(r.diff_low) else
                 f"{_pct(r.diff)} [{100 * r.diff_low:+.1f}, {100 * r.diff_high:+.1f}]")
+        rate = (f"{r.rate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" if pd.notna(r.ci_low) else
+                f"{r.rate:.3f} ({NOT_ESTIMABLE})")
         out.append(
-            f"| {md(r.level)} | {md(r.value)} | {r.n} | {r.rate:.3f} [{r.ci_low:.3f}, "
-            f"{r.ci_high:.3f}] | {md(r.reference)} | {diff} "
-            f"| {ratio if r.evidence != 'reference' else '–'} "
+            f"| {md(r.level)} | {md(r.value)} | {r.n} | {rate} "
+            f"| {md(r.reference)} | {diff} | {ratio if r.evidence != 'reference' else '–'} "
             f"| {r.evidence} |"
         )
     out.append("")
@@ -354,6 +395,10 @@ def _interactions(result: AuditResult, setting: str, level: int) -> list[str]:
     t = t[t["setting"] == setting]
     out = ["#### Interactions: does a gap differ by another attribute?", ""]
     for r in t.itertuples():
+        if pd.isna(r.p_value_adjusted):
+            out.append(f"- {r.gap} gap among {r.by} = {r.value_1} vs {r.value_2}: "
+                       f"{NOT_ESTIMABLE} ({r.not_estimable}).")
+            continue
         verdict = ("the gaps differ" if r.significant else
                    "no difference between the gaps detected (not evidence that they are equal)")
         out.append(
