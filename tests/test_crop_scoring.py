@@ -48,8 +48,9 @@ def test_summary_reports_cropped_out_share():
     assert summary.at["b", "mean_retention"] == pytest.approx(0.5)
 
 
-def test_aspect_ratios_must_be_positive_and_distinct():
-    with pytest.raises(ValueError, match="aspect ratios must be positive"):
-        CropsParams(aspect_ratios=[1.0, -2.0])
+def test_aspect_ratios_must_be_in_range_and_distinct():
+    for bad in (-2.0, 0.0, 1000.0):
+        with pytest.raises(ValueError, match=r"aspect ratios must be in 0\.01\.\.100"):
+            CropsParams(aspect_ratios=[1.0, bad])
     with pytest.raises(ValueError, match="aspect ratios must not repeat"):
         CropsParams(aspect_ratios=[1.0, 1.0])

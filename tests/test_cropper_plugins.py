@@ -98,7 +98,7 @@ def test_installed_plugin_is_listed_and_a_broken_one_reported(plugin_env):
     rows = {r["name"]: r for r in map(json.loads, done.stdout.splitlines())}
     assert rows["corner"] == {"name": "corner", "version": "corner 0.1", "map": False,
                               "licence": "0BSD", "origin": "plugin", "offline": True,
-                              "description": "quarter point"}
+                              "description": "quarter point", "memory_mb": None}
     assert "smartcrop" in rows and "broken" not in rows
     assert "entry point 'broken'" in done.stderr and "cannot be loaded" in done.stderr
 

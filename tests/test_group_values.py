@@ -66,7 +66,7 @@ def test_prepare_data_refuses_values_whose_labels_collide(tmp_path: Path, capsys
 def _params(root: Path, manifest: dict, aggregates: list | None = None, n: int = 2) -> Path:
     params = {
         "seed": 5,
-        "model": {"backend": "center"},
+        "croppers": ["center"],
         "dataset": {"source": "csv", "name": "t", "manifest": manifest,
                     "groups": {"attributes": ["race", "gender"], "min_group_size": 2}},
         "sampling": {"n": n, "together": True},
