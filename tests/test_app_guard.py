@@ -57,7 +57,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[ExplorerApp, str]]:
     """The app on a real HTTP server on 127.0.0.1 (in a thread)."""
-    app = create_app(parse_params({"model": {"backend": "center"}}), root=tmp_path,
+    app = create_app(parse_params({"croppers": ["center"]}), root=tmp_path,
                      temp_root=tmp_path, serve_host="127.0.0.1")
     server = make_server("127.0.0.1", 0, app.dash.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -118,7 +118,7 @@ def test_an_origin_must_be_the_apps_own_scheme_host_and_port(served) -> None:
 
 
 def test_allowed_hosts_is_a_param(tmp_path: Path) -> None:
-    params = parse_params({"model": {"backend": "center"},
+    params = parse_params({"croppers": ["center"],
                            "app": {"allowed_hosts": ["crops.lab.example"]}})
     app = create_app(params, root=tmp_path, temp_root=tmp_path)
     try:
@@ -133,7 +133,7 @@ def test_allowed_hosts_is_a_param(tmp_path: Path) -> None:
 
 
 def _start_app(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    (tmp_path / "params.yaml").write_text("model:\n  backend: center\n")
+    (tmp_path / "params.yaml").write_text("croppers: [center]\n")
     temp = tmp_path / "tmp"
     temp.mkdir()
     port = _free_port()
@@ -210,7 +210,7 @@ def test_the_store_stays_under_its_disk_cap(tmp_path: Path) -> None:
 
 
 def test_caps_come_from_params(tmp_path: Path) -> None:
-    params = parse_params({"model": {"backend": "center"},
+    params = parse_params({"croppers": ["center"],
                            "app": {"max_stored_images": 3, "max_store_mb": 5}})
     app = create_app(params, root=tmp_path, temp_root=tmp_path)
     try:
@@ -286,7 +286,7 @@ def test_a_400_mb_request_is_refused_before_it_is_read(tmp_path: Path, chunked: 
 def test_the_request_limit_follows_max_upload_mb(tmp_path: Path) -> None:
     from cropaudit.app.server import REQUEST_OVERHEAD_BYTES, request_limit_bytes
 
-    params = parse_params({"model": {"backend": "center"}, "app": {"max_upload_mb": 3}})
+    params = parse_params({"croppers": ["center"], "app": {"max_upload_mb": 3}})
     limit = request_limit_bytes(params.app)
     assert limit == 4 * 2**20 + REQUEST_OVERHEAD_BYTES  # base64 of 3 MiB, and the JSON
     app = create_app(params, root=tmp_path, temp_root=tmp_path)

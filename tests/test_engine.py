@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cropaudit.saliency.center import CenterModel
 from cropaudit.saliency.grid import fit_size
 from cropaudit.saliency.loader import load_model
 from cropaudit.saliency.model_store import ModelParams
@@ -76,7 +77,7 @@ def test_gaussian_layer_is_optional_and_smooths(fastgaze_path, tmp_path) -> None
 def test_center_baseline_uses_the_same_grid(fastgaze_path, tmp_path) -> None:
     path = _images(tmp_path, [(500, 300)])[0]
     fg = next(load_model(ModelParams(), fastgaze_path).predict([path]))
-    center = next(load_model(ModelParams(backend="center")).predict([path]))
+    center = next(CenterModel().predict([path]))
     np.testing.assert_array_equal(fg.grid_x, center.grid_x)
     np.testing.assert_array_equal(fg.grid_y, center.grid_y)
     assert center.model == "center"
