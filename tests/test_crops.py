@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from cropaudit.engine.source import oriented_size
 from cropaudit.geometry.crops import (
     DEFAULT_ASPECT_RATIOS,
     Crop,
@@ -14,7 +15,6 @@ from cropaudit.geometry.crops import (
     intersection_area,
     lroundf,
 )
-from cropaudit.saliency.source import oriented_size
 from reference import parse_output, reference_images
 
 

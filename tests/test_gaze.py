@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cropaudit.engine.grid import fit_size, grid_coordinates
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.faces.geometry import Box
 from cropaudit.gaze.analysis import (
     GazeParams,
@@ -17,8 +19,6 @@ from cropaudit.gaze.analysis import (
     segment,
     selection_row,
 )
-from cropaudit.saliency.grid import fit_size, grid_coordinates
-from cropaudit.saliency.types import SaliencyResult
 
 
 def saliency(width: int, height: int, blobs: list[tuple[slice, slice]]) -> SaliencyResult:

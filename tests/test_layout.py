@@ -20,7 +20,7 @@ PACKAGE = Path(cropaudit.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "outputs", "contracts", "untrusted", "packaged"),
     ("geometry",),
-    ("saliency", "datasets", "faces"),
+    ("engine", "datasets", "faces"),
     ("stats", "gaze", "croppers"),
     ("stages", "reporting", "probes"),
     ("config",),
@@ -28,9 +28,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 #: Allowed upward imports, each for a reason: ``__init__`` is the public facade (the version,
-#: and the API of ``cropaudit.api`` resolved lazily, on first use) and makes the engine's
-#: package callable as ``cropaudit.saliency(...)`` (that package's ``__init__`` imports nothing).
-EXEMPT = {("__init__", "cropaudit.api"), ("__init__", "cropaudit.saliency")}
+#: and the API of ``cropaudit.api`` resolved lazily, on first use).
+EXEMPT = {("__init__", "cropaudit.api")}
 
 
 def _section(module: str) -> str:

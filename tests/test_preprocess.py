@@ -17,10 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from cropaudit.errors import CropauditError, InputFileError
-from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.preprocess import (
+from cropaudit.engine.grid import fit_size
+from cropaudit.engine.preprocess import (
     CHANNEL_MEANS,
     apply_orientation,
     dct_halvings,
@@ -29,7 +27,7 @@ from cropaudit.saliency.preprocess import (
     prepare_file,
     symmetry_score,
 )
-from cropaudit.saliency.resample import (
+from cropaudit.engine.resample import (
     downsample_12tap,
     downsample_weights,
     halve,
@@ -37,6 +35,8 @@ from cropaudit.saliency.resample import (
     upsample_4tap,
     upsample_weights,
 )
+from cropaudit.errors import CropauditError, InputFileError
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
 from reference import parse_output, reference_images
 
 LIMIT = 100_000_000

@@ -14,6 +14,8 @@ from PIL import Image
 from cropaudit.config import parse_params
 from cropaudit.croppers.registry import load_cropper
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
+from cropaudit.engine.grid import fit_size, grid_coordinates, salient_point
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import ConfigError
 from cropaudit.faces.geometry import Box
 from cropaudit.geometry.composition import compose
@@ -29,8 +31,6 @@ from cropaudit.probes.edits import Edit, apply_edit, edits_of, hair_box, select_
 from cropaudit.probes.engine import run_edits, run_probe, run_setting, setting_values
 from cropaudit.probes.params import EditsParams, ProbesParams
 from cropaudit.probes.soft import soft_outcomes
-from cropaudit.saliency.grid import fit_size, grid_coordinates, salient_point
-from cropaudit.saliency.types import SaliencyResult
 from cropaudit.stages.pair_saliency import MemberImages, geometry_of
 from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 from cropaudit.stats import probes as sp

@@ -13,7 +13,7 @@ rule pair_saliency:
     output:
         f"{CROPPER}/saliency/shard-{{shard}}.parquet",
     params:
-        **tracked("pair-saliency", "croppers", "saliency", "faces", "geometry", "stages",
+        **tracked("pair-saliency", "croppers", "engine", "faces", "geometry", "stages",
                   cropper=True),
         model=model_arg,
     priority: 10  # the longest chains start first
@@ -53,7 +53,7 @@ rule image_saliency:
     output:
         f"{CROPPER}/image-saliency.parquet",
     params:
-        **tracked("image-saliency", "croppers", "saliency", "faces", "stages", cropper=True),
+        **tracked("image-saliency", "croppers", "engine", "faces", "stages", cropper=True),
         model=model_arg,
     resources:
         mem_mb=4000,
@@ -119,7 +119,7 @@ rule gaze:
         folder=directory(f"{CROPPER}/gaze"),
         metrics=f"{CROPPER}/gaze-metrics.json",
     params:
-        **tracked("gaze", "datasets", "faces", "gaze", "saliency", "stages", "stats"),
+        **tracked("gaze", "datasets", "faces", "gaze", "engine", "stages", "stats"),
     log:
         f"{LOGS}/gaze.log",
     benchmark:
@@ -155,7 +155,7 @@ rule probe:
     output:
         f"{CROPPER}/probes.parquet",
     params:
-        **tracked("probe", "croppers", "faces", "geometry", "probes", "saliency", "stages",
+        **tracked("probe", "croppers", "faces", "geometry", "probes", "engine", "stages",
                   cropper=True),
         model=model_arg,
     resources:
@@ -179,7 +179,7 @@ rule probe_edits:
     output:
         f"{CROPPER}/probe-edits.parquet",
     params:
-        **tracked("probe-edits", "croppers", "faces", "geometry", "probes", "saliency",
+        **tracked("probe-edits", "croppers", "faces", "geometry", "probes", "engine",
                   "stages", cropper=True),
         model=model_arg,
     resources:

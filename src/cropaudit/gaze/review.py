@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import InputFileError
 from cropaudit.gaze.analysis import (
     CROP_VALUES,
@@ -38,7 +39,6 @@ from cropaudit.gaze.analysis import (
     crop_column,
 )
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.types import SaliencyResult
 
 #: Columns of the template a reviewer leaves as they are / may use freely.
 ID_COLUMNS = ("image_id", "sheet")
@@ -76,8 +76,8 @@ def draw_sheet(path: str | os.PathLike[str], rgb: np.ndarray, result: SaliencyRe
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    from cropaudit.engine.maps import normalise, upsample_scores
     from cropaudit.outputs import atomic_path
-    from cropaudit.saliency.maps import normalise, upsample_scores
 
     w, h = result.width, result.height
     extent = (0, w, h, 0)

@@ -23,14 +23,14 @@ from PIL import Image
 
 from cropaudit.contracts import OUTCOME_COLUMNS, PAIRS_COLUMNS
 from cropaudit.datasets.table import image_path
+from cropaudit.engine.composite import fit_member, parse_colour, render_composite, score_members
+from cropaudit.engine.model_store import sha256_file
+from cropaudit.engine.threads import ordered_map
+from cropaudit.engine.types import ImageFailure, SaliencyModel, SaliencyResult
+from cropaudit.engine.upright import decode_upright
 from cropaudit.errors import InputFileError
 from cropaudit.geometry.composition import CompositeGeometry, Placement
 from cropaudit.outputs import read_parquet_metadata, write_parquet
-from cropaudit.saliency.composite import fit_member, parse_colour, render_composite, score_members
-from cropaudit.saliency.model_store import sha256_file
-from cropaudit.saliency.threads import ordered_map
-from cropaudit.saliency.types import ImageFailure, SaliencyModel, SaliencyResult
-from cropaudit.saliency.upright import decode_upright
 from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
 

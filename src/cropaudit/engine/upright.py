@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cropaudit.engine.preprocess import apply_orientation, decode_image as engine_decode
+from cropaudit.engine.source import exif_orientation, is_jpeg, open_image
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.preprocess import apply_orientation, decode_image as engine_decode
-from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
 from cropaudit.untrusted import quote_name
 
 #: Peak memory of :func:`decode_upright` per megapixel of a PNG it decodes whole (then

@@ -4,7 +4,7 @@ The audit's pair-saliency stage and the app's pair mode both show a model severa
 joined into one. They must mean the same thing by "the composite" and by "this member won",
 or the app would show something other than what the audit measured. So both use this module:
 :func:`render_composite` pastes members' pixels (decoded by
-:func:`cropaudit.saliency.upright.decode_upright`, the single-image decoder) at the
+:func:`cropaudit.engine.upright.decode_upright`, the single-image decoder) at the
 rectangles of a :class:`~cropaudit.geometry.composition.CompositeGeometry`, and
 :func:`score_members` says which member holds the salient point and summarises the model's
 grid scores inside each member's rectangle. The geometry itself stays pure (no pixels) in
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.geometry.composition import CompositeGeometry
-from cropaudit.saliency.types import SaliencyResult
 
 #: Default colour of the padding and of the empty area beside a smaller member.
 BACKGROUND: tuple[int, int, int] = (255, 255, 255)
