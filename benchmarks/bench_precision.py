@@ -49,7 +49,7 @@ def run(model, inputs: list) -> tuple[list, float, float]:  # noqa: ANN001
 
 def raw_int8_error(fp32_model, inputs: list) -> float:  # noqa: ANN001
     """Largest cell difference of the int8 network alone (no fallback)."""
-    from cropaudit.engine.preprocess import prepare_array, prepare_file
+    from cropaudit.imaging.preprocess import prepare_array, prepare_file
 
     nets = fp32_model._lite_network(1), INT8._lite_network(1)  # noqa: SLF001
     worst = 0.0

@@ -19,7 +19,7 @@ from cropaudit.datasets.table import BASE_COLUMNS, write_table
 from cropaudit.datasets.validate import inspect_image
 from cropaudit.engine.center import CenterModel
 from cropaudit.engine.model_store import ModelParams
-from cropaudit.engine.upright import decode_upright
+from cropaudit.imaging.upright import decode_upright
 from cropaudit.stages.pair_saliency import MemberImages, render_tuple, run_shard
 from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from cropaudit.engine.source import oriented_size
 from cropaudit.geometry.crops import (
     DEFAULT_ASPECT_RATIOS,
     Crop,
@@ -15,6 +14,7 @@ from cropaudit.geometry.crops import (
     intersection_area,
     lroundf,
 )
+from cropaudit.imaging.source import oriented_size
 from reference import parse_output, reference_images
 
 

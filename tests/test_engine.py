@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from cropaudit.engine.center import CenterModel
-from cropaudit.engine.grid import fit_size
 from cropaudit.engine.loader import load_model
 from cropaudit.engine.model_store import ModelParams
 from cropaudit.engine.types import ImageFailure, SaliencyResult
+from cropaudit.geometry.grid import fit_size
 
 
 @pytest.fixture(scope="module")

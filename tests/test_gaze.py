@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cropaudit.engine.grid import fit_size, grid_coordinates
 from cropaudit.engine.types import SaliencyResult
 from cropaudit.faces.geometry import Box
 from cropaudit.gaze.analysis import (
@@ -19,6 +18,7 @@ from cropaudit.gaze.analysis import (
     segment,
     selection_row,
 )
+from cropaudit.geometry.grid import fit_size, grid_coordinates
 
 
 def saliency(width: int, height: int, blobs: list[tuple[slice, slice]]) -> SaliencyResult:

@@ -20,6 +20,7 @@ PACKAGE = Path(cropaudit.__file__).parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "outputs", "contracts", "untrusted", "packaged"),
     ("geometry",),
+    ("imaging",),
     ("engine", "datasets", "faces"),
     ("stats", "gaze", "croppers"),
     ("stages", "reporting", "probes"),

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from cropaudit.engine.grid import fit_size
-from cropaudit.engine.preprocess import (
+from cropaudit.errors import CropauditError, InputFileError
+from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
+from cropaudit.geometry.grid import fit_size
+from cropaudit.imaging.preprocess import (
     CHANNEL_MEANS,
     apply_orientation,
     dct_halvings,
@@ -27,7 +29,7 @@ from cropaudit.engine.preprocess import (
     prepare_file,
     symmetry_score,
 )
-from cropaudit.engine.resample import (
+from cropaudit.imaging.resample import (
     downsample_12tap,
     downsample_weights,
     halve,
@@ -35,8 +37,6 @@ from cropaudit.engine.resample import (
     upsample_4tap,
     upsample_weights,
 )
-from cropaudit.errors import CropauditError, InputFileError
-from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
 from reference import parse_output, reference_images
 
 LIMIT = 100_000_000

@@ -14,11 +14,11 @@ from PIL import Image
 from cropaudit.config import parse_params
 from cropaudit.croppers.registry import load_cropper
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
-from cropaudit.engine.grid import fit_size, grid_coordinates, salient_point
 from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import ConfigError
 from cropaudit.faces.geometry import Box
 from cropaudit.geometry.composition import compose
+from cropaudit.geometry.grid import fit_size, grid_coordinates, salient_point
 from cropaudit.probes.composition import (
     BASELINE,
     ProbeSetting,

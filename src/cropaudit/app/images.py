@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from cropaudit.engine.upright import decode_upright
 from cropaudit.errors import InputFileError
+from cropaudit.imaging.upright import decode_upright
 
 
 @dataclass(frozen=True)

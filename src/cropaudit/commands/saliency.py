@@ -118,7 +118,7 @@ def _model_params(params, overrides: dict):
 def _existing_images(images: list[str]) -> tuple[list[str], int]:
     """Inputs that are files; the others are reported now, before the model is loaded (one
     line each, the name quoted when it holds a newline or other unusual characters)."""
-    from cropaudit.engine.source import file_problem
+    from cropaudit.imaging.source import file_problem
     from cropaudit.untrusted import quote_name
 
     kept = []

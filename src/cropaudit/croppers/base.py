@@ -213,7 +213,7 @@ def scale_crop(crop: Crop, fx: float, fy: float, width: int, height: int) -> Cro
 class PerImageCropper(Cropper):
     """A cropper that handles one image at a time: the loop, progress and failures.
 
-    Files are decoded by :func:`cropaudit.engine.upright.decode_upright` (EXIF orientation
+    Files are decoded by :func:`cropaudit.imaging.upright.decode_upright` (EXIF orientation
     from JPEG EXIF only, PNG alpha 0 → white, as the engine), downscaled above
     ``analysis_pixels``; arrays are taken as already upright RGB. Subclasses implement
     :meth:`crop_one`; a :class:`CropauditError` fails that image only.
@@ -229,7 +229,7 @@ class PerImageCropper(Cropper):
 
     def load(self, image: ImageInput, source: str) -> Pixels:
         """Upright pixels of a file or an array (one-line errors naming the input)."""
-        from cropaudit.engine.upright import decode_upright
+        from cropaudit.imaging.upright import decode_upright
 
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 \

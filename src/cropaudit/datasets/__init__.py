@@ -12,7 +12,8 @@ writes its images under the dataset folder and returns the validated table;
 # import them from there in validate.py and delete this block.
 import sys as _sys
 
-from cropaudit.engine import model_store as _model_store, source as _source
+from cropaudit.engine import model_store as _model_store
+from cropaudit.imaging import source as _source
 
 _sys.modules.setdefault("cropaudit.saliency.model_store", _model_store)
 _sys.modules.setdefault("cropaudit.saliency.source", _source)

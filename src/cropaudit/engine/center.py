@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from cropaudit.engine.grid import fit_size, grid_coordinates, salient_point
-from cropaudit.engine.source import open_image, oriented_size
 from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.errors import CropauditError
+from cropaudit.geometry.grid import fit_size, grid_coordinates, salient_point
+from cropaudit.imaging.source import open_image, oriented_size
 
 #: Gaussian width as a fraction of the image side.
 SIGMA_FRACTION = 0.25

@@ -4,7 +4,7 @@ The audit's pair-saliency stage and the app's pair mode both show a model severa
 joined into one. They must mean the same thing by "the composite" and by "this member won",
 or the app would show something other than what the audit measured. So both use this module:
 :func:`render_composite` pastes members' pixels (decoded by
-:func:`cropaudit.engine.upright.decode_upright`, the single-image decoder) at the
+:func:`cropaudit.imaging.upright.decode_upright`, the single-image decoder) at the
 rectangles of a :class:`~cropaudit.geometry.composition.CompositeGeometry`, and
 :func:`score_members` says which member holds the salient point and summarises the model's
 grid scores inside each member's rectangle. The geometry itself stays pure (no pixels) in

@@ -32,14 +32,14 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
-from cropaudit.engine.grid import grid_coordinates, salient_point
 from cropaudit.engine.layers import LayerStack, parse_layers
 from cropaudit.engine.model_store import sha256_file
-from cropaudit.engine.preprocess import PreparedImage, prepare_array, prepare_file
 from cropaudit.engine.threads import available_cores, ordered_map, workers_within
 from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.engine.vxm import read_vxm
 from cropaudit.errors import CropauditError
+from cropaudit.geometry.grid import grid_coordinates, salient_point
+from cropaudit.imaging.preprocess import PreparedImage, prepare_array, prepare_file
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ def _empty_labels(ratios: list[float]) -> pd.DataFrame:
 
 def _sheet(path: Path, dataset_path: Path, row: pd.Series, result, regions, crop_rows,
            ratios, min_area: int, title: str, *, hard_limit: int) -> None:
-    from cropaudit.engine.upright import decode_upright
+    from cropaudit.imaging.upright import decode_upright
 
     file = image_path(dataset_path, str(row["path"]))
     upright = decode_upright(file, str(file), max_pixels=SHEET_MAX_PIXELS,

@@ -27,9 +27,9 @@ from cropaudit.engine.composite import fit_member, parse_colour, render_composit
 from cropaudit.engine.model_store import sha256_file
 from cropaudit.engine.threads import ordered_map
 from cropaudit.engine.types import ImageFailure, SaliencyModel, SaliencyResult
-from cropaudit.engine.upright import decode_upright
 from cropaudit.errors import InputFileError
 from cropaudit.geometry.composition import CompositeGeometry, Placement
+from cropaudit.imaging.upright import decode_upright
 from cropaudit.outputs import read_parquet_metadata, write_parquet
 from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
