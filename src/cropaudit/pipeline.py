@@ -53,7 +53,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "core": ("numpy", "pandas", "pyarrow", "pydantic", "pyyaml"),
     "croppers": (),
     "datasets": ("pillow", "requests"),
-    "engine": ("pillow", "scipy", "ai-edge-litert", "tensorflow", "tensorflow-cpu"),
+    "engine": ("scipy", "ai-edge-litert", "tensorflow", "tensorflow-cpu"),
     "faces": ("mtcnn", "tensorflow", "tensorflow-cpu", "keras", "lz4"),
     "gaze": ("scikit-image", "scipy", "matplotlib"),
     "geometry": (),

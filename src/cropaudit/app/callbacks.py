@@ -38,7 +38,7 @@ from cropaudit.app.figures import (
 from cropaudit.app.images import ImageRecord, ImageStore
 from cropaudit.app.layout import Ids, notice
 from cropaudit.errors import CropauditError, ModelFileError
-from cropaudit.geometry.composition import Layout, Scaling
+from cropaudit.geometry.placement import Layout, Scaling
 
 log = logging.getLogger(__name__)
 

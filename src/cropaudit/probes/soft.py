@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from cropaudit.engine.types import SaliencyResult
-from cropaudit.geometry.composition import CompositeGeometry
+from cropaudit.geometry.placement import CompositeGeometry
 
 SOFT_COLUMNS = ("has_map", "mass_share", "topk_share", "margin", "mass_won")
 
