@@ -159,8 +159,12 @@ def source_config(source: str = "demo", *, images: str | os.PathLike[str] | None
     attrs = list(attributes or ["race", "gender"])
     if len(set(attrs)) != len(attrs):
         raise ConfigError(f"--attributes: {' '.join(attrs)} names an attribute twice")
-    found = (_folder_source(images, csv_file, pattern, attrs, settings) if source == "folder"
-             else _csv_source(images, csv_file, pattern, attrs, settings))
+    if source == "folder" and csv_file is not None:
+        raise ConfigError("--csv: only with --source csv")
+    if source == "csv" and pattern is not None:
+        raise ConfigError("--pattern: only with --source folder")
+    found = (_folder_source(images, pattern, attrs, settings) if source == "folder"
+             else _csv_source(csv_file, images, attrs, settings))
     manifest = {**({"preset": preset} if preset is not None else {}), **found.manifest}
     dataset = {"source": source, "name": name or dataset_name(found.default_name),
                "groups": {"attributes": attrs}, "manifest": manifest}
@@ -196,38 +200,39 @@ class _FoundImages:
     default_name: str
 
 
-def _folder_source(images: str | os.PathLike[str] | None,
-                   csv_file: str | os.PathLike[str] | None, pattern: str | None,
+def _image_folder(images: str | os.PathLike[str] | None, default: Path | None) -> Path:
+    """``--images`` as an absolute folder (``default`` when not given), refused in one line
+    when it is not a folder."""
+    root = Path(images).expanduser().resolve() if images is not None else default
+    if root is None or not root.is_dir():
+        raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
+    return root
+
+
+def _folder_source(images: str | os.PathLike[str] | None, pattern: str | None,
                    attrs: list[str], settings: Mapping[str, Any]) -> _FoundImages:
     """``--source folder``: the attribute values read from the folders' names."""
-    if csv_file is not None:
-        raise ConfigError("--csv: only with --source csv")
     if images is None:
         raise ConfigError("--images PATH: required with --source folder")
-    root = Path(images).expanduser().resolve()
-    if not root.is_dir():
-        raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
+    root = _image_folder(images, None)
     pattern = pattern or settings.get("pattern") or "/".join(f"{{{a}}}" for a in attrs) + "/*"
     return _FoundImages(folder_values(root, pattern, attrs),
                         {"root": str(root), "pattern": pattern}, [root], root.name)
 
 
-def _csv_source(images: str | os.PathLike[str] | None,
-                csv_file: str | os.PathLike[str] | None, pattern: str | None,
-                attrs: list[str], settings: Mapping[str, Any]) -> _FoundImages:
-    """``--source csv``: the attribute values read from the manifest's columns."""
+def _csv_source(csv_file: str | os.PathLike[str] | None,
+                images: str | os.PathLike[str] | None, attrs: list[str],
+                settings: Mapping[str, Any]) -> _FoundImages:
+    """``--source csv``: the attribute values read from the manifest's columns (the images
+    under ``--images``, else beside the manifest)."""
     from cropaudit.datasets.manifest import DEFAULT_PATH_COLUMN
 
-    if pattern is not None:
-        raise ConfigError("--pattern: only with --source folder")
     if csv_file is None:
         raise ConfigError("--csv FILE: required with --source csv")
     table = Path(csv_file).expanduser().resolve()
     if not table.is_file():
         raise InputFileError(f"{quote_name(str(csv_file))}: manifest CSV not found (--csv)")
-    root = Path(images).expanduser().resolve() if images is not None else table.parent
-    if not root.is_dir():
-        raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
+    root = _image_folder(images, table.parent)
     values = csv_values(table, settings.get("path_column", DEFAULT_PATH_COLUMN), attrs)
     return _FoundImages(values, {"csv": str(table), "root": str(root)}, [table, root],
                         table.stem)
