@@ -56,7 +56,7 @@ def make_photos(long_side: int, n: int, folder: Path) -> list[Path]:
 def build(name: str, tmp: Path):
     from cropaudit.croppers.base import CropperContext
     from cropaudit.croppers.registry import load_cropper
-    from cropaudit.saliency.model_store import ModelParams
+    from cropaudit.engine.model_store import ModelParams
 
     options = {}
     if name == "command":

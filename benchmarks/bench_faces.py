@@ -37,10 +37,10 @@ def _timed(fn, *args, repeat: int = 3) -> float:
 
 def main() -> int:
     from cropaudit.datasets import demo
+    from cropaudit.engine.center import CenterModel
     from cropaudit.faces.detect import MtcnnDetector
     from cropaudit.gaze.analysis import GazeParams, salient_regions
     from cropaudit.gaze.review import draw_sheet
-    from cropaudit.saliency.center import CenterModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="demo portraits to time")

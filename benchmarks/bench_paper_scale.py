@@ -56,7 +56,7 @@ def wait_all(procs: list[subprocess.Popen[bytes]], what: str) -> None:
 
 
 def gpu_line() -> None:
-    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+    from cropaudit.engine.fastgaze import tensorflow_sees_gpu
 
     if tensorflow_sees_gpu():
         print("GPU: TensorFlow sees a GPU; pair-saliency runs the batched TensorFlow path")

@@ -49,7 +49,7 @@ def run(model, inputs: list) -> tuple[list, float, float]:  # noqa: ANN001
 
 def raw_int8_error(fp32_model, inputs: list) -> float:  # noqa: ANN001
     """Largest cell difference of the int8 network alone (no fallback)."""
-    from cropaudit.saliency.preprocess import prepare_array, prepare_file
+    from cropaudit.imaging.preprocess import prepare_array, prepare_file
 
     nets = fp32_model._lite_network(1), INT8._lite_network(1)  # noqa: SLF001
     worst = 0.0
@@ -78,8 +78,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N composites only")
     args = parser.parse_args()
 
-    from cropaudit.saliency.fastgaze import FastGazeModel
-    from cropaudit.saliency.litert import INT8_ERROR_BOUND
+    from cropaudit.engine.fastgaze import FastGazeModel
+    from cropaudit.engine.litert import INT8_ERROR_BOUND
 
     fp32 = FastGazeModel.from_file(args.model, runtime="litert", precision="fp32", workers=1)
     INT8 = FastGazeModel.from_file(args.model, runtime="litert", precision="int8", workers=1)

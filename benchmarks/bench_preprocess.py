@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from cropaudit.saliency.preprocess import prepare_file
+from cropaudit.imaging.preprocess import prepare_file
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CROPAUDIT_SHARED") or REPO.parent / "shared")

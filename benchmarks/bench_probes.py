@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def measure(name: str, params, table, pairs, faces, dataset: Path) -> dict[str, object]:  # noqa: ANN001
     from cropaudit.croppers.registry import cropper_from_params
-    from cropaudit.probes.composition import dataset_sizes, settings_of, subsample
     from cropaudit.probes.edits import edits_of, select_images
-    from cropaudit.probes.engine import run_edits, run_probe, run_setting
+    from cropaudit.probes.recompose import dataset_sizes, settings_of, subsample
+    from cropaudit.probes.runner import run_edits, run_probe, run_setting
     from cropaudit.stages.pair_saliency import MemberImages, run_shard
 
     model = os.environ.get("CROPAUDIT_FASTGAZE") or str(ROOT / params.model.path)

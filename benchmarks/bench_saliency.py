@@ -125,9 +125,9 @@ def main() -> None:
                         help="also time N generated 1200×800 JPEG photos (3:2, typical size)")
     args = parser.parse_args()
 
-    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
-    from cropaudit.saliency.loader import load_model
-    from cropaudit.saliency.model_store import ModelParams
+    from cropaudit.engine.fastgaze import tensorflow_sees_gpu
+    from cropaudit.engine.loader import load_model
+    from cropaudit.engine.model_store import ModelParams
 
     if tensorflow_sees_gpu():
         print("GPU: TensorFlow sees a GPU; the engine runs the batched TensorFlow path there")

@@ -12,7 +12,7 @@
 # (third_party/libwebp/ab2dc893-rescaler-rounding.patch). Nothing here is hand-written
 # rescaling: it is libwebp's rescaler with its earlier rounding.
 #
-# Writes DEST/libwebp.so.7 and DEST/BUILD-INFO.json (cropaudit.saliency.libwebp finds both
+# Writes DEST/libwebp.so.7 and DEST/BUILD-INFO.json (cropaudit.imaging.libwebp finds both
 # under the virtual environment's lib/cropaudit-libwebp). Needs apt-get (Debian or Ubuntu
 # sources reachable), patch, a C compiler and make; no root (apt runs on private state
 # folders). Any failure is one line on stderr and exit 1, and DEST is left as it was: the

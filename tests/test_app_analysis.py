@@ -13,14 +13,14 @@ from cropaudit.app.analysis import (
     top_points,
 )
 from cropaudit.app.images import ImageStore
+from cropaudit.engine.center import CenterModel
+from cropaudit.engine.loader import load_model
+from cropaudit.engine.maps import upsample_scores
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import CropauditError, ModelFileError
-from cropaudit.geometry.composition import compose
-from cropaudit.saliency.center import CenterModel
-from cropaudit.saliency.composite import render_composite
-from cropaudit.saliency.loader import load_model
-from cropaudit.saliency.maps import upsample_scores
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.types import SaliencyResult
+from cropaudit.geometry.placement import compose
+from cropaudit.imaging.composite import render_composite
 from support.app_images import astronaut, chelsea, coffee, encode
 
 BIG = 10**9

@@ -10,7 +10,7 @@ from PIL import Image, ImageOps
 
 from cropaudit.app.images import ImageStore, data_url_bytes, pixel_hash
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.upright import decode_upright as decode_file, downscaled_size
+from cropaudit.imaging.upright import decode_upright as decode_file, downscaled_size
 from support.app_images import astronaut, chelsea, data_url, encode, image_url
 
 BIG = 10**9

@@ -17,9 +17,9 @@ from cropaudit.app.analysis import Analyzer, ModelRegistry, ResultCache
 from cropaudit.app.images import ImageStore
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
 from cropaudit.datasets.validate import inspect_image
-from cropaudit.saliency.center import CenterModel
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.upright import decode_upright
+from cropaudit.engine.center import CenterModel
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.imaging.upright import decode_upright
 from cropaudit.stages.pair_saliency import MemberImages, render_tuple, run_shard
 from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 

@@ -16,8 +16,8 @@ from cropaudit.croppers.memory import cropper_memory_mb
 from cropaudit.croppers.params import default_croppers
 from cropaudit.croppers.registry import available, load_cropper
 from cropaudit.croppers.smartcrop import SmartCropCropper
+from cropaudit.engine.types import ImageFailure
 from cropaudit.errors import ConfigError
-from cropaudit.saliency.types import ImageFailure
 
 #: Croppers that need neither a model file, TensorFlow nor a user program.
 LIGHT = ["center", "smartcrop", "opencv-spectral", "opencv-finegrained"]

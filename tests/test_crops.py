@@ -14,7 +14,7 @@ from cropaudit.geometry.crops import (
     intersection_area,
     lroundf,
 )
-from cropaudit.saliency.source import oriented_size
+from cropaudit.imaging.source import oriented_size
 from reference import parse_output, reference_images
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cropaudit.saliency.center import CenterModel
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.loader import load_model
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.types import ImageFailure, SaliencyResult
+from cropaudit.engine.center import CenterModel
+from cropaudit.engine.loader import load_model
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.engine.types import ImageFailure, SaliencyResult
+from cropaudit.geometry.grid import fit_size
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from cropaudit.faces.geometry import (
     member_factors,
     point_in_composite,
 )
-from cropaudit.geometry.composition import Placement, compose
 from cropaudit.geometry.crops import Crop
+from cropaudit.geometry.placement import Placement, compose
 from cropaudit.stages.score_crops import image_crops, score_crops
 
 

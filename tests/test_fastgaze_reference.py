@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cropaudit.engine.loader import load_model
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.engine.types import ImageFailure
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
-from cropaudit.saliency.loader import load_model
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.types import ImageFailure
 from reference import parse_output, reference_images
 
 
@@ -83,7 +83,7 @@ def test_end_to_end_fidelity(reference_dir, reference_results) -> None:
 
 
 def _run(fastgaze_path, reference_dir, **kwargs):
-    from cropaudit.saliency.fastgaze import FastGazeModel
+    from cropaudit.engine.fastgaze import FastGazeModel
 
     model = FastGazeModel.from_file(fastgaze_path, batch_size=8, **kwargs)
     paths = [str(p) for _, p in reference_images(reference_dir)]
@@ -95,13 +95,13 @@ def test_default_cpu_runtime_is_litert_without_tensorflow(fastgaze_path) -> None
     import subprocess
     import sys
 
-    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+    from cropaudit.engine.fastgaze import tensorflow_sees_gpu
 
     if tensorflow_sees_gpu():
         pytest.skip("a GPU is visible: the default runtime is TensorFlow here")
     load_model(model_path=fastgaze_path)  # converts once if the cache is cold (imports TF)
     code = (
-        "import sys; from cropaudit.saliency.loader import load_model; "
+        "import sys; from cropaudit.engine.loader import load_model; "
         f"m = load_model(model_path={str(fastgaze_path)!r}); "
         "print(m.runtime, 'tensorflow' in sys.modules)"
     )
@@ -116,7 +116,7 @@ def test_one_image_command_imports_no_table_or_plotting_library(fastgaze_path, t
     import subprocess
     import sys
 
-    from cropaudit.saliency.fastgaze import tensorflow_sees_gpu
+    from cropaudit.engine.fastgaze import tensorflow_sees_gpu
 
     if tensorflow_sees_gpu():
         pytest.skip("a GPU is visible: the default runtime is TensorFlow here")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.faces.geometry import Box
 from cropaudit.gaze.analysis import (
     GazeParams,
@@ -17,8 +18,7 @@ from cropaudit.gaze.analysis import (
     segment,
     selection_row,
 )
-from cropaudit.saliency.grid import fit_size, grid_coordinates
-from cropaudit.saliency.types import SaliencyResult
+from cropaudit.geometry.grid import fit_size, grid_coordinates
 
 
 def saliency(width: int, height: int, blobs: list[tuple[slice, slice]]) -> SaliencyResult:

@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 
 from cropaudit.cli import main
+from cropaudit.engine.center import CenterModel
 from cropaudit.errors import InputFileError
 from cropaudit.faces.geometry import Box
 from cropaudit.gaze.analysis import Region
 from cropaudit.gaze.review import agreement, cohen_kappa, draw_sheet, read_review, template
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.center import CenterModel
 
 RATIOS = [0.56, 1.0]
 

@@ -233,7 +233,7 @@ def test_a_path_that_is_not_a_file_says_why(tmp_path, capsys, make, problem) -> 
     assert main(["saliency", "--cropper", "center", str(path)]) == 1
     assert capsys.readouterr().err.splitlines()[0] == (
         f"cropaudit saliency: error: {path}: {problem}")
-    from cropaudit.saliency.source import open_image
+    from cropaudit.imaging.source import open_image
 
     with pytest.raises(InputFileError, match=f"^{path}: {problem}$"):
         open_image(path, 10**6)

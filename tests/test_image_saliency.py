@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from cropaudit.contracts import IMAGE_SALIENCY_COLUMNS
+from cropaudit.engine.center import CenterModel
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.center import CenterModel
 from cropaudit.stages.image_saliency import image_saliency, result_of
 
 

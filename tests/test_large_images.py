@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cropaudit.saliency import preprocess
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.resample import resize_high_quality
+from cropaudit.geometry.grid import fit_size
+from cropaudit.imaging import preprocess
+from cropaudit.imaging.resample import resize_high_quality
 
 
 def _image(mode: str, width: int, height: int) -> Image.Image:

@@ -7,6 +7,7 @@ import named, long before it shows up as an import cycle or a slow ``--help``.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,15 @@ import cropaudit
 from cropaudit.contracts import COMPARISON_SEP, metric_key
 
 PACKAGE = Path(cropaudit.__file__).parent
+#: The table readers see (its first two columns must match :data:`LAYERS`).
+LAYOUT_DOC = Path(__file__).resolve().parents[1] / "docs" / "code-layout.md"
 
 #: Layers from the bottom up: a module may import from its own layer and the ones below.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors", "outputs", "contracts", "untrusted", "packaged"),
     ("geometry",),
-    ("saliency", "datasets", "faces"),
+    ("imaging",),
+    ("engine", "datasets", "faces"),
     ("stats", "gaze", "croppers"),
     ("stages", "reporting", "probes"),
     ("config",),
@@ -28,9 +32,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
 #: Allowed upward imports, each for a reason: ``__init__`` is the public facade (the version,
-#: and the API of ``cropaudit.api`` resolved lazily, on first use) and makes the engine's
-#: package callable as ``cropaudit.saliency(...)`` (that package's ``__init__`` imports nothing).
-EXEMPT = {("__init__", "cropaudit.api"), ("__init__", "cropaudit.saliency")}
+#: and the API of ``cropaudit.api`` resolved lazily, on first use).
+EXEMPT = {("__init__", "cropaudit.api")}
 
 
 def _section(module: str) -> str:
@@ -106,6 +109,24 @@ def test_the_layer_check_catches_an_upward_import(tmp_path, monkeypatch):
     assert _upward_imports(fake / "geometry" / "bad.py") == [
         "geometry/bad.py:5 imports cropaudit.stages.pair_saliency"
     ]
+
+
+def documented_layers(text: str) -> list[tuple[int, set[str]]]:
+    """(layer, section names) of each row of the doc's layer table: ``| 2 | `imaging/` | ...``."""
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", text, flags=re.MULTILINE)
+    return [(int(n), {name.removesuffix("/").removesuffix(".py")
+                      for name in re.findall(r"`([^`]+)`", cell)}) for n, cell in rows]
+
+
+def test_the_documented_layer_table_is_the_one_checked_here():
+    documented = documented_layers(LAYOUT_DOC.read_text(encoding="utf-8"))
+    assert documented == [(i, set(names)) for i, names in enumerate(LAYERS)]
+
+
+def test_the_layer_table_reader_sees_a_missing_folder():
+    text = "| 0 | `errors.py`, `__init__.py` | x |\n| 1 | `geometry/` | y |\n"
+    assert documented_layers(text) == [(0, {"errors", "__init__"}), (1, {"geometry"})]
+    assert documented_layers(text) != [(i, set(names)) for i, names in enumerate(LAYERS)]
 
 
 def test_config_imports_only_the_sections_schemas():

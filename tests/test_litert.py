@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cropaudit.engine import litert
 from cropaudit.errors import ModelFileError
-from cropaudit.saliency import litert
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path) -> None:

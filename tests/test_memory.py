@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from cropaudit.croppers.memory import CROPPER_MEMORY, cropper_memory_mb
+from cropaudit.engine.threads import available_cores, memory_budget_mb, workers_within
 from cropaudit.errors import ConfigError
-from cropaudit.saliency.threads import available_cores, memory_budget_mb, workers_within
 from support.workflow import tool_env
 
 PEAK = """
@@ -97,7 +97,7 @@ def test_a_thread_count_from_the_environment_is_capped_at_the_cpus(monkeypatch) 
 
 def test_the_engine_runs_as_many_images_at_once_as_the_memory_holds(fastgaze_path,
                                                                      monkeypatch) -> None:
-    from cropaudit.saliency.fastgaze import FastGazeModel
+    from cropaudit.engine.fastgaze import FastGazeModel
 
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.setenv("CROPAUDIT_MEMORY_MB", "700")  # one 100 MP PNG in flight, not two

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cropaudit.errors import DownloadError, ModelFileError
-from cropaudit.saliency.model_store import (
+from cropaudit.engine.model_store import (
     ENV_LOCAL_MODEL,
     ModelParams,
     fetch_model,
     resolve_model_path,
 )
+from cropaudit.errors import DownloadError, ModelFileError
 from support.http import serve
 from test_vxm import tiny_model
 

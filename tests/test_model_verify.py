@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cropaudit.cli import EXIT_INPUT, main
+from cropaudit.engine.model_store import ModelParams, _digest_of, verify_model_file
 from cropaudit.errors import ModelFileError
-from cropaudit.saliency.model_store import ModelParams, _digest_of, verify_model_file
 
 
 def test_a_file_that_is_not_the_declared_one_is_refused(tmp_path: Path) -> None:

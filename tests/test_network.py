@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cropaudit.saliency.layers import (
+from cropaudit.engine.layers import (
     Activation,
     ConvLayer,
     LayerStack,
     MaxPoolLayer,
     parse_layers,
 )
-from cropaudit.saliency.network import FastGazeNetwork
-from cropaudit.saliency.vxm import parse_vxm, read_vxm
+from cropaudit.engine.network import FastGazeNetwork
+from cropaudit.engine.vxm import parse_vxm, read_vxm
 from test_vxm import tiny_model
 
 

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
+from cropaudit.engine.center import CenterModel
 from cropaudit.errors import InputFileError
 from cropaudit.outputs import write_parquet
-from cropaudit.saliency.center import CenterModel
 from cropaudit.stages.pair_saliency import (
     MemberImages,
     gather,

@@ -19,8 +19,8 @@ from PIL import Image, ImageOps
 
 from cropaudit.errors import CropauditError, InputFileError
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, candidate_crops
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.preprocess import (
+from cropaudit.geometry.grid import fit_size
+from cropaudit.imaging.preprocess import (
     CHANNEL_MEANS,
     apply_orientation,
     dct_halvings,
@@ -29,7 +29,7 @@ from cropaudit.saliency.preprocess import (
     prepare_file,
     symmetry_score,
 )
-from cropaudit.saliency.resample import (
+from cropaudit.imaging.resample import (
     downsample_12tap,
     downsample_weights,
     halve,

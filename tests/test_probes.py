@@ -14,10 +14,14 @@ from PIL import Image
 from cropaudit.config import parse_params
 from cropaudit.croppers.registry import load_cropper
 from cropaudit.datasets.table import BASE_COLUMNS, write_table
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import ConfigError
 from cropaudit.faces.geometry import Box
-from cropaudit.geometry.composition import compose
-from cropaudit.probes.composition import (
+from cropaudit.geometry.grid import fit_size, grid_coordinates, salient_point
+from cropaudit.geometry.placement import compose
+from cropaudit.probes.edits import Edit, apply_edit, edits_of, hair_box, select_images
+from cropaudit.probes.params import EditsParams, ProbesParams
+from cropaudit.probes.recompose import (
     BASELINE,
     ProbeSetting,
     dataset_sizes,
@@ -25,12 +29,8 @@ from cropaudit.probes.composition import (
     settings_of,
     subsample,
 )
-from cropaudit.probes.edits import Edit, apply_edit, edits_of, hair_box, select_images
-from cropaudit.probes.engine import run_edits, run_probe, run_setting, setting_values
-from cropaudit.probes.params import EditsParams, ProbesParams
+from cropaudit.probes.runner import run_edits, run_probe, run_setting, setting_values
 from cropaudit.probes.soft import soft_outcomes
-from cropaudit.saliency.grid import fit_size, grid_coordinates, salient_point
-from cropaudit.saliency.types import SaliencyResult
 from cropaudit.stages.pair_saliency import MemberImages, geometry_of
 from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 from cropaudit.stats import probes as sp

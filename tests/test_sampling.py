@@ -8,7 +8,7 @@ import pytest
 
 from cropaudit.contracts import PAIRS_COLUMNS
 from cropaudit.errors import ConfigError
-from cropaudit.geometry.composition import compose
+from cropaudit.geometry.placement import compose
 from cropaudit.stages.sample_pairs import SamplingParams, sample_pairs
 
 

@@ -169,6 +169,45 @@ def test_a_killed_log_run_is_marked_failed_by_the_next_one(inputs) -> None:
     assert run.data.tags[DIGEST_TAG] == record.inputs_digest
 
 
+# -- open_run: every run, the audit's and the cropper comparison's, is opened one way --------
+
+
+def test_a_failure_inside_a_child_run_ends_it_and_its_parent_failed(inputs) -> None:
+    """Nested runs (log-croppers' parent and children) end FAILED like the audit run."""
+    from cropaudit.reporting.tracking import TrackingParams, connect, open_run
+
+    store = connect(TrackingParams(experiment=inputs["experiment"]))
+    ids = []
+
+    def interrupted_in_the_child() -> None:
+        with open_run(store, "parent", {"k": "v"}) as parent:
+            ids.append(parent.run_id)
+            with open_run(store, "child", {}, parent=parent) as child:
+                ids.append(child.run_id)
+                raise KeyboardInterrupt  # what SIGTERM and SIGHUP become while a run is open
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupted_in_the_child()
+    assert _statuses(inputs) == {ids[0]: "FAILED", ids[1]: "FAILED"}
+    child_run = MlflowClient(f"sqlite:///{inputs['db']}").get_run(ids[1])
+    assert child_run.data.tags["mlflow.parentRunId"] == ids[0]
+
+
+def test_an_mlflow_error_inside_a_run_is_one_line_and_the_run_failed(inputs) -> None:
+    import mlflow
+
+    from cropaudit.reporting.tracking import TrackingParams, connect, open_run
+
+    store = connect(TrackingParams(experiment=inputs["experiment"]))
+    with pytest.raises(TrackingServerError) as caught, \
+            open_run(store, "bad", {}) as run:
+        run.log("log a metric", mlflow.log_metric, "no\nnewlines", 1.0)  # refused by MLflow
+    message = str(caught.value)
+    assert message.startswith(f"MLflow tracking store sqlite:///{inputs['db']}: ")
+    assert message.endswith(LATER_HINT) and "\n" not in message
+    assert list(_statuses(inputs).values()) == ["FAILED"]
+
+
 # -- unreachable servers ---------------------------------------------------------------------
 
 

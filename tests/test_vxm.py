@@ -7,15 +7,15 @@ import struct
 import numpy as np
 import pytest
 
-from cropaudit.errors import ModelFileError
-from cropaudit.saliency.layers import (
+from cropaudit.engine.layers import (
     Activation,
     ConvLayer,
     GaussianLayer,
     MaxPoolLayer,
     parse_layers,
 )
-from cropaudit.saliency.vxm import MAGIC, parse_vxm, read_vxm
+from cropaudit.engine.vxm import MAGIC, parse_vxm, read_vxm
+from cropaudit.errors import ModelFileError
 
 
 def _entry(key: str, value: bytes) -> bytes:

@@ -21,10 +21,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cropaudit.engine.loader import load_model
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.engine.types import ImageFailure
 from cropaudit.errors import InputFileError
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.libwebp import (
+from cropaudit.geometry.grid import fit_size
+from cropaudit.imaging.libwebp import (
     BUILD_FOLDER,
     BUILD_INFO,
     LIBWEBP_ENV,
@@ -33,11 +36,8 @@ from cropaudit.saliency.libwebp import (
     project_build,
     webp_read_size,
 )
-from cropaudit.saliency.loader import load_model
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.preprocess import decode_image
-from cropaudit.saliency.types import ImageFailure
-from cropaudit.saliency.upright import decode_upright
+from cropaudit.imaging.preprocess import decode_image
+from cropaudit.imaging.upright import decode_upright
 from reference import parse_output, reference_images
 
 needs_libwebp = pytest.mark.skipif(
@@ -255,7 +255,7 @@ def test_downscaling_with_current_rounding_is_logged_once(tmp_path, monkeypatch,
         path = tmp_path / "big.webp"
         Image.fromarray(_pattern(1400, 900)).save(path, lossless=True)
         _warn_rounding.cache_clear()
-        with caplog.at_level(logging.WARNING, logger="cropaudit.saliency.libwebp"):
+        with caplog.at_level(logging.WARNING, logger="cropaudit.imaging.libwebp"):
             decode_image(path, 10**8)
             decode_image(path, 10**8)
         lines = [m for m in (r.getMessage() for r in caplog.records)

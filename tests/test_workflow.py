@@ -30,7 +30,7 @@ from cropaudit.contracts import (
     OUTCOME_COLUMNS,
     PAIRS_COLUMNS,
 )
-from cropaudit.saliency.params import FASTGAZE_SHA256
+from cropaudit.engine.params import FASTGAZE_SHA256
 from support.workflow import (
     REPO_ROOT,
     config_of,

@@ -14,6 +14,7 @@ import errno
 import importlib
 import logging
 import os
+import pkgutil
 import sys
 from collections.abc import Sequence
 
@@ -21,35 +22,23 @@ from cropaudit import __version__
 from cropaudit.errors import CropauditError
 from cropaudit.untrusted import terminal
 
+#: Modules of ``cropaudit.commands`` that are not sub-commands (what the commands share).
+HELPERS = frozenset({"declared"})
+
+
+def _command_table() -> dict[str, str]:
+    """Sub-command name -> module under ``cropaudit.commands``, one per module there (its name
+    with ``-`` for ``_``), read from the folder, so a new command is a new module and nothing
+    else; sorted by name, as ``--help`` lists them. Listing a folder imports nothing."""
+    from cropaudit import commands
+
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__)
+                   if not m.ispkg and m.name not in HELPERS)
+    return {name.replace("_", "-"): name for name in names}
+
+
 #: sub-command name -> module under ``cropaudit.commands``
-COMMANDS: dict[str, str] = {
-    "saliency": "saliency",
-    "croppers": "croppers",
-    "fetch-model": "fetch_model",
-    "prepare-data": "prepare_data",
-    "sample-pairs": "sample_pairs",
-    "pair-saliency": "pair_saliency",
-    "gather": "gather",
-    "score-crops": "score_crops",
-    "faces": "faces",
-    "image-saliency": "image_saliency",
-    "gaze": "gaze",
-    "gaze-import": "gaze_import",
-    "stats": "stats",
-    "compare-croppers": "compare_croppers",
-    "probe": "probe",
-    "probe-edits": "probe_edits",
-    "probe-stats": "probe_stats",
-    "plots": "plots",
-    "report": "report",
-    "log-run": "log_run",
-    "log-croppers": "log_croppers",
-    "paper-figure": "paper_figure",
-    "power": "power",
-    "app": "app",
-    "init": "init",
-    "check": "check",
-}
+COMMANDS: dict[str, str] = _command_table()
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -57,7 +46,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     With ``command`` (the sub-command about to run) only that sub-parser gets its options:
     some ``configure`` functions import params schemas, and a one-image ``cropaudit
-    saliency`` should not pay for the other 23 commands' options.
+    saliency`` should not pay for the other commands' options.
     """
     parser = argparse.ArgumentParser(
         prog="cropaudit",

@@ -24,12 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cropaudit.app.params import AppParams
 from cropaudit.croppers.params import check_names, default_croppers
 from cropaudit.datasets.params import DatasetParams
+from cropaudit.engine.params import ModelParams
 from cropaudit.errors import ConfigError
 from cropaudit.faces.params import FacesParams
 from cropaudit.gaze.params import GazeParams
 from cropaudit.probes.params import ProbesParams
 from cropaudit.reporting.params import ReportParams, TrackingParams
-from cropaudit.saliency.params import ModelParams
 from cropaudit.stages.params import CropsParams, SaliencyParams, SamplingParams
 from cropaudit.stats.params import StatsParams
 

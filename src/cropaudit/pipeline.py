@@ -53,12 +53,13 @@ PARTS: dict[str, tuple[str, ...]] = {
     "core": ("numpy", "pandas", "pyarrow", "pydantic", "pyyaml"),
     "croppers": (),
     "datasets": ("pillow", "requests"),
+    "engine": ("scipy", "ai-edge-litert", "tensorflow", "tensorflow-cpu"),
     "faces": ("mtcnn", "tensorflow", "tensorflow-cpu", "keras", "lz4"),
     "gaze": ("scikit-image", "scipy", "matplotlib"),
     "geometry": (),
+    "imaging": ("pillow", "cffi"),
     "probes": ("pillow",),
     "reporting": ("matplotlib", "jinja2", "markdown-it-py", "mlflow"),
-    "saliency": ("pillow", "cffi", "scipy", "ai-edge-litert", "tensorflow", "tensorflow-cpu"),
     "stages": (),
     "stats": ("statsmodels", "scipy"),
 }
@@ -135,7 +136,7 @@ def code_identity(command: str, parts: Iterable[str], cropper: str | None = None
     h = hashlib.sha256()
     h.update(_sources_digest(tuple(files)).encode())
     h.update(json.dumps(versions(distributions, project), sort_keys=True).encode())
-    if "saliency" in names:
+    if "imaging" in names:
         h.update(libwebp_identity().encode())
     if cropper is not None:
         h.update(cropper_code(cropper, project).encode())
@@ -174,7 +175,7 @@ def versions(distributions: Iterable[str], project: str | os.PathLike[str] = "."
 def libwebp_identity() -> str:
     """Which libwebp decodes WebP inputs: the path named by $CROPAUDIT_LIBWEBP, the project's
     build (its BUILD-INFO.json), or the system's; read without loading the library."""
-    from cropaudit.saliency.libwebp import BUILD_INFO, LIBWEBP_ENV, project_build
+    from cropaudit.imaging.libwebp import BUILD_INFO, LIBWEBP_ENV, project_build
 
     if os.environ.get(LIBWEBP_ENV):
         return f"{LIBWEBP_ENV}={os.environ[LIBWEBP_ENV]}"

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -144,18 +145,9 @@ def source_config(source: str = "demo", *, images: str | os.PathLike[str] | None
                   name: str | None = None) -> tuple[dict[str, Any], list[Path]]:
     """The ``dataset:`` and ``stats.aggregates`` of an audit of these images, and the files
     and folders its data come from (DVC dependencies). One-line errors name the option."""
-    from cropaudit.datasets.manifest import DEFAULT_PATH_COLUMN, PRESETS
+    from cropaudit.datasets.manifest import PRESETS
 
-    if preset is not None and preset not in PRESET_SOURCES:
-        raise ConfigError(f"--preset {preset!r}: unknown preset (known: "
-                          f"{', '.join(PRESET_SOURCES)})")
-    if preset is not None and source == "demo":
-        source = PRESET_SOURCES[preset]
-    if source not in SOURCES:
-        raise ConfigError(f"--source {source!r}: unknown source (known: {', '.join(SOURCES)})")
-    if preset is not None and PRESET_SOURCES[preset] != source:
-        raise ConfigError(f"--preset {preset} is a {PRESET_SOURCES[preset]} preset: use "
-                          f"--source {PRESET_SOURCES[preset]}")
+    source = _checked_source(source, preset)
     if source == "demo":
         extra = [opt for opt, v in (("--images", images), ("--csv", csv_file),
                                     ("--attributes", attributes), ("--pattern", pattern))
@@ -167,40 +159,83 @@ def source_config(source: str = "demo", *, images: str | os.PathLike[str] | None
     attrs = list(attributes or ["race", "gender"])
     if len(set(attrs)) != len(attrs):
         raise ConfigError(f"--attributes: {' '.join(attrs)} names an attribute twice")
-    manifest: dict[str, Any] = {"preset": preset or "none"}
-    if source == "folder":
-        if csv_file is not None:
-            raise ConfigError("--csv: only with --source csv")
-        if images is None:
-            raise ConfigError("--images PATH: required with --source folder")
-        root = Path(images).expanduser().resolve()
-        if not root.is_dir():
-            raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
-        pattern = pattern or settings.get("pattern") or "/".join(f"{{{a}}}" for a in attrs) + "/*"
-        raw = folder_values(root, pattern, attrs)
-        manifest.update(root=str(root), pattern=pattern)
-        deps, default_name = [root], root.name
-    else:
-        if pattern is not None:
-            raise ConfigError("--pattern: only with --source folder")
-        if csv_file is None:
-            raise ConfigError("--csv FILE: required with --source csv")
-        table = Path(csv_file).expanduser().resolve()
-        if not table.is_file():
-            raise InputFileError(f"{quote_name(str(csv_file))}: manifest CSV not found (--csv)")
-        root = Path(images).expanduser().resolve() if images is not None else table.parent
-        if not root.is_dir():
-            raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
-        raw = csv_values(table, settings.get("path_column", DEFAULT_PATH_COLUMN), attrs)
-        manifest.update(csv=str(table), root=str(root))
-        deps, default_name = [table, root], table.stem
-    if preset is None:
-        manifest.pop("preset")
-    dataset = {"source": source, "name": name or dataset_name(default_name),
+    if source == "folder" and csv_file is not None:
+        raise ConfigError("--csv: only with --source csv")
+    if source == "csv" and pattern is not None:
+        raise ConfigError("--pattern: only with --source folder")
+    found = (_folder_source(images, pattern, attrs, settings) if source == "folder"
+             else _csv_source(csv_file, images, attrs, settings))
+    manifest = {**({"preset": preset} if preset is not None else {}), **found.manifest}
+    dataset = {"source": source, "name": name or dataset_name(found.default_name),
                "groups": {"attributes": attrs}, "manifest": manifest}
     config = {"dataset": dataset,
-              "stats": {"aggregates": aggregates(_mapped(raw, preset or "none"))}}
-    return config, deps
+              "stats": {"aggregates": aggregates(_mapped(found.values, preset or "none"))}}
+    return config, found.deps
+
+
+def _checked_source(source: str, preset: str | None) -> str:
+    """The source the options name (a preset implies its source), refused when unknown or
+    when ``--source`` and ``--preset`` disagree."""
+    if preset is not None and preset not in PRESET_SOURCES:
+        raise ConfigError(f"--preset {preset!r}: unknown preset (known: "
+                          f"{', '.join(PRESET_SOURCES)})")
+    if preset is not None and source == "demo":
+        source = PRESET_SOURCES[preset]
+    if source not in SOURCES:
+        raise ConfigError(f"--source {source!r}: unknown source (known: {', '.join(SOURCES)})")
+    if preset is not None and PRESET_SOURCES[preset] != source:
+        raise ConfigError(f"--preset {preset} is a {PRESET_SOURCES[preset]} preset: use "
+                          f"--source {PRESET_SOURCES[preset]}")
+    return source
+
+
+@dataclass(frozen=True)
+class _FoundImages:
+    """What a folder or CSV source's options lead to: each attribute's values, the
+    ``dataset.manifest`` keys, the paths its data come from and a default dataset name."""
+
+    values: dict[str, set[str]]
+    manifest: dict[str, Any]
+    deps: list[Path]
+    default_name: str
+
+
+def _image_folder(images: str | os.PathLike[str] | None, default: Path | None) -> Path:
+    """``--images`` as an absolute folder (``default`` when not given), refused in one line
+    when it is not a folder."""
+    root = Path(images).expanduser().resolve() if images is not None else default
+    if root is None or not root.is_dir():
+        raise InputFileError(f"{quote_name(str(images))}: image folder not found (--images)")
+    return root
+
+
+def _folder_source(images: str | os.PathLike[str] | None, pattern: str | None,
+                   attrs: list[str], settings: Mapping[str, Any]) -> _FoundImages:
+    """``--source folder``: the attribute values read from the folders' names."""
+    if images is None:
+        raise ConfigError("--images PATH: required with --source folder")
+    root = _image_folder(images, None)
+    pattern = pattern or settings.get("pattern") or "/".join(f"{{{a}}}" for a in attrs) + "/*"
+    return _FoundImages(folder_values(root, pattern, attrs),
+                        {"root": str(root), "pattern": pattern}, [root], root.name)
+
+
+def _csv_source(csv_file: str | os.PathLike[str] | None,
+                images: str | os.PathLike[str] | None, attrs: list[str],
+                settings: Mapping[str, Any]) -> _FoundImages:
+    """``--source csv``: the attribute values read from the manifest's columns (the images
+    under ``--images``, else beside the manifest)."""
+    from cropaudit.datasets.manifest import DEFAULT_PATH_COLUMN
+
+    if csv_file is None:
+        raise ConfigError("--csv FILE: required with --source csv")
+    table = Path(csv_file).expanduser().resolve()
+    if not table.is_file():
+        raise InputFileError(f"{quote_name(str(csv_file))}: manifest CSV not found (--csv)")
+    root = _image_folder(images, table.parent)
+    values = csv_values(table, settings.get("path_column", DEFAULT_PATH_COLUMN), attrs)
+    return _FoundImages(values, {"csv": str(table), "root": str(root)}, [table, root],
+                        table.stem)
 
 
 def audit_config(dataset: Mapping[str, Any], *, croppers: Sequence[str] | None = None,

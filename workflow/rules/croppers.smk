@@ -18,8 +18,8 @@ rule pair_saliency:
     output:
         f"{CROPPER}/saliency/shard-{{shard}}.parquet",
     params:
-        **tracked("pair-saliency", "croppers", "saliency", "faces", "geometry", "stages",
-                  cropper=True),
+        **tracked("pair-saliency", "croppers", "engine", "faces", "geometry", "imaging",
+                  "stages", cropper=True),
         model=model_arg,
     priority: 10  # the longest chains start first
     resources:
@@ -58,7 +58,8 @@ rule image_saliency:
     output:
         f"{CROPPER}/image-saliency.parquet",
     params:
-        **tracked("image-saliency", "croppers", "saliency", "faces", "stages", cropper=True),
+        **tracked("image-saliency", "croppers", "engine", "faces", "geometry", "imaging",
+                  "stages", cropper=True),
         model=model_arg,
     resources:
         mem_mb=4000,
@@ -124,7 +125,8 @@ rule gaze:
         folder=directory(f"{CROPPER}/gaze"),
         metrics=f"{CROPPER}/gaze-metrics.json",
     params:
-        **tracked("gaze", "datasets", "faces", "gaze", "saliency", "stages", "stats"),
+        **tracked("gaze", "datasets", "engine", "faces", "gaze", "geometry", "imaging", "stages",
+                  "stats"),
     log:
         f"{LOGS}/gaze.log",
     benchmark:
@@ -160,8 +162,8 @@ rule probe:
     output:
         f"{CROPPER}/probes.parquet",
     params:
-        **tracked("probe", "croppers", "faces", "geometry", "probes", "saliency", "stages",
-                  cropper=True),
+        **tracked("probe", "croppers", "engine", "faces", "geometry", "imaging", "probes",
+                  "stages", cropper=True),
         model=model_arg,
     resources:
         mem_mb=4000,
@@ -184,8 +186,8 @@ rule probe_edits:
     output:
         f"{CROPPER}/probe-edits.parquet",
     params:
-        **tracked("probe-edits", "croppers", "faces", "geometry", "probes", "saliency",
-                  "stages", cropper=True),
+        **tracked("probe-edits", "croppers", "engine", "faces", "geometry", "imaging",
+                  "probes", "stages", cropper=True),
         model=model_arg,
     resources:
         mem_mb=4000,

@@ -6,7 +6,7 @@ rule fetch_model:
     output:
         MODEL,
     params:
-        **tracked("fetch-model", "saliency"),
+        **tracked("fetch-model", "engine"),
     log:
         log_of("fetch_model"),
     shell:
@@ -18,7 +18,7 @@ rule prepare_data:
         table=DATASET,
         images=directory(IMAGES),
     params:
-        **tracked("prepare-data", "datasets", "saliency"),
+        **tracked("prepare-data", "datasets", "engine", "geometry", "imaging"),
         # the user's own images (folder and CSV sources): rebuilt when one changes
         files=pipeline.source_files(P),
     log:
@@ -36,7 +36,7 @@ rule faces:
     output:
         FACES,
     params:
-        **tracked("faces", "datasets", "faces", "saliency"),
+        **tracked("faces", "datasets", "engine", "faces", "geometry", "imaging"),
     priority: 10
     log:
         log_of("faces"),

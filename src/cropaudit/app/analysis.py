@@ -21,12 +21,13 @@ import numpy as np
 from cropaudit.app.images import ImageRecord, ImageStore, pixel_hash
 from cropaudit.croppers.base import Cropper, CropperContext, Cropping
 from cropaudit.croppers.registry import available, load_cropper
+from cropaudit.engine.member_scores import score_members
+from cropaudit.engine.model_store import ModelParams, resolve_model_path
+from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.errors import CropauditError
-from cropaudit.geometry.composition import CompositeGeometry, Layout, Scaling, compose
 from cropaudit.geometry.crops import DEFAULT_ASPECT_RATIOS, Crop, intersection_area
-from cropaudit.saliency.composite import render_composite, score_members
-from cropaudit.saliency.model_store import ModelParams, resolve_model_path
-from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
+from cropaudit.geometry.placement import CompositeGeometry, Layout, Scaling, compose
+from cropaudit.imaging.composite import render_composite
 
 #: Labels of the engine's own models; other croppers are labelled "name (licence)".
 _LABELS = {"fastgaze": "FastGaze (Twitter's model)", "center": "Center baseline (no model)"}

@@ -38,11 +38,13 @@ from cropaudit.app.figures import (
 from cropaudit.app.images import ImageRecord, ImageStore
 from cropaudit.app.layout import Ids, notice
 from cropaudit.errors import CropauditError, ModelFileError
-from cropaudit.geometry.composition import Layout, Scaling
+from cropaudit.geometry.placement import Layout, Scaling
 
 log = logging.getLogger(__name__)
 
 EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {}}
+#: The cropper analysed when the page sends none (the model choice cleared).
+DEFAULT_BACKEND = "fastgaze"
 
 ImageList = list[dict[str, Any]]
 T = TypeVar("T")
@@ -56,6 +58,11 @@ SET_HEAT_OPACITY_JS = """function(opacity, fig) {
     data[HEAT_TRACE] = Object.assign({}, data[HEAT_TRACE], {opacity: opacity});
     return Object.assign({}, fig, {data: data});
 }"""
+
+
+def _backend(value: str | None) -> str:
+    """The cropper the page chose, or :data:`DEFAULT_BACKEND` when it sent none."""
+    return value or DEFAULT_BACKEND
 
 
 def _records(images: ImageList | None) -> list[ImageRecord]:
@@ -203,16 +210,16 @@ class Explorer:
 
     def on_backend(self, backend: str | None) -> Any:
         """Status line under the model choice: is its model file there?"""
-        usable, status = self.analyzer.models.status(backend or "fastgaze")
+        name = _backend(backend)
+        usable, status = self.analyzer.models.status(name)
         if usable:
             return html.Span(f"✓ {status}", className="ok")
-        return notice(f"{BACKENDS.get(backend or '', backend)}: {status}", "error")
+        return notice(f"{BACKENDS.get(name, name)}: {status}", "error")
 
     # -- single image ---------------------------------------------------------------------------
 
-    def _analyse(self, key: str, backend: str, top_k: object) -> ImageAnalysis:
-        return self.analyzer.analyse(key, backend or "fastgaze",
-                                     _top_k(top_k, self.default_top_k))
+    def _analyse(self, key: str, backend: str | None, top_k: object) -> ImageAnalysis:
+        return self.analyzer.analyse(key, _backend(backend), _top_k(top_k, self.default_top_k))
 
     def on_view_image(
         self, key: str | None, backend: str | None, top_k: object, opacity: float | None
@@ -221,7 +228,7 @@ class Explorer:
         if not key:
             return EMPTY_FIGURE, EMPTY_FIGURE, [], [], []
         try:
-            a = self._analyse(key, backend or "fastgaze", top_k)
+            a = self._analyse(key, backend, top_k)
             rgb = self.store.pixels(key)
         except CropauditError as exc:
             return EMPTY_FIGURE, EMPTY_FIGURE, [], [], [notice(_model_hint(exc, backend),
@@ -320,7 +327,7 @@ class Explorer:
         if scaling != "none" and size_px < 16:
             raise CropauditError("scaling size must be at least 16 pixels")
         return self.analyzer.analyse_pair(
-            list(keys), backend or "fastgaze", layout=cast(Layout, layout),  # checked above
+            list(keys), _backend(backend), layout=cast(Layout, layout),  # checked above
             scaling=cast(Scaling, scaling), scaling_size=size_px if scaling != "none" else 0,
             padding=pad, top_k=_top_k(top_k, self.default_top_k),
         )
@@ -352,7 +359,7 @@ class Explorer:
         if not n or not key:
             return no_update
         try:
-            a = self._analyse(key, backend or "fastgaze", top_k)
+            a = self._analyse(key, backend, top_k)
             png = image_png(self.store.pixels(key), a, _opacity(opacity))
         except CropauditError:
             return no_update
@@ -363,7 +370,7 @@ class Explorer:
         if not n or not key:
             return no_update
         try:
-            a = self._analyse(key, backend or "fastgaze", top_k)
+            a = self._analyse(key, backend, top_k)
         except CropauditError:
             return no_update
         return dcc.send_string(to_json(image_numbers(a)),
@@ -408,7 +415,8 @@ def _stem(name: str) -> str:
 def _model_hint(exc: CropauditError, backend: str | None) -> str:
     """The error, with what to do about it when the model itself is the problem."""
     if isinstance(exc, ModelFileError):
-        return (f"{BACKENDS.get(backend or '', backend)} cannot be used: {exc}. "
+        name = _backend(backend)
+        return (f"{BACKENDS.get(name, name)} cannot be used: {exc}. "
                 "Choose the center baseline, or run `cropaudit fetch-model` and try again.")
     return str(exc)
 
@@ -448,9 +456,25 @@ def _member_table(a: PairAnalysis) -> html.Table:
 
 
 def register(app: Dash, explorer: Explorer) -> None:
-    """Wire the explorer's methods to the page's components."""
-    I = Ids  # noqa: E741 - short alias keeps the wiring readable
-    e = explorer
+    """Wire the explorer's methods to the page's components, view by view."""
+    _wire_image_list(app, explorer)
+    _wire_single_image(app, explorer)
+    _wire_compare(app, explorer)
+    _wire_pair(app, explorer)
+    _wire_heat_opacity(app)
+    _wire_downloads(app, explorer)
+
+
+I = Ids  # noqa: E741 - short alias keeps the wiring readable
+
+#: The pair view's controls (component, property): inputs of the view, states of its downloads.
+PAIR_CONTROLS = [(I.PAIR_SELECT, "value"), (I.PAIR_LAYOUT, "value"), (I.PAIR_SCALING, "value"),
+                 (I.PAIR_SIZE, "value"), (I.PAIR_PADDING, "value"), (I.BACKEND, "value"),
+                 (I.TOP_K, "value")]
+
+
+def _wire_image_list(app: Dash, e: Explorer) -> None:
+    """Uploads, dataset picks and clearing change the image list; the list drives the pickers."""
     app.callback(
         Output(I.IMAGES, "data"), Output(I.UPLOAD_MESSAGES, "children"),
         Output(I.UPLOAD, "contents"),
@@ -474,6 +498,10 @@ def register(app: Dash, explorer: Explorer) -> None:
         Output(I.IMAGE_COUNT, "children"), Output(I.EMPTY, "style"), Output(I.VIEWS, "style"),
         Input(I.IMAGES, "data"), State(I.PAIR_SELECT, "value"),
     )(e.on_images)
+
+
+def _wire_single_image(app: Dash, e: Explorer) -> None:
+    """The model choice's status line, and the single-image view."""
     app.callback(Output(I.BACKEND_STATUS, "children"), Input(I.BACKEND, "value"))(e.on_backend)
     app.callback(
         Output(I.IMAGE_FIGURE, "figure"), Output(I.SCORES_FIGURE, "figure"),
@@ -482,6 +510,10 @@ def register(app: Dash, explorer: Explorer) -> None:
         Input(I.IMAGE_SELECT, "value"), Input(I.BACKEND, "value"), Input(I.TOP_K, "value"),
         State(I.OPACITY, "value"),
     )(e.on_view_image)
+
+
+def _wire_compare(app: Dash, e: Explorer) -> None:
+    """Two croppers side by side on one image (the images of the single-image view)."""
     app.callback(
         Output(I.COMPARE_SELECT, "options"), Output(I.COMPARE_SELECT, "value"),
         Input(I.IMAGE_SELECT, "options"), State(I.COMPARE_SELECT, "value"),
@@ -492,18 +524,21 @@ def register(app: Dash, explorer: Explorer) -> None:
         Input(I.COMPARE_SELECT, "value"), Input(I.COMPARE_FIRST, "value"),
         Input(I.COMPARE_SECOND, "value"), Input(I.TOP_K, "value"), State(I.OPACITY, "value"),
     )(e.on_compare)
-    pair_inputs = [Input(I.PAIR_SELECT, "value"), Input(I.PAIR_LAYOUT, "value"),
-                   Input(I.PAIR_SCALING, "value"), Input(I.PAIR_SIZE, "value"),
-                   Input(I.PAIR_PADDING, "value"), Input(I.BACKEND, "value"),
-                   Input(I.TOP_K, "value")]
+
+
+def _wire_pair(app: Dash, e: Explorer) -> None:
+    """The pair (or group) view: a composite of the chosen images and who wins it."""
     app.callback(
         Output(I.PAIR_FIGURE, "figure"), Output(I.PAIR_BARS, "figure"),
         Output(I.PAIR_TABLE, "children"), Output(I.PAIR_HEADLINE, "children"),
         Output(I.PAIR_MESSAGES, "children"),
-        *pair_inputs, State(I.OPACITY, "value"),
+        *(Input(c, p) for c, p in PAIR_CONTROLS), State(I.OPACITY, "value"),
     )(e.on_view_pair)
-    # The opacity slider restyles the heat-map trace in the browser: no round trip, no redraw
-    # of the photo. HEAT_TRACE is the heat map's index in both figures.
+
+
+def _wire_heat_opacity(app: Dash) -> None:
+    """The opacity slider restyles the heat-map trace in the browser: no round trip, no redraw
+    of the photo. HEAT_TRACE is the heat map's index in every figure."""
     for graph in (I.IMAGE_FIGURE, I.PAIR_FIGURE, I.COMPARE_FIGURE_FIRST,
                   I.COMPARE_FIGURE_SECOND):
         app.clientside_callback(
@@ -511,7 +546,11 @@ def register(app: Dash, explorer: Explorer) -> None:
             Output(graph, "figure", allow_duplicate=True),
             Input(I.OPACITY, "value"), State(graph, "figure"), prevent_initial_call=True,
         )
-    pair_states = [State(c.component_id, c.component_property) for c in pair_inputs]
+
+
+def _wire_downloads(app: Dash, e: Explorer) -> None:
+    """PNG and JSON downloads of what the single-image and pair views show."""
+    pair_states = [State(c, p) for c, p in PAIR_CONTROLS]
     app.callback(
         Output(I.DOWNLOAD, "data"), Input(I.IMAGE_PNG, "n_clicks"), State(I.IMAGE_SELECT, "value"),
         State(I.BACKEND, "value"), State(I.TOP_K, "value"), State(I.OPACITY, "value"),
@@ -530,5 +569,3 @@ def register(app: Dash, explorer: Explorer) -> None:
         Output(I.DOWNLOAD, "data", allow_duplicate=True), Input(I.PAIR_JSON, "n_clicks"),
         *pair_states, prevent_initial_call=True,
     )(e.on_download_pair_json)
-
-

@@ -1,6 +1,6 @@
 """Downloads: the numbers as JSON and a figure as PNG, built in memory (nothing on disk).
 
-The JSON reuses :func:`cropaudit.saliency.formats.result_dict`, the same object ``cropaudit saliency
+The JSON reuses :func:`cropaudit.engine.formats.result_dict`, the same object ``cropaudit saliency
 --format json --all-points`` prints, plus what only the app knows (image provenance, top-k,
 pair outcomes), so a number seen in the app can be traced to the CLI. The PNG is drawn with
 matplotlib's object API (no pyplot global state: callbacks run in threads); image names
@@ -31,7 +31,7 @@ from cropaudit.app.figures import (
     heat_rgb,
 )
 from cropaudit.app.images import ImageRecord
-from cropaudit.saliency.formats import result_dict
+from cropaudit.engine.formats import result_dict
 from cropaudit.untrusted import mathtext
 
 #: Long side of the photo drawn in the PNG (enough for a 12-inch figure at 110 dpi).

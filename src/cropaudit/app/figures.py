@@ -23,9 +23,9 @@ from cropaudit.app.analysis import (
     TopPoint,
     crop_labels,
 )
+from cropaudit.engine.maps import normalise, upsample_scores
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.maps import normalise, upsample_scores
-from cropaudit.saliency.types import SaliencyResult
 from cropaudit.untrusted import html
 
 #: Longest side of the photo sent to the browser.

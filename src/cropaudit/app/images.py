@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.upright import decode_upright
+from cropaudit.imaging.upright import decode_upright
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,18 @@ def _graph(id_: str, height: int) -> dcc.Graph:
 
 def _sidebar(params: AppParams, dataset: DatasetView, models: ModelRegistry,
              backend: str) -> html.Aside:
+    """The left column: images in, the cropper, display settings."""
+    return html.Aside([
+        _images_card(params, dataset),
+        _cropper_card(models, backend),
+        _display_card(params),
+        html.Div(["Images stay in this app's temporary folder and are deleted when it stops."],
+                 className="privacy"),
+    ], className="sidebar")
+
+
+def _images_card(params: AppParams, dataset: DatasetView) -> html.Section:
+    """Uploads (within the app's size limits), picks from the dataset table, the count."""
     mb = f"{params.max_upload_mb:g} MB"
     upload = dcc.Upload(
         id=Ids.UPLOAD,
@@ -127,61 +139,69 @@ def _sidebar(params: AppParams, dataset: DatasetView, models: ModelRegistry,
                      className="field-hint"),
         ]),
     )
+    picker, hint = _dataset_picker(dataset)
+    return _card(
+        "Images",
+        upload,
+        html.Div(id=Ids.UPLOAD_MESSAGES, className="messages"),
+        _field("From the dataset", picker, hint),
+        html.Div([
+            html.Span("No images yet", id=Ids.IMAGE_COUNT, className="image-count"),
+            html.Button("Clear all", id=Ids.CLEAR, className="button button-link",
+                        n_clicks=0),
+        ], className="image-count-row"),
+    )
+
+
+def _dataset_picker(dataset: DatasetView) -> tuple[html.Div, str]:
+    """The dataset table's images to pick from (disabled without a table), and a hint."""
     if dataset.available:
         options = dataset.options()
-        picker: object = html.Div([
+        picker = html.Div([
             dcc.Dropdown(id=Ids.DATASET_PICK, options=options, multi=True,
                          placeholder="Pick images from the table…"),
             html.Button("Add", id=Ids.DATASET_ADD, className="button button-secondary",
                         n_clicks=0),
         ], className="dataset-row")
-        hint = f"{len(options)} images in {dataset.path}"
-    else:
-        picker = html.Div([
-            dcc.Dropdown(id=Ids.DATASET_PICK, options=[], multi=True, disabled=True,
-                         placeholder="No dataset table"),
-            html.Button("Add", id=Ids.DATASET_ADD, className="button button-secondary",
-                        n_clicks=0, disabled=True),
-        ], className="dataset-row")
-        hint = dataset.message
+        return picker, f"{len(options)} images in {dataset.path}"
+    picker = html.Div([
+        dcc.Dropdown(id=Ids.DATASET_PICK, options=[], multi=True, disabled=True,
+                     placeholder="No dataset table"),
+        html.Button("Add", id=Ids.DATASET_ADD, className="button button-secondary",
+                    n_clicks=0, disabled=True),
+    ], className="dataset-row")
+    return picker, dataset.message
+
+
+def _cropper_card(models: ModelRegistry, backend: str) -> html.Section:
+    """The cropper choice, warned when FastGaze's model file is not usable."""
     usable, status = models.status("fastgaze")
-    return html.Aside([
-        _card(
-            "Images",
-            upload,
-            html.Div(id=Ids.UPLOAD_MESSAGES, className="messages"),
-            _field("From the dataset", picker, hint),
-            html.Div([
-                html.Span("No images yet", id=Ids.IMAGE_COUNT, className="image-count"),
-                html.Button("Clear all", id=Ids.CLEAR, className="button button-link",
-                            n_clicks=0),
-            ], className="image-count-row"),
+    return _card(
+        "Cropper",
+        dcc.RadioItems(
+            id=Ids.BACKEND,
+            options=[{"label": label, "value": name} for name, label in BACKENDS.items()],
+            value=backend, className="radio-list",
         ),
-        _card(
-            "Cropper",
-            dcc.RadioItems(
-                id=Ids.BACKEND,
-                options=[{"label": label, "value": name} for name, label in BACKENDS.items()],
-                value=backend, className="radio-list",
-            ),
-            html.Div(id=Ids.BACKEND_STATUS, className="field-hint",
-                     children=None if usable else notice(
-                         f"FastGaze unavailable: {status}", "warning")),
-        ),
-        _card(
-            "Display",
-            _field("Heat map opacity", dcc.Slider(
-                id=Ids.OPACITY, min=0, max=1, step=0.05, value=0.5, updatemode="drag",
-                marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"},
-            )),
-            _field("Top-k points", dcc.Input(
-                id=Ids.TOP_K, type="number", min=0, max=100, step=1, value=params.top_k,
-                debounce=True, className="input-number",
-            ), "highest-scoring grid cells, numbered"),
-        ),
-        html.Div(["Images stay in this app's temporary folder and are deleted when it stops."],
-                 className="privacy"),
-    ], className="sidebar")
+        html.Div(id=Ids.BACKEND_STATUS, className="field-hint",
+                 children=None if usable else notice(
+                     f"FastGaze unavailable: {status}", "warning")),
+    )
+
+
+def _display_card(params: AppParams) -> html.Section:
+    """Heat-map opacity and how many top points to number."""
+    return _card(
+        "Display",
+        _field("Heat map opacity", dcc.Slider(
+            id=Ids.OPACITY, min=0, max=1, step=0.05, value=0.5, updatemode="drag",
+            marks={0: "0", 0.5: "0.5", 1: "1"}, tooltip={"placement": "bottom"},
+        )),
+        _field("Top-k points", dcc.Input(
+            id=Ids.TOP_K, type="number", min=0, max=100, step=1, value=params.top_k,
+            debounce=True, className="input-number",
+        ), "highest-scoring grid cells, numbered"),
+    )
 
 
 def _image_view() -> html.Div:

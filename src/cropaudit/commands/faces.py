@@ -30,10 +30,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
     from cropaudit.datasets.table import read_table
+    from cropaudit.engine.model_store import sha256_file
     from cropaudit.faces.detect import detect_faces, detector_version, load_detector
     from cropaudit.faces.table import summary
     from cropaudit.outputs import write_parquet
-    from cropaudit.saliency.model_store import sha256_file
 
     params = load_params(args.params)
     table = read_table(args.dataset)

@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cropaudit.config import load_params
-    from cropaudit.saliency.model_store import fetch_model
+    from cropaudit.engine.model_store import fetch_model
 
     params = load_params(args.params)
     path = fetch_model(params.model, args.out)

@@ -4,6 +4,10 @@ The parent run holds the comparison (compare-croppers' folder and metrics: Δ by
 agreement, McNemar, bootstrap); each child run holds one cropper's stats metrics — the same
 keys for every cropper, so MLflow's compare view lines them up — with its tables and figures,
 and tags naming the cropper's version and licence. Writes --out: the runs' ids (JSON).
+
+As for log-run: a server that does not answer is refused in one line (exit 3), every MLflow
+call has tracking.call_deadline_s, and runs interrupted by Ctrl-C, SIGTERM or SIGHUP are
+marked FAILED.
 """
 
 from __future__ import annotations

@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.croppers.memory import CROPPER_MEMORY
     from cropaudit.croppers.registry import cropper_from_params
     from cropaudit.datasets.table import read_table
+    from cropaudit.engine.threads import workers_within
     from cropaudit.errors import ConfigError
+    from cropaudit.imaging.upright import DECODE_MB_PER_MEGAPIXEL
     from cropaudit.outputs import remove_outputs
-    from cropaudit.saliency.threads import workers_within
-    from cropaudit.saliency.upright import DECODE_MB_PER_MEGAPIXEL
     from cropaudit.stages.pair_saliency import MemberImages, run_shard, write_shard
     from cropaudit.stages.params import MAX_SHARDS
 

@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.contracts import read_pairs
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import remove_outputs, write_parquet
-    from cropaudit.probes.composition import dataset_sizes, settings_of, subsample
-    from cropaudit.probes.engine import run_probe, setting_values
+    from cropaudit.probes.recompose import dataset_sizes, settings_of, subsample
+    from cropaudit.probes.runner import run_probe, setting_values
 
     params, table, cropper, images = load_run(args)
     kinds = params.probes.kinds() if args.kinds is None else list(dict.fromkeys(args.kinds))

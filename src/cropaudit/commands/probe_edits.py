@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.commands.probe import load_run
     from cropaudit.outputs import remove_outputs, write_parquet
     from cropaudit.probes.edits import edits_of, select_images
-    from cropaudit.probes.engine import run_edits
+    from cropaudit.probes.runner import run_edits
 
     params, table, cropper, images = load_run(args)
     faces = pd.read_parquet(args.faces)

@@ -102,8 +102,8 @@ def _model_params(params, overrides: dict):
     from pydantic import ValidationError
 
     from cropaudit.config import allowed_range
+    from cropaudit.engine.params import ModelParams
     from cropaudit.errors import ConfigError
-    from cropaudit.saliency.params import ModelParams
 
     try:
         return ModelParams.model_validate({**params.model.model_dump(), **overrides})
@@ -118,7 +118,7 @@ def _model_params(params, overrides: dict):
 def _existing_images(images: list[str]) -> tuple[list[str], int]:
     """Inputs that are files; the others are reported now, before the model is loaded (one
     line each, the name quoted when it holds a newline or other unusual characters)."""
-    from cropaudit.saliency.source import file_problem
+    from cropaudit.imaging.source import file_problem
     from cropaudit.untrusted import quote_name
 
     kept = []
@@ -156,8 +156,8 @@ def run(args: argparse.Namespace) -> int:
 
     from cropaudit.croppers.base import Cropping
     from cropaudit.croppers.registry import cropper_from_params
+    from cropaudit.engine.formats import candidate_crops_text, result_json, source_header
     from cropaudit.outputs import write_text
-    from cropaudit.saliency.formats import candidate_crops_text, result_json, source_header
     from cropaudit.untrusted import terminal
 
     cropper = cropper_from_params(params.model_copy(update={"model": model_params}),

@@ -10,7 +10,7 @@ same images, so each one answers the same three questions through one interface:
   cropper documents;
 - its **crops**, one per requested aspect ratio (height / width).
 
-A cropper is also a :class:`~cropaudit.saliency.types.SaliencyModel` (``predict`` yields the
+A cropper is also a :class:`~cropaudit.engine.types.SaliencyModel` (``predict`` yields the
 ``SaliencyResult``), so every pipeline stage written for FastGaze runs any cropper unchanged.
 Name, version, licence and parameters travel with it (:class:`CropperInfo`) for provenance.
 """
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from cropaudit.engine.model_store import ModelParams
+from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
 from cropaudit.errors import CropauditError
 from cropaudit.faces.params import FacesParams
 from cropaudit.geometry.crops import Crop, candidate_crops, default_aspect_ratios
-from cropaudit.saliency.model_store import ModelParams
-from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyModel, SaliencyResult
 
 #: Largest image a pixel-based cropper analyses at full size; larger ones are analysed
 #: downscaled (JPEG DCT scaling, then Lanczos) and their point and crops mapped back to the
@@ -213,7 +213,7 @@ def scale_crop(crop: Crop, fx: float, fy: float, width: int, height: int) -> Cro
 class PerImageCropper(Cropper):
     """A cropper that handles one image at a time: the loop, progress and failures.
 
-    Files are decoded by :func:`cropaudit.saliency.upright.decode_upright` (EXIF orientation
+    Files are decoded by :func:`cropaudit.imaging.upright.decode_upright` (EXIF orientation
     from JPEG EXIF only, PNG alpha 0 → white, as the engine), downscaled above
     ``analysis_pixels``; arrays are taken as already upright RGB. Subclasses implement
     :meth:`crop_one`; a :class:`CropauditError` fails that image only.
@@ -229,7 +229,7 @@ class PerImageCropper(Cropper):
 
     def load(self, image: ImageInput, source: str) -> Pixels:
         """Upright pixels of a file or an array (one-line errors naming the input)."""
-        from cropaudit.saliency.upright import decode_upright
+        from cropaudit.imaging.upright import decode_upright
 
         if isinstance(image, np.ndarray):
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 \

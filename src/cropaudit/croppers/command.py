@@ -40,10 +40,10 @@ from cropaudit.croppers.base import (
     point_cropping,
     resolve_ratios,
 )
+from cropaudit.engine.types import ImageInput, SaliencyResult
 from cropaudit.errors import ConfigError, CropauditError
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.source import open_image, oriented_size
-from cropaudit.saliency.types import ImageInput, SaliencyResult
+from cropaudit.imaging.source import open_image, oriented_size
 
 IMAGE = "{image}"
 RATIOS = "{aspect_ratios}"

@@ -18,8 +18,8 @@ peak on a tiny image); they grow linearly with the pixels.
 
 Only the FastGaze engine runs several images at once (one per worker thread); the other
 croppers take one image at a time. ``pair-saliency`` also renders composites in threads, each
-decoding one member at a time (:data:`~cropaudit.saliency.upright.DECODE_MB_PER_MEGAPIXEL`).
-Thread counts are sized with :func:`cropaudit.saliency.threads.workers_within`; a workflow
+decoding one member at a time (:data:`~cropaudit.imaging.upright.DECODE_MB_PER_MEGAPIXEL`).
+Thread counts are sized with :func:`cropaudit.engine.threads.workers_within`; a workflow
 asks for :func:`cropper_memory_mb` per job.
 """
 
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cropaudit.saliency.fastgaze import FASTGAZE_BASE_MB, FASTGAZE_MB_PER_MEGAPIXEL
-from cropaudit.saliency.params import DEFAULT_MAX_PIXELS
-from cropaudit.saliency.upright import DECODE_MB_PER_MEGAPIXEL
+from cropaudit.engine.fastgaze import FASTGAZE_BASE_MB, FASTGAZE_MB_PER_MEGAPIXEL
+from cropaudit.engine.params import DEFAULT_MAX_PIXELS
+from cropaudit.imaging.upright import DECODE_MB_PER_MEGAPIXEL
 
 
 @dataclass(frozen=True)

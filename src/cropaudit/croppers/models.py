@@ -1,6 +1,6 @@
 """``fastgaze`` and ``center``: the engine's saliency models as croppers.
 
-Both already implement :class:`~cropaudit.saliency.types.SaliencyModel`; wrapping them in
+Both already implement :class:`~cropaudit.engine.types.SaliencyModel`; wrapping them in
 :class:`~cropaudit.croppers.base.MapCropper` adds crops by the original program's rule (largest
 window of each ratio centred on the salient point, shifted inside the image; symmetric images
 centred horizontally), so their outputs are byte-identical to ``cropaudit saliency`` before
@@ -22,7 +22,7 @@ def center_version() -> str:
 
 
 def build_fastgaze(context: CropperContext) -> MapCropper:
-    from cropaudit.saliency.loader import load_model
+    from cropaudit.engine.loader import load_model
 
     params = context.model
     info = CropperInfo(
@@ -33,7 +33,7 @@ def build_fastgaze(context: CropperContext) -> MapCropper:
 
 
 def build_center(context: CropperContext) -> MapCropper:
-    from cropaudit.saliency.center import SIGMA_FRACTION, CenterModel
+    from cropaudit.engine.center import SIGMA_FRACTION, CenterModel
 
     info = CropperInfo("center", center_version(), CENTER.licence, True, CENTER.description,
                        {"sigma_fraction": SIGMA_FRACTION})

@@ -21,9 +21,9 @@ from cropaudit.croppers.base import (
     Pixels,
     cell_centres,
 )
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import CropauditError
-from cropaudit.saliency.grid import fit_size, salient_point
-from cropaudit.saliency.types import SaliencyResult
+from cropaudit.geometry.grid import fit_size, salient_point
 
 #: cropper name → (OpenCV factory name, description)
 ALGORITHMS: dict[str, tuple[str, str]] = {

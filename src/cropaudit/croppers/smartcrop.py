@@ -38,9 +38,9 @@ from cropaudit.croppers.base import (
     resolve_ratios,
     scale_crop,
 )
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import ConfigError
 from cropaudit.geometry.crops import Crop, crop_rectangle
-from cropaudit.saliency.types import SaliencyResult
 
 #: Target width handed to smartcrop, as its own command line does.
 TARGET_WIDTH = 100

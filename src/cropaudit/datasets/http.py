@@ -483,58 +483,16 @@ class PoliteClient:
         :class:`HostDown` when a host fails ``host_failures_max`` connections in a row, and
         lets ``KeyboardInterrupt`` through within seconds; complete files stay in all cases.
         """
-        from tqdm import tqdm
-
         dest = Path(dest_dir)
-        dest.mkdir(parents=True, exist_ok=True)
-        present: dict[str, list[Path]] = {}
-        for p in sorted(dest.iterdir()):
-            if p.name.startswith(".") and p.name.endswith(PART_SUFFIX):
-                p.unlink(missing_ok=True)
-            elif p.is_file() and not p.name.startswith("."):
-                present.setdefault(p.stem, []).append(p)
-
-        todo: queue.SimpleQueue[DownloadJob | None] = queue.SimpleQueue()
-        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        n_workers = min(self.params.concurrency, len(jobs))
-        for job in jobs:
-            todo.put(job)
-        for _ in range(n_workers):
-            todo.put(None)  # one end marker per worker
+        present = _files_to_resume(dest)
 
         def run(job: DownloadJob) -> Downloaded[T]:
             return self._one(job, dest, present.get(job.stem, []), verify, accept)
 
-        workers = [
-            threading.Thread(target=self._worker, args=(todo, results, run), daemon=True,
-                             name=f"download-{i}")
-            for i in range(n_workers)
-        ]
+        workers, results = self._workers(jobs, run)
         report: DownloadReport[T] = DownloadReport()
-        busy: StopAll | None = None
         try:
-            with tqdm(total=len(jobs), desc=desc, unit="file", disable=None) as bar:
-                for w in workers:
-                    w.start()
-                while len(report.done) + len(report.failed) < len(jobs):
-                    try:
-                        job, outcome = results.get(timeout=0.2)
-                    except queue.Empty:
-                        if not any(w.is_alive() for w in workers) and results.empty():
-                            break  # every worker stopped early (StopAll)
-                        continue
-                    if isinstance(outcome, Downloaded):
-                        report.done[job.key] = outcome
-                    elif isinstance(outcome, Rejected):
-                        report.failed[job.key] = outcome.reason
-                        log.debug("%s: %s", job.url, outcome.reason)
-                    elif isinstance(outcome, StopAll):
-                        busy = outcome
-                        break
-                    elif isinstance(outcome, BaseException) and not isinstance(outcome, Stopped):
-                        raise outcome
-                    bar.update(1)
-                    bar.set_postfix(failed=len(report.failed), refresh=False)
+            busy = self._collect(jobs, workers, results, report, desc)
         except KeyboardInterrupt:
             self._stop.set()
             self._join(workers)
@@ -554,6 +512,52 @@ class PoliteClient:
         log.info("%s: %s", desc, report.summary())
         return report
 
+    def _workers(
+        self, jobs: Sequence[DownloadJob], run: Callable[[DownloadJob], Downloaded[T]],
+    ) -> tuple[list[threading.Thread], queue.SimpleQueue[Any]]:
+        """The download threads (not started; at most ``concurrency``, one per job at most)
+        and the queue they report ``(job, outcome)`` on. Their own queue holds every job and
+        one end marker per thread, so each stops when the work is done."""
+        todo: queue.SimpleQueue[DownloadJob | None] = queue.SimpleQueue()
+        results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        n_workers = min(self.params.concurrency, len(jobs))
+        for job in jobs:
+            todo.put(job)
+        for _ in range(n_workers):
+            todo.put(None)
+        workers = [
+            threading.Thread(target=self._worker, args=(todo, results, run), daemon=True,
+                             name=f"download-{i}")
+            for i in range(n_workers)
+        ]
+        return workers, results
+
+    def _collect(
+        self, jobs: Sequence[DownloadJob], workers: Sequence[threading.Thread],
+        results: queue.SimpleQueue[Any], report: DownloadReport[T], desc: str,
+    ) -> StopAll | None:
+        """Start the workers and file each outcome in ``report`` as it comes, under a progress
+        bar. Returns the :class:`StopAll` that ended the run early, if one did; re-raises any
+        other error a worker met (a bug). Returns early, too, when every worker has stopped."""
+        from tqdm import tqdm
+
+        with tqdm(total=len(jobs), desc=desc, unit="file", disable=None) as bar:
+            for w in workers:
+                w.start()
+            while len(report.done) + len(report.failed) < len(jobs):
+                try:
+                    job, outcome = results.get(timeout=0.2)
+                except queue.Empty:
+                    if not any(w.is_alive() for w in workers) and results.empty():
+                        break  # every worker stopped early (StopAll)
+                    continue
+                if isinstance(outcome, StopAll):
+                    return outcome
+                _file_outcome(report, job, outcome)
+                bar.update(1)
+                bar.set_postfix(failed=len(report.failed), refresh=False)
+        return None
+
     @staticmethod
     def _join(workers: Sequence[threading.Thread]) -> None:
         """Give in-flight workers a moment to remove their ``.part`` files (never longer:
@@ -561,3 +565,28 @@ class PoliteClient:
         deadline = time.monotonic() + STOP_GRACE_S
         for w in workers:
             w.join(max(0.0, deadline - time.monotonic()))
+
+
+def _files_to_resume(dest: Path) -> dict[str, list[Path]]:
+    """Complete files already in ``dest`` by stem, after removing the ``.part`` files an
+    interrupted run left (creates ``dest``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    present: dict[str, list[Path]] = {}
+    for p in sorted(dest.iterdir()):
+        if p.name.startswith(".") and p.name.endswith(PART_SUFFIX):
+            p.unlink(missing_ok=True)
+        elif p.is_file() and not p.name.startswith("."):
+            present.setdefault(p.stem, []).append(p)
+    return present
+
+
+def _file_outcome(report: DownloadReport[T], job: DownloadJob, outcome: Any) -> None:
+    """One worker's outcome into the report: a file done, a file refused, or a bug raised
+    (:class:`Stopped` is neither: the client was told to stop)."""
+    if isinstance(outcome, Downloaded):
+        report.done[job.key] = outcome
+    elif isinstance(outcome, Rejected):
+        report.failed[job.key] = outcome.reason
+        log.debug("%s: %s", job.url, outcome.reason)
+    elif isinstance(outcome, BaseException) and not isinstance(outcome, Stopped):
+        raise outcome

@@ -24,9 +24,9 @@ import pandas as pd
 
 from cropaudit.datasets.table import BASE_COLUMNS
 from cropaudit.datasets.validate import Candidate, Exclusion, ImageInfo, finalize
+from cropaudit.engine.model_store import sha256_file
 from cropaudit.errors import ConfigError, InputFileError
 from cropaudit.outputs import atomic_path
-from cropaudit.saliency.model_store import sha256_file
 
 if TYPE_CHECKING:
     from cropaudit.config import Params

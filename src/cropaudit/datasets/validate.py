@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.datasets.table import BASE_COLUMNS, group_label, write_table
+from cropaudit.engine.model_store import sha256_file
 from cropaudit.errors import DatasetError, InputFileError
+from cropaudit.imaging.source import open_image, oriented_size
 from cropaudit.outputs import atomic_path
-from cropaudit.saliency.model_store import sha256_file
-from cropaudit.saliency.source import open_image, oriented_size
 from cropaudit.untrusted import csv_cell
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ know where the face is. Faces are found by MTCNN (the ``mtcnn`` package, TensorF
 weights ship inside its wheel: they are loaded from the installed package by absolute path,
 so nothing is ever downloaded and no file of the working directory can stand in for them.
 Detection runs on the same upright pixels the saliency engine sees
-(:func:`cropaudit.saliency.upright.decode_upright`: EXIF orientation from JPEG EXIF only,
+(:func:`cropaudit.imaging.upright.decode_upright`: EXIF orientation from JPEG EXIF only,
 PNG alpha 0 → white); very large images are downscaled first (``faces.max_pixels``) and their
 boxes mapped back to the image's own pixels.
 
@@ -100,7 +100,7 @@ class MtcnnDetector:
     name = "mtcnn"
 
     def __init__(self, *, min_face_size: int = 20) -> None:
-        from cropaudit.saliency.fastgaze import configure_tensorflow, import_tensorflow
+        from cropaudit.engine.fastgaze import configure_tensorflow, import_tensorflow
 
         import_tensorflow()  # before mtcnn imports TensorFlow itself: silences start-up noise
         device = configure_tensorflow()
@@ -196,7 +196,7 @@ def face_rows(image_id: str, group: str, size: tuple[int, int],
 def detect_image(path: Path, detector: FaceDetector, params: FacesParams, *, hard_limit: int
                  ) -> tuple[tuple[int, int], list[DetectedFace]]:
     """(upright size, faces in its pixels) of one image file."""
-    from cropaudit.saliency.upright import decode_upright
+    from cropaudit.imaging.upright import decode_upright
 
     upright = decode_upright(path, str(path), max_pixels=params.max_pixels,
                              hard_limit=hard_limit, limit_label="faces.max_pixels")

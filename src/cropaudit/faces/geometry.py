@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from cropaudit.geometry.composition import Placement
 from cropaudit.geometry.crops import Crop
+from cropaudit.geometry.placement import Placement
 
 #: How much of a face a crop keeps: all of it, some of it, none of it.
 FaceKept = Literal["full", "partial", "none"]

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cropaudit.engine.maps import nearest_scores, upsample_scores
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.faces.geometry import Box, face_kept
 from cropaudit.gaze.params import GazeParams as GazeParams
-from cropaudit.saliency.maps import nearest_scores, upsample_scores
-from cropaudit.saliency.types import SaliencyResult
 from cropaudit.stats.face_rates import rate_tree as rate_tree_of, test_tree
 from cropaudit.stats.params import Correction
 from cropaudit.stats.rates import pairwise_differences, rates_by

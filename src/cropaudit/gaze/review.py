@@ -20,13 +20,15 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.errors import InputFileError
 from cropaudit.gaze.analysis import (
     CROP_VALUES,
@@ -38,7 +40,6 @@ from cropaudit.gaze.analysis import (
     crop_column,
 )
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.types import SaliencyResult
 
 #: Columns of the template a reviewer leaves as they are / may use freely.
 ID_COLUMNS = ("image_id", "sheet")
@@ -76,8 +77,8 @@ def draw_sheet(path: str | os.PathLike[str], rgb: np.ndarray, result: SaliencyRe
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    from cropaudit.engine.maps import normalise, upsample_scores
     from cropaudit.outputs import atomic_path
-    from cropaudit.saliency.maps import normalise, upsample_scores
 
     w, h = result.width, result.height
     extent = (0, w, h, 0)
@@ -163,6 +164,20 @@ def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
     :class:`InputFileError` line naming the first bad row (and how many more there are).
     """
     p = Path(path)
+    df = _review_frame(p)
+    wanted = questions(ratios)
+    _check_columns(p, df, wanted)
+    rows, problems = _review_rows(df, wanted, set(labels.index.astype(str)))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputFileError(f"{p}: {problems[0]}{more}")
+    if not rows:
+        raise InputFileError(f"{p}: no labels filled in yet (answer at least one question)")
+    return pd.DataFrame(rows).set_index("image_id")
+
+
+def _review_frame(p: Path) -> pd.DataFrame:
+    """The filled-in sheet as text cells, its column names stripped of spaces."""
     if not p.is_file():
         raise InputFileError(f"{p}: no such file")
     try:
@@ -172,11 +187,14 @@ def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(f"{p}: not a readable CSV file ({first})") from None
     df.columns = [str(c).strip() for c in df.columns]
-    wanted = questions(ratios)
+    return df
+
+
+def _check_columns(p: Path, df: pd.DataFrame, wanted: Mapping[str, Sequence[str]]) -> None:
+    """Every question must be there: a renamed or deleted column would otherwise drop that
+    question from the agreement without a word."""
     missing = [c for c in ("image_id", *wanted) if c not in df.columns]
     if missing:
-        # every question must be there: a renamed or deleted column would otherwise drop that
-        # question from the agreement without a word
         known = {*ID_COLUMNS, *wanted, *FREE_COLUMNS}
         unknown = [c for c in df.columns if c not in known]
         hint = f"; unknown column(s) {', '.join(unknown)}" if unknown else ""
@@ -184,14 +202,18 @@ def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
             f"{p}: missing column(s) {', '.join(missing)}{hint} (fill in the review.csv that "
             "`cropaudit gaze` wrote, keeping its header)"
         )
-    asked = list(wanted)
-    known = set(labels.index.astype(str))
+
+
+def _review_rows(df: pd.DataFrame, wanted: Mapping[str, Sequence[str]], known: set[str]
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows with at least one answer, and every problem found, each naming its row as a
+    spreadsheet shows it (the header is row 1)."""
     problems: list[str] = []
     seen: dict[str, int] = {}
     rows = []
     for i, rec in enumerate(df.to_dict("records")):
-        row_no = i + 2  # as a spreadsheet shows it: the header is row 1
-        answers = {q: _normal(rec.get(q, "")) for q in asked}
+        row_no = i + 2
+        answers = {q: _normal(rec.get(q, "")) for q in wanted}
         image_id = str(rec.get("image_id", "")).strip()
         if not any(answers.values()) and not image_id:
             continue  # an empty line
@@ -213,12 +235,7 @@ def read_review(path: str | os.PathLike[str], labels: pd.DataFrame,
         if any(answers.values()):
             rows.append({"image_id": image_id, "row": row_no,
                          **{q: (v or pd.NA) for q, v in answers.items()}})
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise InputFileError(f"{p}: {problems[0]}{more}")
-    if not rows:
-        raise InputFileError(f"{p}: no labels filled in yet (answer at least one question)")
-    return pd.DataFrame(rows).set_index("image_id")
+    return rows, problems
 
 
 @dataclass(frozen=True)

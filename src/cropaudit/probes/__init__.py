@@ -1,8 +1,8 @@
 """Probes: how fragile each verdict is, and what a cropper responds to (docs/probes.md).
 
-Composition probes (:mod:`.composition`) re-show a seeded subsample of the audit's pair tuples
+Composition probes (:mod:`.recompose`) re-show a seeded subsample of the audit's pair tuples
 changed in one way at a time (padding offset, gap, order, layout, scaling, JPEG quality, 3×1
 grid); counterfactual edits (:mod:`.edits`) change single images inside their face box.
-:mod:`.engine` runs a cropper on them and records hard (argmax) and soft outcomes
+:mod:`.runner` runs a cropper on them and records hard (argmax) and soft outcomes
 (:mod:`.soft`); :mod:`cropaudit.stats.probes` measures them against the baseline.
 """

@@ -27,8 +27,8 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from cropaudit.faces.geometry import Box
-from cropaudit.probes.composition import ProbeSetting
 from cropaudit.probes.params import EditsParams
+from cropaudit.probes.recompose import ProbeSetting
 
 #: One sentence per script ("The quick brown fox jumps over the lazy dog" and translations).
 SENTENCES = {

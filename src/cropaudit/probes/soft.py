@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cropaudit.geometry.composition import CompositeGeometry
-from cropaudit.saliency.types import SaliencyResult
+from cropaudit.engine.types import SaliencyResult
+from cropaudit.geometry.placement import CompositeGeometry
 
 SOFT_COLUMNS = ("has_map", "mass_share", "topk_share", "margin", "mass_won")
 

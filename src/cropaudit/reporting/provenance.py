@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from cropaudit import __version__
-from cropaudit.saliency.model_store import sha256_file
+from cropaudit.engine.model_store import sha256_file
 
 #: Packages whose versions change results or their presentation.
 TRACKED_PACKAGES: tuple[str, ...] = (

@@ -21,6 +21,13 @@ its inputs (params, metrics, dataset, model, code), and the same inputs are not 
 (``--new`` forces another run). A run interrupted by Ctrl-C, SIGTERM or SIGHUP is marked
 FAILED; one killed outright (SIGKILL) is marked FAILED by the next ``log-run`` of the same
 inputs.
+
+One way to a run: :func:`connect` probes the store and finds the experiment, and
+:func:`open_run` opens every run (the audit's, the cropper comparison's parent and each
+cropper's child) with the deadlines, the signal handling, the inputs' digest and the one-line
+errors; :func:`log_run` and :func:`log_cropper_runs` only say what each run holds. The two
+steps are apart because the probe must come before MLflow is imported (seconds), while the
+audit run's digest reads MLflow's digest of the dataset.
 """
 
 from __future__ import annotations
@@ -318,6 +325,138 @@ def inputs_digest(params_dump: Mapping[str, Any], metrics: Mapping[str, Any],
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# -- opening runs: the one way ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Store:
+    """A tracking store that answered the probe, and the experiment its runs go to.
+
+    ``call(what, fn, *args)`` runs one MLflow call under ``tracking.call_deadline_s``; every
+    call made for a run goes through it.
+    """
+
+    uri: str
+    experiment: str
+    experiment_id: str
+    client: Any
+    call: Call
+
+
+def connect(tracking: TrackingParams) -> Store:
+    """The store runs are logged to: probed, with its experiment found or created.
+
+    The probe comes before MLflow is imported (that takes seconds), so an unreachable server
+    is one line at once; MLflow's HTTP retries are cut to seconds first. Every failure is one
+    :class:`TrackingServerError` line that says how to log later.
+    """
+    for key, value in HTTP_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    uri = tracking_uri(tracking)
+    check_reachable(uri, tracking.experiment)
+    with _store_errors(uri):
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        mlflow.set_tracking_uri(uri)
+        client = MlflowClient(tracking_uri=uri)
+        call = bounded_calls(tracking.call_deadline_s)
+        experiment_id = call("find or create the experiment", ensure_experiment, client,
+                             tracking.experiment, uri)
+    return Store(uri, tracking.experiment, experiment_id, client, call)
+
+
+@dataclass(frozen=True)
+class TrackedRun:
+    """A run opened by :func:`open_run`: the live one, or (``reused``) the finished run logged
+    before with the same inputs' digest, to which nothing is logged."""
+
+    store: Store
+    run: Any  # mlflow's ActiveRun, or the earlier finished Run: both have ``.info``
+    digest: str = ""
+    reused: bool = False
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run.info.run_id)
+
+    def log(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` under the store's call deadline; ``what`` names it in the
+        one-line error."""
+        return self.store.call(what, fn, *args, **kwargs)
+
+    def log_folder(self, directory: Path | None, dest: str) -> None:
+        """Every file of ``directory`` as artifacts under ``dest`` (nothing when it is absent)."""
+        import mlflow
+
+        if directory is not None and directory.is_dir():
+            self.log(f"log the {dest} folder", mlflow.log_artifacts, str(directory), dest)
+
+    def record(self) -> RunRecord:
+        """Where the run can be found (``log-run``'s output file)."""
+        info = self.run.info
+        return RunRecord(run_id=info.run_id, experiment_id=info.experiment_id,
+                         experiment=self.store.experiment, tracking_uri=self.store.uri,
+                         artifact_uri=info.artifact_uri, inputs_digest=self.digest)
+
+
+@contextlib.contextmanager
+def open_run(store: Store, name: str, tags: Mapping[str, str], *, digest: str = "",
+             new: bool = False, parent: TrackedRun | None = None) -> Iterator[TrackedRun]:
+    """The one way a run is opened: ``with open_run(...) as run:`` then log what it holds.
+
+    * every MLflow call has the store's deadline, and a failure (a deadline, an MLflow error)
+      leaves the block as one :class:`TrackingServerError` line;
+    * SIGTERM and SIGHUP, like Ctrl-C, end the run FAILED instead of leaving it RUNNING;
+    * with ``digest`` (of the run's inputs, :func:`inputs_digest`) the run is tagged with it,
+      runs of the same digest left RUNNING by a killed process are marked FAILED, and a
+      finished one is handed back with ``reused`` set instead of logging a copy (unless
+      ``new``);
+    * with ``parent``, the run is nested under that open run.
+    """
+    import mlflow
+
+    with _store_errors(store.uri):
+        earlier = _finished_run_with(store, digest) if digest else None
+        if earlier is not None and not new:
+            yield TrackedRun(store, earlier, digest, reused=True)
+            return
+        what = f"run {name!r}"
+        with _signals_interrupt(), bounded_run(store.call, what,
+                                               experiment_id=store.experiment_id,
+                                               run_name=name, nested=parent is not None) as run:
+            store.call("set tags", mlflow.set_tags,
+                       {**tags, **({DIGEST_TAG: digest} if digest else {})})
+            yield TrackedRun(store, run, digest)
+
+
+@contextlib.contextmanager
+def _store_errors(uri: str) -> Iterator[None]:
+    """A store that fails inside the block, as one line naming it and how to log later."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except DeadlineExceeded as exc:
+        raise _deadline_error(exc, uri) from None
+    except MlflowException as exc:
+        first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()
+        raise TrackingServerError(f"MLflow tracking store {uri}: "
+                                  f"{first[0] if first else type(exc).__name__}; {LATER_HINT}"
+                                  ) from None
+
+
+def _finished_run_with(store: Store, digest: str) -> Any | None:
+    """The latest finished run of these inputs, if any; runs of them that a killed process
+    (SIGKILL: no handler ran) left RUNNING are marked FAILED on the way."""
+    earlier = store.call("search for runs of these inputs", _runs_with_digest, store.client,
+                         store.experiment_id, digest)
+    for stale in (r for r in earlier if r.info.status == "RUNNING"):
+        store.call("mark a stale run FAILED", store.client.set_terminated, stale.info.run_id,
+                   status="FAILED")
+    return next((r for r in earlier if r.info.status == "FINISHED"), None)
+
+
 def _runs_with_digest(client: Any, experiment_id: str, digest: str) -> list[Any]:
     return list(client.search_runs(
         [experiment_id], filter_string=f"tags.`{DIGEST_TAG}` = '{digest}'",
@@ -325,17 +464,10 @@ def _runs_with_digest(client: Any, experiment_id: str, digest: str) -> list[Any]
     ))
 
 
-def _record(run: Any, experiment: str, uri: str, digest: str) -> RunRecord:
-    return RunRecord(
-        run_id=run.info.run_id, experiment_id=run.info.experiment_id, experiment=experiment,
-        tracking_uri=uri, artifact_uri=run.info.artifact_uri, inputs_digest=digest,
-    )
-
-
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt while a run is open, so that MLflow's
-    ``with start_run()`` marks it FAILED instead of leaving it RUNNING forever."""
+    """SIGTERM and SIGHUP raise KeyboardInterrupt while a run is open, so that the run is
+    marked FAILED instead of left RUNNING forever."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -350,6 +482,21 @@ def _signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+# -- the audit run -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFiles:
+    """The files of a finished audit that its run logs as artifacts."""
+
+    params_path: Path
+    metrics_paths: Sequence[Path]
+    stats_dir: Path | None = None
+    figures_dir: Path | None = None
+    report_path: Path | None = None
+    artifact_dirs: Sequence[Path] = ()
 
 
 def log_run(
@@ -372,49 +519,46 @@ def log_run(
     run with the same inputs' digest is returned instead of logging a copy, unless ``new``.
     Store errors are one :class:`TrackingServerError` line.
     """
-    for key, value in HTTP_ENV_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-    metrics_paths = [metrics_path] if isinstance(metrics_path, Path) else list(metrics_path)
+    files = AuditFiles(params_path, [metrics_path] if isinstance(metrics_path, Path)
+                       else list(metrics_path), stats_dir, figures_dir, report_path,
+                       artifact_dirs)
     if not dataset_path.is_file():
         raise InputFileError(f"{dataset_path}: dataset table not found")
-    metrics = read_metrics(metrics_paths)
-    uri = tracking_uri(params.tracking)
-    check_reachable(uri, params.tracking.experiment)  # before importing MLflow (seconds)
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return _log_run(params, params_path, metrics_paths, metrics, dataset_path, stats_dir,
-                        figures_dir, report_path, model_path, artifact_dirs, uri, new)
-    except DeadlineExceeded as exc:
-        raise _deadline_error(exc, uri) from None
-    except MlflowException as exc:
-        first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()
-        raise TrackingServerError(f"MLflow tracking store {uri}: "
-                                  f"{first[0] if first else type(exc).__name__}; {LATER_HINT}"
-                                  ) from None
+    metrics = read_metrics(files.metrics_paths)
+    store = connect(params.tracking)
+    inputs = _audit_inputs(params, metrics, dataset_path, model_path)
+    name = params.tracking.run_name or (
+        f"{params.dataset.dataset_name}-{params.primary_cropper}-seed{params.seed}")
+    with open_run(store, name, inputs.tags, digest=inputs.digest, new=new) as run:
+        if not run.reused:
+            _log_audit(run, inputs, files)
+    return run.record(), run.reused
 
 
-def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
-             metrics: dict[str, Any], dataset_path: Path, stats_dir: Path | None,
-             figures_dir: Path | None, report_path: Path | None, model_path: Path | None,
-             artifact_dirs: Sequence[Path], uri: str, new: bool) -> tuple[RunRecord, bool]:
+@dataclass(frozen=True)
+class _AuditInputs:
+    """What an audit run records besides its files, and what its inputs' digest reads."""
+
+    params_dump: dict[str, Any]
+    metrics: dict[str, Any]
+    dataset: Any  # the dataset table as an MLflow dataset input
+    versions: dict[str, str]
+    tags: dict[str, str]  # the code (commit), model, data and versions
+
+    @property
+    def digest(self) -> str:
+        return inputs_digest(self.params_dump, self.metrics, self.tags)
+
+
+def _audit_inputs(params: Any, metrics: dict[str, Any], dataset_path: Path,
+                  model_path: Path | None) -> _AuditInputs:
+    """Read the dataset, the versions and the commit (MLflow is imported here, after the
+    store's probe: its dataset digest is one of the tags)."""
     import mlflow
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
     from cropaudit.reporting.provenance import file_digest, git_state, package_versions
 
-    tp: TrackingParams = params.tracking
-    call = bounded_calls(tp.call_deadline_s)
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = call("find or create the experiment", ensure_experiment, client,
-                         tp.experiment, uri)
-    run_name = tp.run_name or (
-        f"{params.dataset.dataset_name}-{params.primary_cropper}-seed{params.seed}"
-    )
-    git = git_state(".")
-    versions = package_versions()
     table = pd.read_parquet(dataset_path)
     with warnings.catch_warnings():
         # MLflow hints about ambiguous local sources and integer columns do not apply here.
@@ -424,6 +568,8 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
             table, source=str(dataset_path.absolute()), name=params.dataset.dataset_name
         )
         _ = dataset.schema  # inferred (and cached) here, where its hint is silenced
+    git = git_state(".")
+    versions = package_versions()
     tags = {
         "cropaudit.version": versions.get("cropaudit", ""),
         "git.commit": git.commit or "unknown",
@@ -438,42 +584,32 @@ def _log_run(params: Any, params_path: Path, metrics_paths: list[Path],
     }
     if git.commit:
         tags["mlflow.source.git.commit"] = git.commit
-    params_dump = params.model_dump(mode="json")
-    digest = inputs_digest(params_dump, metrics, tags)
-    tags[DIGEST_TAG] = digest
+    return _AuditInputs(params.model_dump(mode="json"), metrics, dataset, versions, tags)
 
-    earlier = call("search for runs of these inputs", _runs_with_digest, client,
-                   experiment_id, digest)
-    for stale in (r for r in earlier if r.info.status == "RUNNING"):
-        # a log-run of the same inputs killed outright (SIGKILL) never ended its run
-        call("mark a stale run FAILED", client.set_terminated, stale.info.run_id,
-             status="FAILED")
-    finished = [r for r in earlier if r.info.status == "FINISHED"]
-    if finished and not new:
-        return _record(finished[0], tp.experiment, uri, digest), True
 
-    with _signals_interrupt(), bounded_run(call, "the run", experiment_id=experiment_id,
-                                           run_name=run_name) as run:
-        call("set tags", mlflow.set_tags, tags)
-        log_params_and_metrics(params_dump, metrics, call)
-        call("log the dataset", mlflow.log_input, dataset, context="audit")
-        call("log versions.json", mlflow.log_dict, versions, "environment/versions.json")
-        call("log params.yaml", mlflow.log_artifact, str(params_path), "config")
-        for path in metrics_paths:
-            call(f"log {path.name}", mlflow.log_artifact, str(path), "metrics")
-        dirs = [(stats_dir, "tables"), (figures_dir, "figures"),
-                *((d, d.name) for d in artifact_dirs)]
-        for directory, dest in dirs:
-            if directory is not None and directory.is_dir():
-                call(f"log the {dest} folder", mlflow.log_artifacts, str(directory), dest)
-        if report_path is not None and report_path.is_file():
-            call("log the report", mlflow.log_artifact, str(report_path), "report")
-        record = _record(run, tp.experiment, uri, digest)
-    return record, False
+def _log_audit(run: TrackedRun, inputs: _AuditInputs, files: AuditFiles) -> None:
+    """What the audit run holds: params, metrics, the dataset input, versions, artifacts."""
+    import mlflow
+
+    log_params_and_metrics(inputs.params_dump, inputs.metrics, run.log)
+    run.log("log the dataset", mlflow.log_input, inputs.dataset, context="audit")
+    run.log("log versions.json", mlflow.log_dict, inputs.versions, "environment/versions.json")
+    run.log("log params.yaml", mlflow.log_artifact, str(files.params_path), "config")
+    for path in files.metrics_paths:
+        run.log(f"log {path.name}", mlflow.log_artifact, str(path), "metrics")
+    run.log_folder(files.stats_dir, "tables")
+    run.log_folder(files.figures_dir, "figures")
+    for directory in files.artifact_dirs:
+        run.log_folder(directory, directory.name)
+    if files.report_path is not None and files.report_path.is_file():
+        run.log("log the report", mlflow.log_artifact, str(files.report_path), "report")
 
 
 def record_dict(record: RunRecord) -> dict[str, str]:
     return asdict(record)
+
+
+# -- the cropper comparison: a parent run and a child run per cropper ------------------------------
 
 
 @dataclass(frozen=True)
@@ -499,61 +635,38 @@ def log_cropper_runs(
 
     Children carry the same metric keys (each cropper's stats metrics.json, same schema), so
     MLflow's compare view lines them up; the parent holds the comparison tables, the forest
-    plot and the agreement metrics. Returns the ids, for the stage's output record. Every
-    MLflow call has the deadline ``tracking.call_deadline_s``, as in :func:`log_run`.
+    plot and the agreement metrics. Returns the ids, for the stage's output record. Runs are
+    opened by :func:`open_run`, as in :func:`log_run`: deadlines, one-line errors, SIGTERM →
+    FAILED (no inputs' digest: each call logs a new comparison).
     """
     if not comparison_dir.is_dir():
         raise InputFileError(f"{comparison_dir}: comparison folder not found")
-    tp: TrackingParams = params.tracking
-    uri = tracking_uri(tp)
-    check_reachable(uri, tp.experiment)
-    try:
-        return _log_cropper_runs(params, params_path, comparison_dir, comparison_metrics,
-                                 croppers, uri)
-    except DeadlineExceeded as exc:
-        raise _deadline_error(exc, uri) from None
-
-
-def _log_cropper_runs(params: Any, params_path: Path, comparison_dir: Path,
-                      comparison_metrics: Path, croppers: Sequence[CropperRun], uri: str
-                      ) -> dict[str, Any]:
-    import mlflow
-    from mlflow.tracking import MlflowClient
+    store = connect(params.tracking)
+    import mlflow  # after the probe (seconds)
 
     from cropaudit.reporting.provenance import git_state
 
-    tp: TrackingParams = params.tracking
-    call = bounded_calls(tp.call_deadline_s)
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = call("find or create the experiment", ensure_experiment, client,
-                         tp.experiment, uri)
     git = git_state(".")
     base_tags = {"git.commit": git.commit or "unknown",
                  "dataset.name": params.dataset.dataset_name}
     dump = params.model_dump(mode="json")
-    name = tp.run_name or f"{params.dataset.dataset_name}-croppers-seed{params.seed}"
+    name = params.tracking.run_name or \
+        f"{params.dataset.dataset_name}-croppers-seed{params.seed}"
     children: dict[str, str] = {}
-    with bounded_run(call, "the parent run", experiment_id=experiment_id,
-                     run_name=name) as parent:
-        call("set tags", mlflow.set_tags, {**base_tags, "cropaudit.run": "cropper-comparison",
-                                           "croppers": ",".join(c.name for c in croppers)})
-        log_params_and_metrics(dump, read_metrics([comparison_metrics]), call)
-        call("log the comparison folder", mlflow.log_artifacts, str(comparison_dir),
-             "comparison")
-        call("log params.yaml", mlflow.log_artifact, str(params_path), "config")
+    parent_tags = {**base_tags, "cropaudit.run": "cropper-comparison",
+                   "croppers": ",".join(c.name for c in croppers)}
+    with open_run(store, name, parent_tags) as parent:
+        log_params_and_metrics(dump, read_metrics([comparison_metrics]), parent.log)
+        parent.log_folder(comparison_dir, "comparison")
+        parent.log("log params.yaml", mlflow.log_artifact, str(params_path), "config")
         # a test one cropper's outcomes leave undefined is logged as NaN, not dropped
         aligned = aligned_metrics({c.name: read_metrics([c.metrics_path]) for c in croppers})
         for c in croppers:
-            with bounded_run(call, f"the run of cropper {c.name}", experiment_id=experiment_id,
-                             run_name=c.name, nested=True) as child:
-                call("set tags", mlflow.set_tags, {**base_tags, "cropaudit.run": "cropper",
-                                                   "cropper": c.name, **(c.tags or {})})
-                log_flat({**dump, "cropper": c.name}, aligned[c.name], call)
-                for directory, dest in ((c.stats_dir, "tables"), (c.figures_dir, "figures")):
-                    if directory is not None and directory.is_dir():
-                        call(f"log the {dest} folder", mlflow.log_artifacts, str(directory),
-                             dest)
-                children[c.name] = child.info.run_id
-    return {"parent_run_id": parent.info.run_id, "experiment_id": experiment_id,
-            "experiment": tp.experiment, "tracking_uri": uri, "children": children}
+            tags = {**base_tags, "cropaudit.run": "cropper", "cropper": c.name, **(c.tags or {})}
+            with open_run(store, c.name, tags, parent=parent) as child:
+                log_flat({**dump, "cropper": c.name}, aligned[c.name], child.log)
+                child.log_folder(c.stats_dir, "tables")
+                child.log_folder(c.figures_dir, "figures")
+            children[c.name] = child.run_id
+    return {"parent_run_id": parent.run_id, "experiment_id": store.experiment_id,
+            "experiment": store.experiment, "tracking_uri": store.uri, "children": children}

@@ -5,7 +5,7 @@ the single-image crops (what the cropper would show if the photo were posted by 
 the gaze analysis (the image's saliency map, segmented into regions). Both need the full
 grid, not just the salient point, so the table stores the grid's scores and cell centres as
 list columns; :func:`result_of` turns a row back into a
-:class:`~cropaudit.saliency.types.SaliencyResult` without running the model again.
+:class:`~cropaudit.engine.types.SaliencyResult` without running the model again.
 
 Images are read from their files, so every number equals ``cropaudit saliency FILE``.
 """
@@ -20,8 +20,8 @@ import pandas as pd
 
 from cropaudit.contracts import IMAGE_SALIENCY_COLUMNS, read_stage_table
 from cropaudit.datasets.table import image_path
+from cropaudit.engine.types import ImageFailure, SaliencyModel, SaliencyResult
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.types import ImageFailure, SaliencyModel, SaliencyResult
 
 
 def result_row(image_id: str, group: str, result: SaliencyResult) -> dict[str, object]:

@@ -23,14 +23,15 @@ from PIL import Image
 
 from cropaudit.contracts import OUTCOME_COLUMNS, PAIRS_COLUMNS
 from cropaudit.datasets.table import image_path
+from cropaudit.engine.member_scores import score_members
+from cropaudit.engine.model_store import sha256_file
+from cropaudit.engine.threads import ordered_map
+from cropaudit.engine.types import ImageFailure, SaliencyModel, SaliencyResult
 from cropaudit.errors import InputFileError
-from cropaudit.geometry.composition import CompositeGeometry, Placement
+from cropaudit.geometry.placement import CompositeGeometry, Placement
+from cropaudit.imaging.composite import fit_member, parse_colour, render_composite
+from cropaudit.imaging.upright import decode_upright
 from cropaudit.outputs import read_parquet_metadata, write_parquet
-from cropaudit.saliency.composite import fit_member, parse_colour, render_composite, score_members
-from cropaudit.saliency.model_store import sha256_file
-from cropaudit.saliency.threads import ordered_map
-from cropaudit.saliency.types import ImageFailure, SaliencyModel, SaliencyResult
-from cropaudit.saliency.upright import decode_upright
 from cropaudit.stages.params import SaliencyParams as SaliencyParams
 
 

@@ -27,7 +27,7 @@ permutation 1 and "reversed" are the same arrangement, so pairs keep order 0/1 =
 reversed whatever the scheme.
 
 The result is the pairs table of docs/data-contracts.md: one row per member, with the
-composite geometry from :mod:`cropaudit.geometry.composition`.
+composite geometry from :mod:`cropaudit.geometry.placement`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import pandas as pd
 
 from cropaudit.contracts import COMPARISON_SEP
 from cropaudit.errors import ConfigError
-from cropaudit.geometry.composition import compose
+from cropaudit.geometry.placement import compose
 from cropaudit.stages.params import SamplingParams as SamplingParams
 
 

@@ -21,8 +21,8 @@ import pandas as pd
 
 from cropaudit.contracts import CROP_COLUMNS, CROP_FACE_COLUMNS, IMAGE_CROP_COLUMNS
 from cropaudit.faces.geometry import Box, box_in_composite, face_kept, kept_fraction
-from cropaudit.geometry.composition import Placement
 from cropaudit.geometry.crops import Crop, candidate_crops, intersection_area
+from cropaudit.geometry.placement import Placement
 from cropaudit.stages.params import CropsParams as CropsParams
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cropaudit.geometry.composition import compose, scaled_size
+from cropaudit.geometry.placement import compose, scaled_size
 
 
 def test_horizontal_members_side_by_side_with_padding_and_top_aligned():

@@ -20,15 +20,15 @@ import shutil
 import time
 from pathlib import Path
 
-from cropaudit.errors import DownloadError, ModelFileError
-from cropaudit.outputs import atomic_path
-from cropaudit.saliency.params import (  # re-exported: imported from here
+from cropaudit.engine.params import (  # re-exported: imported from here
     ENV_LOCAL_MODEL as ENV_LOCAL_MODEL,
     FASTGAZE_COMMIT as FASTGAZE_COMMIT,
     FASTGAZE_SHA256 as FASTGAZE_SHA256,
     FASTGAZE_URL as FASTGAZE_URL,
     ModelParams as ModelParams,
 )
+from cropaudit.errors import DownloadError, ModelFileError
+from cropaudit.outputs import atomic_path
 
 log = logging.getLogger(__name__)
 

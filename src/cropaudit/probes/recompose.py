@@ -2,8 +2,8 @@
 
 A probe setting turns the rows of a baseline tuple (pairs table, docs/data-contracts.md) into
 the rows of another composite of the *same images*, through the one geometry code
-(:func:`cropaudit.geometry.composition.compose`); the one renderer
-(:func:`cropaudit.stages.pair_saliency.render_composite`) then draws it. Rows keep the
+(:func:`cropaudit.geometry.placement.compose`); the one renderer
+(:func:`cropaudit.imaging.composite.render_composite`) then draws it. Rows keep the
 baseline's ``tuple_id`` and ``base_id`` so every probe outcome can be matched with its baseline
 outcome; ``order`` and ``position`` follow what is shown (an order swap flips ``order``).
 """
@@ -21,7 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from cropaudit.errors import InputFileError
-from cropaudit.geometry.composition import compose
+from cropaudit.geometry.placement import compose
 from cropaudit.probes.params import COMPOSITION_KINDS, ProbesParams
 
 #: Kind and value of the unchanged composites every probe is measured against.

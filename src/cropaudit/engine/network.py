@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cropaudit.saliency.layers import (
+from cropaudit.engine.layers import (
     Activation,
     ConvLayer,
     GaussianLayer,

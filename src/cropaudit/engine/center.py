@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyResult
 from cropaudit.errors import CropauditError
-from cropaudit.saliency.grid import fit_size, grid_coordinates, salient_point
-from cropaudit.saliency.source import open_image, oriented_size
-from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
+from cropaudit.geometry.grid import fit_size, grid_coordinates, salient_point
+from cropaudit.imaging.source import open_image, oriented_size
 
 #: Gaussian width as a fraction of the image side.
 SIGMA_FRACTION = 0.25
@@ -29,7 +29,7 @@ def center_scores(width: int, height: int, grid_x: np.ndarray, grid_y: np.ndarra
 
 
 class CenterModel:
-    """Baseline backend with the :class:`~cropaudit.saliency.types.SaliencyModel` interface."""
+    """Baseline backend with the :class:`~cropaudit.engine.types.SaliencyModel` interface."""
 
     name = "center"
 

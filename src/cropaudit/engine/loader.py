@@ -1,6 +1,6 @@
 """Build Twitter's FastGaze model as ``model:`` of params.yaml configures it.
 
-Kept out of the package's ``__init__`` so that importing any part of :mod:`cropaudit.saliency`
+Kept out of the package's ``__init__`` so that importing any part of :mod:`cropaudit.engine`
 (every command reads its params through the config) does not import the engine.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from cropaudit.saliency.model_store import ModelParams, resolve_model_path, verify_model_file
-from cropaudit.saliency.types import SaliencyModel
+from cropaudit.engine.model_store import ModelParams, resolve_model_path, verify_model_file
+from cropaudit.engine.types import SaliencyModel
 
 
 def load_model(
@@ -17,7 +17,7 @@ def load_model(
 ) -> SaliencyModel:
     """Build FastGaze; its weights come from ``model_path``, else from the params."""
     params = params or ModelParams()
-    from cropaudit.saliency.fastgaze import FastGazeModel
+    from cropaudit.engine.fastgaze import FastGazeModel
 
     path = resolve_model_path(params, model_path)
     verify_model_file(path, params)  # before TensorFlow loads: a wrong file fails in a moment

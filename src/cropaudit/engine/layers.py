@@ -22,8 +22,8 @@ from enum import IntEnum
 
 import numpy as np
 
+from cropaudit.engine.vxm import VxmFile
 from cropaudit.errors import ModelFileError
-from cropaudit.saliency.vxm import VxmFile
 
 
 class LayerType(IntEnum):

@@ -32,14 +32,14 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
+from cropaudit.engine.layers import LayerStack, parse_layers
+from cropaudit.engine.model_store import sha256_file
+from cropaudit.engine.threads import available_cores, ordered_map, workers_within
+from cropaudit.engine.types import ImageFailure, ImageInput, SaliencyResult
+from cropaudit.engine.vxm import read_vxm
 from cropaudit.errors import CropauditError
-from cropaudit.saliency.grid import grid_coordinates, salient_point
-from cropaudit.saliency.layers import LayerStack, parse_layers
-from cropaudit.saliency.model_store import sha256_file
-from cropaudit.saliency.preprocess import PreparedImage, prepare_array, prepare_file
-from cropaudit.saliency.threads import available_cores, ordered_map, workers_within
-from cropaudit.saliency.types import ImageFailure, ImageInput, SaliencyResult
-from cropaudit.saliency.vxm import read_vxm
+from cropaudit.geometry.grid import grid_coordinates, salient_point
+from cropaudit.imaging.preprocess import PreparedImage, prepare_array, prepare_file
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class _Item:
 
 
 class FastGazeModel:
-    """The FastGaze backend (:class:`~cropaudit.saliency.types.SaliencyModel` interface)."""
+    """The FastGaze backend (:class:`~cropaudit.engine.types.SaliencyModel` interface)."""
 
     name = "fastgaze"
 
@@ -177,7 +177,7 @@ class FastGazeModel:
         self.runtime = resolve_runtime(runtime)
         self.precision = "fp32"
         if self.runtime == "tensorflow":
-            from cropaudit.saliency.network import FastGazeNetwork
+            from cropaudit.engine.network import FastGazeNetwork
 
             self.device = configure_tensorflow()
             self.network = FastGazeNetwork(stack, apply_gaussian=apply_gaussian)
@@ -189,7 +189,7 @@ class FastGazeModel:
                       cache_dir: str | os.PathLike[str] | None, apply_gaussian: bool) -> None:
         """Converted networks from the cache: one interpreter thread per worker for batch
         runs (the workers are the parallelism), all cores for a lone image (latency)."""
-        from cropaudit.saliency import litert
+        from cropaudit.engine import litert
 
         if model_sha256 is None:
             raise CropauditError("the LiteRT runtime needs the model file's sha256 (from_file)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RectBivariateSpline
 
-from cropaudit.saliency.types import SaliencyResult
+from cropaudit.engine.types import SaliencyResult
 
 
 def _pixel_centres(result: SaliencyResult, width: int, height: int

@@ -1,6 +1,6 @@
 """Run one cropper on probe composites: hard and soft outcomes per member, per setting.
 
-The composites are the audit's own tuples re-composed by :mod:`.composition` and drawn by the
+The composites are the audit's own tuples re-composed by :mod:`.recompose` and drawn by the
 one renderer (:func:`cropaudit.stages.pair_saliency.render_tuple`); outcomes are the
 saliency stage's (:func:`cropaudit.stages.pair_saliency.member_outcomes`) plus the soft
 outcomes of :mod:`.soft`. Grid settings also record, per aspect ratio, whether the cropper's
@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from cropaudit.croppers.base import Cropper, Cropping
+from cropaudit.engine.types import ImageFailure
 from cropaudit.errors import InputFileError
 from cropaudit.faces.geometry import Box, box_in_composite, kept_fraction
-from cropaudit.probes.composition import ProbeSetting, probe_pairs, reencode
 from cropaudit.probes.params import ProbesParams
+from cropaudit.probes.recompose import ProbeSetting, probe_pairs, reencode
 from cropaudit.probes.soft import soft_outcomes
-from cropaudit.saliency.types import ImageFailure
 from cropaudit.stages.pair_saliency import (
     MemberImages,
     geometry_of,
@@ -149,9 +149,9 @@ def run_edits(selected: pd.DataFrame, edits: Sequence, *, cropper: Cropper,
     ``selected``: :func:`cropaudit.probes.edits.select_images`; ``edits``: its
     :class:`~cropaudit.probes.edits.Edit` list.
     """
-    from cropaudit.geometry.composition import compose
+    from cropaudit.geometry.placement import compose
+    from cropaudit.imaging.composite import render_composite
     from cropaudit.probes.edits import apply_edit
-    from cropaudit.saliency.composite import render_composite
 
     rows: list[dict[str, object]] = []
     for r in selected.itertuples(index=False):

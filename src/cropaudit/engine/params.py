@@ -1,6 +1,6 @@
 """``model:`` section of params.yaml: Twitter's FastGaze model, where its weights come from.
 
-Kept apart from the model-file code (:mod:`cropaudit.saliency.model_store`) so that
+Kept apart from the model-file code (:mod:`cropaudit.engine.model_store`) so that
 :mod:`cropaudit.config` composes the sections' schemas without importing what uses them.
 """
 

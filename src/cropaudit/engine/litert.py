@@ -1,7 +1,7 @@
 """FastGaze on LiteRT: the CPU runtime, converted from our TensorFlow network and cached.
 
 TensorFlow stays the builder and the reference: :func:`convert` traces
-:class:`~cropaudit.saliency.network.FastGazeNetwork` (input ``[1, None, None, 3]``) and hands it
+:class:`~cropaudit.engine.network.FastGazeNetwork` (input ``[1, None, None, 3]``) and hands it
 to ``tf.lite.TFLiteConverter``. Running the converted model needs only ``ai-edge-litert``
 (XNNPACK): it imports, loads and runs a first image in a fraction of a second, where importing
 TensorFlow alone takes seconds, and it changes input size without re-planning. Its outputs
@@ -32,8 +32,8 @@ from typing import Literal
 
 import numpy as np
 
+from cropaudit.engine.layers import LayerStack
 from cropaudit.errors import ModelFileError
-from cropaudit.saliency.layers import LayerStack
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ def cache_name(model_sha256: str, precision: Precision, apply_gaussian: bool) ->
 
 def convert(stack: LayerStack, *, precision: Precision, apply_gaussian: bool) -> bytes:
     """The ``.tflite`` flatbuffer of the network (imports TensorFlow: seconds)."""
-    from cropaudit.saliency.fastgaze import import_tensorflow
-    from cropaudit.saliency.network import FastGazeNetwork
+    from cropaudit.engine.fastgaze import import_tensorflow
+    from cropaudit.engine.network import FastGazeNetwork
 
     tf = import_tensorflow()
     net = FastGazeNetwork(stack, apply_gaussian=apply_gaussian)
@@ -124,7 +124,7 @@ class LiteNetwork:
         self.path = path
         self.threads = threads
         self._local = threading.local()
-        from cropaudit.saliency.fastgaze import native_stderr_silenced
+        from cropaudit.engine.fastgaze import native_stderr_silenced
 
         # Load now so that a bad file fails here, naming it. Allocated at a tiny size: the
         # first image re-allocates at its own, and the model's default size costs 20 ms.

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from cropaudit.engine.types import SaliencyResult
 from cropaudit.geometry.crops import Crop
-from cropaudit.saliency.types import SaliencyResult
 from cropaudit.untrusted import terminal
 
 

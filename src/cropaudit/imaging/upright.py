@@ -1,11 +1,11 @@
-"""Upright RGB pixels of an image file at full resolution, by the engine's decoding rules.
+"""Upright RGB pixels of an image file at full resolution, by the network input's rules.
 
-The engine decodes for the network (fit to 320 pixels); the app, the face detector and the
-review sheets need the whole image, upright, with the same rules so that every coordinate
-means the same pixel: EXIF orientation from JPEG EXIF only (as the original program), PNG
-alpha 0 → white, 16-bit PNGs keep their high byte. Images over a pixel budget are decoded at
-a reduced JPEG DCT scale where possible and downscaled with Lanczos; the caller is told by a
-notice and can map coordinates back with the original size.
+:mod:`cropaudit.imaging.preprocess` decodes for the network (fit to 320 pixels); the app,
+the face detector, the croppers and the review sheets need the whole image, upright, with
+the same rules so that every coordinate means the same pixel: EXIF orientation from JPEG EXIF
+only (as the original program), PNG alpha 0 → white, 16-bit PNGs keep their high byte. Images
+over a pixel budget are decoded at a reduced JPEG DCT scale where possible and downscaled with
+Lanczos; the caller is told by a notice and can map coordinates back with the original size.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from cropaudit.errors import InputFileError
-from cropaudit.saliency.preprocess import apply_orientation, decode_image as engine_decode
-from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
+from cropaudit.imaging.preprocess import apply_orientation, decode_image
+from cropaudit.imaging.source import exif_orientation, is_jpeg, open_image
 from cropaudit.untrusted import quote_name
 
 #: Peak memory of :func:`decode_upright` per megapixel of a PNG it decodes whole (then
@@ -85,9 +85,9 @@ def decode_upright(path: str | Path, name: str, *, max_pixels: int, hard_limit: 
                 rgb = None
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise InputFileError(f"{quote_name(name)}: cannot decode image ({exc})") from None
-    if rgb is None:  # PNG, GIF, WebP, ...: the engine's own decoder, nothing to rescale
+    if rgb is None:  # PNG, GIF, WebP, ...: the network input's decoder, nothing to rescale
         try:
-            rgb = engine_decode(p, hard_limit, full_resolution=True).pixels
+            rgb = decode_image(p, hard_limit, full_resolution=True).pixels
         except InputFileError as exc:
             raise InputFileError(str(exc).replace(quote_name(p), quote_name(name))) from None
     rgb = apply_orientation(rgb, orientation)

@@ -4,7 +4,7 @@ FastGaze's scores, hence salient points and crops, move with single grey levels 
 so this module rebuilds the ``candidate_crops`` input bit for bit (see the reference README,
 ``shared/reference/README.md``): decode like libjpeg-turbo/libpng (JPEG DCT scaling, PNG alpha
 rule, 16-bit high byte), fit the long side to 320 with the original's resampling
-(:mod:`cropaudit.saliency.resample`), apply the EXIF orientation *after* the resize, subtract
+(:mod:`cropaudit.imaging.resample`), apply the EXIF orientation *after* the resize, subtract
 the Caffe means in RGB order. It also computes the left-right symmetry flag that makes the
 original centre its crops horizontally.
 
@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from cropaudit.errors import CropauditError, InputFileError
-from cropaudit.saliency.grid import fit_size
-from cropaudit.saliency.libwebp import decode_webp
-from cropaudit.saliency.resample import halve, resize_high_quality
-from cropaudit.saliency.source import exif_orientation, is_jpeg, open_image
+from cropaudit.geometry.grid import fit_size
+from cropaudit.imaging.libwebp import decode_webp
+from cropaudit.imaging.resample import halve, resize_high_quality
+from cropaudit.imaging.source import exif_orientation, is_jpeg, open_image
 from cropaudit.untrusted import quote_name
 
 #: Per-channel means subtracted from R, G, B (Caffe's BGR means, applied in RGB order).
@@ -104,7 +104,7 @@ def decode_image(
 
     JPEG and WebP are decoded reduced when that still covers the network size, as the
     original does; ``full_resolution`` turns that off for WebP (callers wanting every pixel
-    decode JPEG themselves, see :mod:`cropaudit.saliency.upright`).
+    decode JPEG themselves, see :mod:`cropaudit.imaging.upright`).
 
     Raises :class:`InputFileError` (one line naming the file) for missing, empty, non-image,
     oversized, truncated or corrupt files.
@@ -277,7 +277,7 @@ def _decode_png(img: Image.Image, bit_depth: int) -> np.ndarray:
 
 
 def _decode_webp(img: Image.Image, path: Path, target_w: int, target_h: int) -> np.ndarray:
-    """libwebp's scaled decode at imagecore's read size (:mod:`cropaudit.saliency.libwebp`).
+    """libwebp's scaled decode at imagecore's read size (:mod:`cropaudit.imaging.libwebp`).
 
     Without a loadable libwebp, Pillow decodes at full size (a warning says so).
     """
