@@ -390,6 +390,12 @@ def mc_se(rate: float, reps: int) -> float:
     return math.sqrt(rate * (1 - rate) / reps)
 
 
+def _runs(table: pd.DataFrame) -> str:
+    """'300 runs each, MC SE ≈ 1.3 points at 95 % and 1.3 at 5 %' for a study's table."""
+    reps = int(table["reps"].iloc[0])
+    return f"{reps} runs each, Monte Carlo SE ≈ {100 * mc_se(0.95, reps):.1f} points"
+
+
 def target(row: pd.Series) -> str:
     """'' when every measured rate of the row meets the issue's targets, else which miss."""
     misses = []
@@ -414,8 +420,7 @@ def markdown(results: pd.DataFrame) -> str:
     pairs = results[results["study"] == "pairs"]
     if len(pairs):
         lines += ["**Pairs, two groups** (coverage where p ≈ 0.6, size where p = 0.5; "
-                  f"{int(pairs['reps'].iloc[0])} runs each, MC SE ≈ 1.3 points for coverage, "
-                  "1.3 for size):", "",
+                  f"{_runs(pairs)} for coverage and for size):", "",
                   "| images | reuse | outcome | sd | tuples | coverage % | size % "
                   "| disparity coverage % | disparity size % | equivalence bound (median) "
                   "| not estimable % | target |",
@@ -432,7 +437,7 @@ def markdown(results: pd.DataFrame) -> str:
     if len(attrs):
         lines += ["**Four groups (2 × 2 attributes): the gender level** (disparity table and "
                   "aggregate female vs male; the position model's joint test of its group "
-                  "terms):", "",
+                  f"terms; {_runs(attrs)}):", "",
                   "| design | disparity coverage % | disparity size % | aggregate coverage % "
                   "| aggregate size % | position joint test size % | target |",
                   "|---|---:|---:|---:|---:|---:|---|"]
@@ -445,7 +450,7 @@ def markdown(results: pd.DataFrame) -> str:
     if len(kway):
         lines += ["**All groups at once** (4 groups, cyclic rotations, middle positions "
                   "preferred 1 : 1.5 : 1.5 : 1, no group effect; "
-                  f"{int(kway['reps'].iloc[0])} runs each, MC SE ≈ 1.5 points):", "",
+                  f"{_runs(kway)}):", "",
                   "| design | distinct images of a group (mean) | draws per image | size % "
                   "| median df | naive Monte Carlo size % | flagged % | target |",
                   "|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -465,7 +470,8 @@ def markdown(results: pd.DataFrame) -> str:
     croppers = results[results["study"] == "croppers"]
     if len(croppers):
         lines += ["**Two croppers, population null** (per-image preferences correlated at "
-                  "0.7, equal population Δ): how often `disagree` fires:", "",
+                  f"0.7, equal population Δ; {_runs(croppers)}): how often `disagree` "
+                  "fires:", "",
                   "| design | tuples | disagree % | target |", "|---|---:|---:|---|"]
         for r in croppers.itertuples():
             lines.append(f"| {r.cell} | {r.tuples} | {_pct(r.size)} | {r.target or 'met'} |")
@@ -473,7 +479,7 @@ def markdown(results: pd.DataFrame) -> str:
     method = results[results["study"] == "method"]
     if len(method):
         lines += ["**Choosing the headline method** (coverage where p ≈ 0.6, the same runs; "
-                  "sd 1):", "",
+                  f"sd 1; {_runs(method)}):", "",
                   "| design | tuples | cluster-robust logit (CR3, t on G − 1) % "
                   "| two-way cluster bootstrap % |", "|---|---:|---:|---:|"]
         for r in method.itertuples():

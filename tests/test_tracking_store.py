@@ -323,3 +323,36 @@ def test_a_deadline_interrupts_a_blocked_read_and_restores_what_was_there() -> N
             assert 0.4 < time.monotonic() - started < 3
     assert sig.getsignal(sig.SIGALRM) is previous
     assert sig.getitimer(sig.ITIMER_REAL) == (0.0, 0.0)
+
+
+# -- parallel jobs on a new local store (issue 23: the race seen once under CI) ---------------
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_parallel_log_runs_on_a_new_sqlite_store_all_finish(tmp_path: Path, round_: int) -> None:
+    """Three `log-run`s started at once on a store that does not exist yet: each creates
+    MLflow's tables and the experiment on first access, and without the lock beside the
+    database one of them failed with "table ... already exists". Three rounds, each on a
+    fresh store, so the race is met more than once."""
+    db = tmp_path / "store" / "mlflow.db"
+    params = tmp_path / "params.yaml"
+    params.write_text(json.dumps(_params_data("race")))
+    dataset = tmp_path / "images.parquet"
+    pd.DataFrame({"image_id": ["a", "b"], "group": ["x", "y"]}).to_parquet(dataset)
+    env = tool_env(MLFLOW_TRACKING_URI=f"sqlite:///{db}")
+    procs = []
+    for i in range(3):
+        metrics = tmp_path / f"metrics-{i}.json"  # distinct inputs: three runs, none reused
+        metrics.write_text(json.dumps({"pair_tuples": 10 + i}))
+        argv = [sys.executable, "-m", "cropaudit", "log-run", "--params", str(params),
+                "--dataset", str(dataset), "--metrics", str(metrics),
+                "--out", str(tmp_path / f"run-{i}.json")]
+        procs.append(subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE))
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    statuses = _statuses({"db": db, "experiment": "race"})
+    assert sorted(statuses.values()) == ["FINISHED"] * 3
+    assert {json.loads((tmp_path / f"run-{i}.json").read_text())["run_id"]
+            for i in range(3)} == set(statuses)

@@ -214,23 +214,27 @@ def _deadline_error(exc: DeadlineExceeded, uri: str) -> TrackingServerError:
         f"(tracking.call_deadline_s); {LATER_HINT}")
 
 
-def ensure_experiment(client: Any, name: str, uri: str) -> str:
-    """The experiment's id, creating it (with an explicit artifact location) if needed.
+@contextlib.contextmanager
+def first_access_lock(uri: str) -> Iterator[None]:
+    """Serialise the first access to a local sqlite store across processes.
 
-    On a local sqlite store the first access creates MLflow's tables; two jobs doing that at
-    once (log-run and log-croppers run in parallel) fail with "table ... already exists", so
-    first access is serialised by a lock file beside the database.
+    Opening an MLflow client on a new sqlite file creates MLflow's tables (and migrates them
+    with temporary ``_alembic_tmp_*`` tables); two jobs doing that at once fail with "table
+    ... already exists" (issue 23: log-run and log-croppers, or parallel audits). A lock file
+    beside the database makes the second wait until the first has finished. Servers and
+    other stores need no lock.
     """
     db = _sqlite_path(uri)
     if db is None:
-        return _ensure_experiment(client, name, uri)
+        yield
+        return
     import fcntl
 
     db.parent.mkdir(parents=True, exist_ok=True)
     with open(db.with_name(db.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return _ensure_experiment(client, name, uri)
+            yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -359,10 +363,11 @@ def connect(tracking: TrackingParams) -> Store:
         from mlflow.tracking import MlflowClient
 
         mlflow.set_tracking_uri(uri)
-        client = MlflowClient(tracking_uri=uri)
         call = bounded_calls(tracking.call_deadline_s)
-        experiment_id = call("find or create the experiment", ensure_experiment, client,
-                             tracking.experiment, uri)
+        with first_access_lock(uri):  # the client creates a new store's tables
+            client = MlflowClient(tracking_uri=uri)
+            experiment_id = call("find or create the experiment", _ensure_experiment, client,
+                                 tracking.experiment, uri)
     return Store(uri, tracking.experiment, experiment_id, client, call)
 
 
