@@ -184,3 +184,20 @@ def test_utf16_without_a_byte_order_mark_is_refused(tmp_path, labels):
     path.write_bytes((HEADER + "a,face,,,\n").encode("utf-16-le"))
     with pytest.raises(InputFileError, match="UTF-16 without a byte-order mark"):
         read_review(path, labels, RATIOS)
+
+
+def test_gaze_import_reads_the_primary_croppers_labels_by_default(tmp_path, labels, capsys,
+                                                                 monkeypatch):
+    """Without --labels: the labels the workflow wrote for the report's cropper."""
+    monkeypatch.chdir(tmp_path)
+    where = tmp_path / "results/croppers/smartcrop/gaze/labels.csv"
+    where.parent.mkdir(parents=True)
+    labels.reset_index().to_csv(where, index=False)
+    review = _write(tmp_path / "review.csv", HEADER + "a,face,,full,\n")
+    params = _write(tmp_path / "params.yaml", "croppers: [center, smartcrop]\nprimary: smartcrop\n"
+                    "crops:\n  aspect_ratios: [0.56, 1.0]\n")
+    assert main(["gaze-import", str(review), "--params", str(params)]) == 0
+    assert "1 reviewed image(s)" in capsys.readouterr().out
+    where.unlink()
+    assert main(["gaze-import", str(review), "--params", str(params)]) == 2
+    assert "results/croppers/smartcrop/gaze/labels.csv" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cropaudit.commands.declared import ParamKeys
 
-HELP = "join saliency shards into results/saliency.parquet (checks completeness)"
+HELP = "join saliency shards into results/croppers/<cropper>/saliency.parquet (checks completeness)"
 
 #: params.yaml keys read (cropaudit.commands.declared)
 PARAMS: ParamKeys = ()  # joins shard files; reads no parameters

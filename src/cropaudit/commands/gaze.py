@@ -31,9 +31,12 @@ PARAMS: ParamKeys = ("seed", "gaze", "crops.aspect_ratios", "stats.alpha", "stat
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
     parser.add_argument("--dataset", required=True, help="dataset table (prepare-data)")
-    parser.add_argument("--image-saliency", required=True, help="results/image-saliency.parquet")
-    parser.add_argument("--image-crops", required=True, help="results/image-crops.parquet")
-    parser.add_argument("--out-dir", required=True, type=Path, help="e.g. results/gaze")
+    parser.add_argument("--image-saliency", required=True,
+                        help="results/croppers/<cropper>/image-saliency.parquet")
+    parser.add_argument("--image-crops", required=True,
+                        help="results/croppers/<cropper>/image-crops.parquet")
+    parser.add_argument("--out-dir", required=True, type=Path,
+                        help="e.g. results/croppers/<cropper>/gaze")
     parser.add_argument("--metrics", required=True, type=Path, help="gaze metrics JSON")
     parser.add_argument("--progress", action="store_true", help="progress bar on stderr")
 

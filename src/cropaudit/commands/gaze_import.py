@@ -24,8 +24,9 @@ HELP = "read filled-in gaze review labels; agreement with the automatic labels (
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="filled-in review.csv")
     parser.add_argument("--params", default=None, help="params file (default: params.yaml)")
-    parser.add_argument("--labels", type=Path, default=Path("results/gaze/labels.csv"),
-                        help="automatic labels of the gaze stage (default: %(default)s)")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="automatic labels of the gaze stage (default: the report's "
+                             "cropper's, results/croppers/<primary>/gaze/labels.csv)")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="write agreement.csv and confusion.csv here")
 
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from cropaudit.outputs import atomic_path
 
     params = load_params(args.params)
+    if args.labels is None:
+        args.labels = Path("results/croppers") / params.primary_cropper / "gaze" / "labels.csv"
     if not args.labels.is_file():
         raise InputFileError(f"{args.labels}: automatic labels not found (run `cropaudit gaze`)")
     automatic = pd.read_csv(args.labels, dtype=str, keep_default_na=False)

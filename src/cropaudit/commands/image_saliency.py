@@ -12,7 +12,9 @@ import argparse
 
 from cropaudit.commands.declared import CROPPER, ParamKeys
 
-HELP = "saliency of every dataset image on its own, with its grid (results/image-saliency.parquet)"
+HELP = (
+    "saliency of every dataset image on its own, with its grid "
+    "(results/croppers/<cropper>/image-saliency.parquet)")
 
 #: params.yaml keys read (cropaudit.commands.declared)
 PARAMS: ParamKeys = (CROPPER,)

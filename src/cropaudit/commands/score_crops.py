@@ -17,7 +17,8 @@ import argparse
 
 from cropaudit.commands.declared import ParamKeys
 
-HELP = "crops per aspect ratio; member/image retention and face scores (results/crops.parquet)"
+HELP = ("crops per aspect ratio; member/image retention and face scores "
+        "(results/croppers/<cropper>/crops.parquet)")
 
 #: params.yaml keys read (cropaudit.commands.declared)
 PARAMS: ParamKeys = ("crops",)

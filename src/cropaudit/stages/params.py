@@ -78,7 +78,8 @@ class SaliencyParams(BaseModel):
     shards: int = Field(2, ge=1, le=MAX_SHARDS,
                         description="Snakemake jobs the stage is split into")
     save_composites: bool = Field(
-        False, description="also write each composite as JPEG under results/composites/"
+        False, description="also write each composite as JPEG under "
+                           "results/croppers/<cropper>/composites/"
     )
     image_cache_mb: int = Field(
         512, ge=0, le=65_536,
