@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cropaudit.cli import main
 from cropaudit.probes.params import COMPOSITION_KINDS
-from support.workflow import REPO_ROOT, deep_merge
+from cropaudit.project import deep_merge
+from support.workflow import REPO_ROOT
 
 TABLES = ("flips", "flips-by-comparison", "verdicts", "stability", "soft", "survival", "edits")
 PARAMS = {

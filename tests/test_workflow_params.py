@@ -17,11 +17,12 @@ from cropaudit import config
 from cropaudit.cli import main
 from cropaudit.commands.declared import WHOLE_FILE, covers, declared_params
 from cropaudit.config import parse_params
+from cropaudit.project import deep_merge
 from support.http import serve
 from support.params_recorder import recording
 from support.sources import SOURCES, source_params
 from support.wikimedia import FakeWikimedia
-from support.workflow import REPO_ROOT, deep_merge
+from support.workflow import REPO_ROOT
 
 TINY = {
     "croppers": ["center", "face-center"],

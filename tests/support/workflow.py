@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from cropaudit.project import deep_merge
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO_ROOT / "Snakefile"
 PARAMS = REPO_ROOT / "params.yaml"
@@ -51,15 +53,6 @@ def tool_env(root: Path = REPO_ROOT, **extra: str) -> dict[str, str]:
     return env
 
 
-def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` over ``base``, mappings merged key by key (as Snakemake merges configs)."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def config_of(*overlays: str | Path | dict[str, Any]) -> dict[str, Any]:
