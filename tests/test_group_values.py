@@ -92,7 +92,7 @@ def _chain(root: Path, params: Path) -> Path:
         ["gather", "--out", str(outcomes), str(shard)],
         ["score-crops", "--params", p, "--outcomes", str(outcomes), "--out", str(crops)],
         ["stats", "--params", p, "--outcomes", str(outcomes), "--dataset", str(data),
-         "--out-dir", str(stats), "--metrics", str(root / "metrics.json")],
+         "--crops", str(crops), "--out-dir", str(stats), "--metrics", str(root / "metrics.json")],
         ["plots", "--params", p, "--stats-dir", str(stats), "--outcomes", str(outcomes),
          "--out-dir", str(figures)],
         ["report", "--params", p, "--stats-dir", str(stats), "--figures-dir", str(figures),

@@ -5,13 +5,15 @@ one pairs table. Writes to --out-dir: deltas.csv (Δ per cropper and comparison,
 clustered interval), agreement.csv (every pair of croppers per comparison: winner agreement,
 the paired test of the difference in Δ clustered on both images of every tuple, Holm across
 the table, verdict), croppers.csv (name, version, licence, map), summary.md (which croppers
-disagree significantly, and where) and forest.png (Δ by cropper); --metrics gets the numbers
+disagree significantly, and where; the same sentences for the report in
+findings/disagreements.json) and forest.png (Δ by cropper); --metrics gets the numbers
 as JSON for DVC and MLflow. α comes from params.yaml (stats.alpha); nothing here is random.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from cropaudit.commands.declared import ParamKeys
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from cropaudit.config import load_params
-    from cropaudit.contracts import read_outcomes
+    from cropaudit.contracts import FINDINGS_DIR, findings_path, read_outcomes
     from cropaudit.croppers.registry import available
     from cropaudit.errors import ConfigError
     from cropaudit.outputs import atomic_dir, json_safe, remove_outputs, write_json
@@ -100,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
             agreement.to_csv(tmp / "agreement.csv", index=False)
             provenance.to_csv(tmp / "croppers.csv", index=False)
             (tmp / "summary.md").write_text(summary, encoding="utf-8")
+            (tmp / FINDINGS_DIR).mkdir()
+            findings_path(tmp, "disagreements.json").write_text(
+                json.dumps(lines, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             save_png(cropper_forest(deltas, title="Δ by cropper"), tmp / "forest.png")
         write_json(args.metrics, json_safe(comparison_metrics(deltas, agreement)))
     except BaseException:
