@@ -13,11 +13,12 @@ together.csv (k-way tuples: raw shares, position-adjusted conditional logit, Mon
 distributions.csv (saliency scores by group), disparities.csv (each group's and attribute
 value's share of pairs won with clustered interval, difference and ratio against a reference,
 minimum-n guard, plain-language explanation), interactions.csv (difference-in-differences
-between attribute gaps), summary.md (the findings section of the report) and findings/ (what
-else the report shows of this stage: the crop retention per group with --crops, the face rates
-per source with --faces); see docs/statistics.md; and --metrics (JSON for `dvc metrics`).
-Settings come from the `stats:` section of params.yaml; the bootstrap uses the top-level
-`seed`.
+between attribute gaps), tidy.csv (every test of those tables in long form: setting,
+comparison, quantity, method, estimate, low, high, p), summary.md (the findings section of the
+report) and findings/ (what else the report shows of this stage: the crop retention per group
+with --crops, the face rates per source with --faces); see docs/statistics.md; and --metrics
+(JSON for `dvc metrics`). Settings come from the `stats:` section of params.yaml; the bootstrap
+uses the top-level `seed`.
 
 With --faces (and --dataset, --crops, --image-crops from `cropaudit faces` / `score-crops`) it
 also writes face_rates.csv (per source, measure, aspect ratio and group or attribute value: how
@@ -89,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     result = audit(outcomes, params.stats, groups, params.seed, source=str(args.outcomes))
     tables = {args.out_dir / f"{name}.csv": getattr(result, name) for name in TABLES}
     tables[args.out_dir / "groups.csv"] = groups_table(groups)
+    tables[args.out_dir / "tidy.csv"] = result.tidy()
     if face_rates is not None:
         tables[args.out_dir / "face_rates.csv"] = face_rates
         tables[args.out_dir / "face_comparisons.csv"] = face_comparisons

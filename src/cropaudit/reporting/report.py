@@ -66,9 +66,14 @@ def _table_html(df: pd.DataFrame, max_rows: int) -> str:
     )
 
 
+#: Tables of the stats folder the report leaves out: ``tidy.csv`` is the long form of the
+#: tables it shows.
+NOT_SHOWN = {"tidy"}
+
+
 def _tables(stats_dir: Path, max_rows: int) -> list[Table]:
     out = []
-    for p in sorted(stats_dir.glob("*.csv")):
+    for p in sorted(p for p in stats_dir.glob("*.csv") if p.stem not in NOT_SHOWN):
         df = read_stats_table(p, required=False)  # empty (no together tuples, ...) is valid
         if len(df.columns):
             out.append(Table(p.stem, _table_html(df, max_rows), len(df)))

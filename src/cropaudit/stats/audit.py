@@ -25,6 +25,7 @@ as a cross-check (``boot_*``), and the numbers that treat tuples as independent 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,9 @@ from cropaudit.stats.position import (
 )
 from cropaudit.stats.power import min_detectable_delta, min_detectable_delta_clustered
 from cropaudit.stats.proportions import adjust
+
+if TYPE_CHECKING:
+    from cropaudit.stats.results import TestResult
 
 #: columns of the count-based table that treat every tuple as independent, and their names
 #: in comparisons.csv (every naive quantity is named ``naive_*``)
@@ -101,6 +105,20 @@ class AuditResult:
     def comparisons_of(self, setting: str) -> pd.DataFrame:
         c = self.comparisons
         return c[c["setting"] == setting] if len(c) else c
+
+    def tests(self) -> list[TestResult]:
+        """Every test as a result object with its method (:mod:`cropaudit.stats.results`),
+        read from the tables on request."""
+        from cropaudit.stats.results import results_of
+
+        return results_of(self)
+
+    def tidy(self) -> pd.DataFrame:
+        """Every test as one long table (``tidy.csv``): setting, comparison, quantity,
+        method, estimate, low, high, p."""
+        from cropaudit.stats.results import tidy_table
+
+        return tidy_table(self.tests())
 
     def position_flags(self) -> dict[str, bool]:
         """setting -> whether the left/right preference itself is significant."""
