@@ -50,7 +50,7 @@ from cropaudit.stats.outcomes import (
     together_counts,
     together_members,
 )
-from cropaudit.stats.params import StatsParams
+from cropaudit.stats.params import AggregateParams, StatsParams
 from cropaudit.stats.position import (
     BALANCE_TOLERANCE,
     POSITION_TERM,
@@ -371,61 +371,75 @@ def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
     t interval on G−1 df (G = fewest images of a side). Not estimable when a side has no
     clustered SE.
     """
-    from scipy.stats import t as student_t
-
     if comparisons.empty:
         return pd.DataFrame()
     attributes = _attribute_names(groups)
     pairs = comparisons[comparisons["kind"] == "pair"]
-    rows = []
-    for agg in params.aggregates:
-        if agg.attribute not in attributes:
-            continue
-        for other in attributes:
-            if other == agg.attribute:
-                continue
-            rest = [a for a in attributes if a not in (agg.attribute, other)]
-            for setting, ps in pairs.groupby("setting", sort=True):
-                within = {}
-                for r in ps.itertuples():
-                    ga, gb = group_of(groups, r.group_a), group_of(groups, r.group_b)
-                    if ga.value(other) != gb.value(other):
-                        continue
-                    if [ga.value(a) for a in rest] != [gb.value(a) for a in rest]:
-                        continue
-                    pair = (ga.value(agg.attribute), gb.value(agg.attribute))
-                    if pair == (agg.first, agg.second):
-                        within[ga.value(other)] = (r.p, r.se, r.clusters, r.comparison)
-                    elif pair == (agg.second, agg.first):
-                        within[ga.value(other)] = (1 - r.p, r.se, r.clusters, r.comparison)
-                values = sorted(v for v in within if v is not None)
-                for i, v1 in enumerate(values):
-                    for v2 in values[i + 1:]:
-                        p1, se1, g1, c1 = within[v1]
-                        p2, se2, g2, c2 = within[v2]
-                        did = p1 - p2
-                        se = float(np.hypot(se1, se2))
-                        g = int(min(g1, g2))
-                        q = t_quantile(params.alpha, g)
-                        ok = bool(np.isfinite(se) and se > 0)
-                        pval = float(2 * student_t.sf(abs(did) / se, max(g - 1, 1))) \
-                            if ok else float("nan")
-                        rows.append({
-                            "setting": setting, "aggregate": agg.name,
-                            "gap": f"{agg.first}~{agg.second}", "by": other,
-                            "value_1": v1, "value_2": v2, "comparison_1": c1,
-                            "comparison_2": c2, "p_1": p1, "p_2": p2, "did": did, "se": se,
-                            "low": did - q * se, "high": did + q * se, "clusters": g,
-                            "p_value": pval,
-                            "not_estimable": "" if ok else
-                            "a comparison has no clustered standard error",
-                        })
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
+    parts = [_differences_in_differences(_within(pairs, groups, agg, other, attributes),
+                                         agg, other, params.alpha)
+             for agg in params.aggregates if agg.attribute in attributes
+             for other in attributes if other != agg.attribute]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
     out["p_value_adjusted"] = adjust(out["p_value"].to_numpy(), params.correction)
     out["significant"] = out["p_value_adjusted"] < params.alpha
     return out
+
+
+#: One within-value comparison of an aggregate's gap: its p oriented first-vs-second.
+_WITHIN_COLUMNS = ["setting", "value", "p", "se", "clusters", "comparison"]
+
+
+def _within(pairs: pd.DataFrame, groups: Groups, agg: AggregateParams, other: str,
+            attributes: list[str]) -> pd.DataFrame:
+    """The pair comparisons of ``agg``'s gap within one value of ``other`` (every remaining
+    attribute equal on both sides), p turned to read first-vs-second; one per setting and
+    value (the last, as listed), sorted by setting and value."""
+    rest = [a for a in attributes if a not in (agg.attribute, other)]
+    rows = []
+    for r in pairs.itertuples():
+        ga, gb = group_of(groups, r.group_a), group_of(groups, r.group_b)
+        if ga.value(other) is None or any(ga.value(a) != gb.value(a) for a in [other, *rest]):
+            continue
+        pair = (ga.value(agg.attribute), gb.value(agg.attribute))
+        if pair == (agg.first, agg.second):
+            rows.append((r.setting, ga.value(other), r.p, r.se, r.clusters, r.comparison))
+        elif pair == (agg.second, agg.first):
+            rows.append((r.setting, ga.value(other), 1 - r.p, r.se, r.clusters, r.comparison))
+    within = pd.DataFrame(rows, columns=_WITHIN_COLUMNS)
+    within = within.drop_duplicates(["setting", "value"], keep="last")
+    return within.sort_values(["setting", "value"], kind="stable")
+
+
+def _differences_in_differences(within: pd.DataFrame, agg: AggregateParams, other: str,
+                                alpha: float) -> pd.DataFrame:
+    """Every pair of values of ``other`` in a setting (value₁ < value₂), with DiD = p₁ − p₂,
+    its SE from the two independent clustered SEs, t interval and test on G−1 df."""
+    from scipy.stats import t as student_t
+
+    both = within.merge(within, on="setting", suffixes=("_1", "_2"))
+    both = both[both["value_1"] < both["value_2"]]
+    both = both.sort_values(["setting", "value_1", "value_2"], kind="stable")
+    did = (both["p_1"] - both["p_2"]).to_numpy(dtype=float)
+    se = np.hypot(both["se_1"].to_numpy(dtype=float), both["se_2"].to_numpy(dtype=float))
+    g = np.minimum(both["clusters_1"], both["clusters_2"]).to_numpy().astype(int)
+    q = np.array([t_quantile(alpha, int(x)) for x in g], dtype=float)
+    ok = np.isfinite(se) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = np.where(ok, 2 * student_t.sf(np.abs(did) / se, np.maximum(g - 1, 1)),
+                           np.nan)
+    return pd.DataFrame({
+        "setting": both["setting"].to_numpy(), "aggregate": agg.name,
+        "gap": f"{agg.first}~{agg.second}", "by": other,
+        "value_1": both["value_1"].to_numpy(), "value_2": both["value_2"].to_numpy(),
+        "comparison_1": both["comparison_1"].to_numpy(),
+        "comparison_2": both["comparison_2"].to_numpy(),
+        "p_1": both["p_1"].to_numpy(), "p_2": both["p_2"].to_numpy(), "did": did, "se": se,
+        "low": did - q * se, "high": did + q * se, "clusters": g, "p_value": p_value,
+        "not_estimable": np.where(ok, "", "a comparison has no clustered standard error"),
+    })
 
 
 def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,
