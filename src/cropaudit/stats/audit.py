@@ -183,11 +183,9 @@ def _attribute_names(groups: Groups) -> list[str]:
 def _setting_comparisons(
     tuples: pd.DataFrame, setting: str, params: StatsParams, groups: Groups, seed: int
 ) -> pd.DataFrame:
-    counts = []
-    for comparison, t in tuples.groupby("comparison", sort=True):
-        ga, gb = split_comparison(comparison)
-        counts.append(ComparisonCounts(comparison, group_of(groups, ga), group_of(groups, gb),
-                                       int(t["a_won"].sum()), len(t)))
+    """Every comparison and aggregate of one setting: the naive count-based numbers, then the
+    clustered fit the verdict uses, the design effect and the bootstrap cross-check."""
+    counts = _comparison_counts(tuples, groups)
     primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
     aggregates = [*primary, *alternative]
     table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
@@ -198,59 +196,92 @@ def _setting_comparisons(
     members.update({a.comparison: a.members for a in aggregates})
     table.insert(0, "setting", setting)
 
-    # pair-level data of every row (aggregates: member comparisons, oriented first-vs-second)
+    images, image_group = _images(tuples)
+    by_cmp = {c: t for c, t in tuples.groupby("comparison")}
+    units, extra = [], []
+    for name in table["comparison"]:
+        a, b, y, order, left = _observations(by_cmp, members[name])
+        units.append(BootstrapUnit(images.get_indexer(a), images.get_indexer(b), y))
+        extra.append(_clustered_columns(a, b, y, order, left, params))
+    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
+    naive_var = table["p"] * (1 - table["p"]) / table["n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["design_effect"] = table["se"] ** 2 / naive_var
+    table["n_effective"] = table["n"] / table["design_effect"].clip(lower=1.0)
+    _add_bootstrap(table, units, image_group, params, seed)
+    return table
+
+
+def _comparison_counts(tuples: pd.DataFrame, groups: Groups) -> list[ComparisonCounts]:
+    """Wins of the first group and tuples, per comparison (sorted by name)."""
+    counts = []
+    for comparison, t in tuples.groupby("comparison", sort=True):
+        ga, gb = split_comparison(comparison)
+        counts.append(ComparisonCounts(comparison, group_of(groups, ga), group_of(groups, gb),
+                                       int(t["a_won"].sum()), len(t)))
+    return counts
+
+
+def _images(tuples: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Every image of the setting (in order of first appearance) and its group's code: the
+    bootstrap resamples images within groups."""
     images = pd.Index(pd.unique(pd.concat([tuples["image_a"], tuples["image_b"]])))
     group_of_image = pd.concat(
         [pd.Series(tuples["group_a"].to_numpy(), index=tuples["image_a"]),
          pd.Series(tuples["group_b"].to_numpy(), index=tuples["image_b"])]
     )
     group_of_image = group_of_image[~group_of_image.index.duplicated()].reindex(images)
-    image_group = pd.factorize(group_of_image)[0]
-    by_cmp = {c: t for c, t in tuples.groupby("comparison")}
-    units, extra = [], []
-    for name in table["comparison"]:
-        parts = []
-        for member in members[name]:
-            t = by_cmp[member.comparison]
-            flipped = member.flipped
-            a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
-            y = (1 - t["a_won"]) if flipped else t["a_won"]
-            parts.append((a.to_numpy(), b.to_numpy(), y.to_numpy(), t["order"].to_numpy(),
-                          t["left_won"].to_numpy()))
-        a, b, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
-        units.append(BootstrapUnit(images.get_indexer(a), images.get_indexer(b), y))
-        clusters = fewest_images(np.concatenate([a, b]),
-                                 np.repeat([0, 1], [len(a), len(b)]))
-        fit = robust_logit(y, np.column_stack([a, b]), clusters, params.alpha)
-        first_left = first_left_share(order)
-        extra.append(
-            {
-                "counterbalanced": abs(first_left - 0.5) <= BALANCE_TOLERANCE,
-                "n_order_reversed": int((order == 1).sum()),
-                "first_left_share": first_left,
-                "position_statement": balance_statement(first_left, len(order)),
-                "p_left": float(left.mean()),
-                "n_images_a": len(np.unique(a)),
-                "n_images_b": len(np.unique(b)),
-                "clusters": clusters,
-                "se": fit.se,
-                "log_odds": fit.log_odds,
-                "log_odds_se": fit.log_odds_se,
-                "ci_method": HEADLINE_METHOD,
-                "ci_low": fit.low,
-                "ci_high": fit.high,
-                "p_value_clustered": fit.p_value,
-                "tost_p_value_clustered": clustered_tost_p_value(
-                    fit, params.equivalence_margin),
-                "not_estimable": fit.problem,
-            }
-        )
-    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
-    naive_var = table["p"] * (1 - table["p"]) / table["n"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["design_effect"] = table["se"] ** 2 / naive_var
-    table["n_effective"] = table["n"] / table["design_effect"].clip(lower=1.0)
-    if params.bootstrap_resamples >= 2:  # cross-check only: no verdict uses it
+    return images, pd.factorize(group_of_image)[0]
+
+
+def _observations(by_cmp: dict[str, pd.DataFrame], members: tuple[PoolMember, ...]
+                  ) -> tuple[np.ndarray, ...]:
+    """A row's pair-level data, its members' tuples stacked and oriented first-vs-second:
+    (image of the first group, image of the second, first won, order, left won)."""
+    parts = []
+    for member in members:
+        t = by_cmp[member.comparison]
+        flipped = member.flipped
+        a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
+        y = (1 - t["a_won"]) if flipped else t["a_won"]
+        parts.append((a.to_numpy(), b.to_numpy(), y.to_numpy(), t["order"].to_numpy(),
+                      t["left_won"].to_numpy()))
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
+
+
+def _clustered_columns(a: np.ndarray, b: np.ndarray, y: np.ndarray, order: np.ndarray,
+                       left: np.ndarray, params: StatsParams) -> dict[str, object]:
+    """Position balance and the logit clustered on both images of every tuple (the headline
+    interval, parity and equivalence tests) of one row's observations."""
+    clusters = fewest_images(np.concatenate([a, b]), np.repeat([0, 1], [len(a), len(b)]))
+    fit = robust_logit(y, np.column_stack([a, b]), clusters, params.alpha)
+    first_left = first_left_share(order)
+    return {
+        "counterbalanced": abs(first_left - 0.5) <= BALANCE_TOLERANCE,
+        "n_order_reversed": int((order == 1).sum()),
+        "first_left_share": first_left,
+        "position_statement": balance_statement(first_left, len(order)),
+        "p_left": float(left.mean()),
+        "n_images_a": len(np.unique(a)),
+        "n_images_b": len(np.unique(b)),
+        "clusters": clusters,
+        "se": fit.se,
+        "log_odds": fit.log_odds,
+        "log_odds_se": fit.log_odds_se,
+        "ci_method": HEADLINE_METHOD,
+        "ci_low": fit.low,
+        "ci_high": fit.high,
+        "p_value_clustered": fit.p_value,
+        "tost_p_value_clustered": clustered_tost_p_value(fit, params.equivalence_margin),
+        "not_estimable": fit.problem,
+    }
+
+
+def _add_bootstrap(table: pd.DataFrame, units: list[BootstrapUnit], image_group: np.ndarray,
+                   params: StatsParams, seed: int) -> None:
+    """The two-way cluster bootstrap's SE and interval per row: a cross-check only, no verdict
+    uses it (NaN when fewer than two resamples are asked for)."""
+    if params.bootstrap_resamples >= 2:
         boot = cluster_bootstrap(units, image_group, resamples=params.bootstrap_resamples,
                                  alpha=params.alpha, seed=seed)
         table["boot_se"] = [b.se for b in boot]
@@ -260,7 +291,6 @@ def _setting_comparisons(
         for c in ("boot_se", "boot_low", "boot_high"):
             table[c] = np.nan
     table["boot_resamples"] = params.bootstrap_resamples
-    return table
 
 
 def _adjust_and_judge(table: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
