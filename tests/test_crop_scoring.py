@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cropaudit.stages.score_crops import CropsParams, retention_summary, score_crops
+from cropaudit.stages.score_crops import CropsParams, score_crops
+from cropaudit.stats.findings import retention_summary
 
 
 def outcomes(salient_x: int, salient_y: int = 50) -> pd.DataFrame:

@@ -92,7 +92,7 @@ def _chain(root: Path, params: Path) -> Path:
         ["gather", "--out", str(outcomes), str(shard)],
         ["score-crops", "--params", p, "--outcomes", str(outcomes), "--out", str(crops)],
         ["stats", "--params", p, "--outcomes", str(outcomes), "--dataset", str(data),
-         "--out-dir", str(stats), "--metrics", str(root / "metrics.json")],
+         "--crops", str(crops), "--out-dir", str(stats), "--metrics", str(root / "metrics.json")],
         ["plots", "--params", p, "--stats-dir", str(stats), "--outcomes", str(outcomes),
          "--out-dir", str(figures)],
         ["report", "--params", p, "--stats-dir", str(stats), "--figures-dir", str(figures),
@@ -148,6 +148,10 @@ def test_fairface_values_reach_every_output(fairface: Path) -> None:
     assert "not estimable" in summary  # 2 images per group: said, with the reason
     html = (fairface / "report.html").read_text()
     assert "middle_eastern" in html and "southeast_asian" in html
+    # the retention table stats summarised (findings/retention.csv), rendered as it stands
+    retention = pd.read_csv(stats / "findings" / "retention.csv", dtype={"group": str})
+    assert len(retention) and set(retention["group"]) <= set(groups["group"])
+    assert 'id="crops"' in html and "mean_retention" in html
     assert (fairface / "figures" / "bars.png").stat().st_size > 1000
 
 

@@ -146,3 +146,37 @@ def test_config_imports_only_the_sections_schemas():
 )
 def test_metric_keys_name_comparisons_the_same_everywhere(name, key):
     assert metric_key(name) == key
+
+
+#: What the report may not import: it renders what the stages computed (their findings/
+#: folders, summary.md, tables), so statistics are never recomputed, or computed only, there.
+REPORT_MAY_NOT_IMPORT = ("cropaudit.stats", "cropaudit.stages", "cropaudit.faces")
+
+
+def forbidden_imports(source: str, prefixes: tuple[str, ...]) -> list[str]:
+    """Modules under ``prefixes`` that ``source`` imports anywhere (in functions and under
+    ``if TYPE_CHECKING:`` too)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found += [n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes)]
+    return sorted(set(found))
+
+
+def test_the_report_only_renders():
+    source = (PACKAGE / "reporting" / "report.py").read_text(encoding="utf-8")
+    assert forbidden_imports(source, REPORT_MAY_NOT_IMPORT) == []
+
+
+def test_the_report_rule_sees_imports_inside_functions():
+    source = ("def f():\n    from cropaudit.stats.face_rates import wide_rates\n"
+              "    import cropaudit.faces.table\n"
+              "from cropaudit import stages\nfrom cropaudit.statsmodels_like import x\n")
+    assert forbidden_imports(source, REPORT_MAY_NOT_IMPORT) == [
+        "cropaudit.faces.table", "cropaudit.stages", "cropaudit.stats.face_rates",
+        "cropaudit.stats.face_rates.wide_rates"]

@@ -165,7 +165,14 @@ def test_a_run_without_together_tuples_gets_its_tables_figures_and_report(
     html = report.read_text()
     assert html.count("data:image/png") == len(list(figures.glob("*.png"))) > 0
     assert "groups at once" not in html  # the together section ("All 4 groups at once")
-    capsys.readouterr()
+    assert 'id="crops"' not in html  # no crops table given: no retention section
+    # the report renders the retention stats summarised; it never summarises crops itself
+    crops = tmp_path / "crops.parquet"
+    crops.write_bytes(b"")
+    assert main(["report", "--params", str(params), "--stats-dir", str(stats_dir),
+                 "--figures-dir", str(figures), "--crops", str(crops), "--out",
+                 str(report)]) != 0
+    assert "run `cropaudit stats --crops" in capsys.readouterr().err
 
 
 def test_stats_command_errors_are_one_line(tmp_path: Path, capsys) -> None:

@@ -33,6 +33,17 @@ def metric_key(name: str) -> str:
     return _INVALID_KEY_CHARS.sub("_", name.replace(COMPARISON_SEP, "-vs-"))
 
 
+#: Subfolder of a stage's output folder holding what the report shows, derived by that stage
+#: (the stats stage's crop retention and face rate tables, the gaze stage's rates and
+#: differences, compare-croppers' sentences), so the report only renders.
+FINDINGS_DIR = "findings"
+
+
+def findings_path(folder: str | os.PathLike[str], name: str) -> Path:
+    """Where a stage writes the finding ``name`` (``retention.csv``, ...) of its ``folder``."""
+    return Path(folder) / FINDINGS_DIR / name
+
+
 #: Pairs table (``sample-pairs``): one row per member of a sampled tuple.
 PAIRS_COLUMNS: tuple[str, ...] = (
     "tuple_id", "base_id", "order", "comparison", "kind", "k", "layout", "scaling",

@@ -129,7 +129,7 @@ def code_identity(command: str, parts: Iterable[str], cropper: str | None = None
     if unknown:
         raise KeyError(f"unknown package part {unknown[0]!r} (known: {', '.join(PARTS)})")
     names = ["core", *sorted(set(parts))]
-    files = [*CORE, _package_path(command_module(command).__file__)]
+    files = [*CORE, *_command_files(command_module(command).__file__)]
     for part in names[1:]:
         files += CROPPER_INTERFACE if part == "croppers" else [part]
     distributions = sorted({d for part in names for d in PARTS[part]})
@@ -204,6 +204,15 @@ def source_files(params: Params) -> str:
         stat = f.stat()
         h.update(f"{f}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+def _command_files(command_file: str | os.PathLike[str] | None) -> list[str]:
+    """A command's module and, where its orchestration lives in a stage module of the same
+    name (``stages/stats.py`` for ``commands/stats.py``), that module too: the command runs it
+    whatever subpackages its rule names."""
+    module = _package_path(command_file)
+    stage = f"stages/{Path(module).name}"
+    return [module, stage] if (PACKAGE_DIR / stage).is_file() else [module]
 
 
 def _package_path(path: str | os.PathLike[str] | None) -> str:

@@ -339,73 +339,16 @@ def finalize(
     base = out.parent
     spec = GroupSpec.from_params(params, values)
     excluded = list(excluded)
-    max_pixels = params.model.max_pixels
-
-    # 1. group values, 2. duplicate ids: cheap checks before any decoding
-    mapped: list[tuple[Candidate, dict[str, str]]] = []
-    seen_ids: set[str] = set()
-    for cand in sorted(candidates, key=lambda c: c.image_id):
-        where = _relative(cand.file, base)
-        if cand.image_id in seen_ids:
-            excluded.append(Exclusion(cand.image_id, where, "duplicate: image_id listed twice"))
-            continue
-        seen_ids.add(cand.image_id)
-        try:
-            mapped.append((cand, spec.map_values(cand.attributes)))
-        except ImageRejected as exc:
-            excluded.append(Exclusion(cand.image_id, where, exc.reason))
-
-    # 3. files must exist and decode
-    todo = [c for c, _ in mapped if c.info is None]
-    checked = _inspect_all(todo, max_pixels, workers or min(4, os.cpu_count() or 1))
-    by_id = {c.image_id: checked[i] for i, c in enumerate(todo)}
-    decoded: list[tuple[Candidate, dict[str, str], ImageInfo]] = []
-    for cand, attrs in mapped:
-        res = cand.info if cand.info is not None else by_id[cand.image_id]
-        if isinstance(res, ImageRejected):
-            excluded.append(Exclusion(cand.image_id, _relative(cand.file, base), res.reason))
-        else:
-            decoded.append((cand, attrs, res))
-
-    # 4. the same picture only once (first image_id wins)
-    first_by_sha: dict[str, str] = {}
-    unique: list[tuple[Candidate, dict[str, str], ImageInfo]] = []
-    for cand, attrs, info in decoded:
-        other = first_by_sha.setdefault(info.sha256, cand.image_id)
-        if other != cand.image_id:
-            excluded.append(Exclusion(
-                cand.image_id, _relative(cand.file, base), f"duplicate: same sha256 as {other}"
-            ))
-        else:
-            unique.append((cand, attrs, info))
-
-    # 5. groups: include list and minimum size
+    # cheap checks before any decoding, then decoding, then content, then whole groups
+    mapped = _with_group_values(candidates, spec, base, excluded)
+    decoded = _decoded(mapped, params.model.max_pixels,
+                       workers or min(4, os.cpu_count() or 1), base, excluded)
+    unique = _unique_pictures(decoded, base, excluded)
     infos = {c.image_id: info for c, _, info in unique}
     kept, dropped = _drop_groups([(c, a, spec.label(a)) for c, a, _ in unique], spec, base)
     excluded += dropped
-
-    rows = []
-    for cand, attrs, label in kept:
-        info = infos[cand.image_id]
-        final = place(cand, info) if place is not None else cand.file
-        row: dict[str, object] = {
-            "image_id": cand.image_id,
-            "path": _relative(final, base),
-            "width": info.width,
-            "height": info.height,
-            "sha256": info.sha256,
-            "group": label,
-            "source": source,
-            "source_url": "",
-            "file_name": cand.file.name if cand.file is not None else "",
-            "license": "",
-            "artist": "",
-            "attribution": "",
-        }
-        row.update({k: ("" if v is None else str(v)) for k, v in cand.meta.items()})
-        row.update(attrs)
-        rows.append(row)
-
+    rows = [_table_row(cand, attrs, label, infos[cand.image_id], place, base, source)
+            for cand, attrs, label in kept]
     _write_excluded(excluded, base / EXCLUDED_FILE)
     log.info(
         "%s: %d images kept in %d groups; %d excluded (%s), listed in %s",
@@ -424,6 +367,85 @@ def finalize(
     validate_table(df, spec.attributes, where=str(out))
     write_table(df, out)
     return df
+
+
+def _with_group_values(candidates: Sequence[Candidate], spec: GroupSpec, base: Path,
+                       excluded: list[Exclusion]) -> list[tuple[Candidate, dict[str, str]]]:
+    """Steps 1 and 2, before any decoding: each candidate's attribute values mapped to group
+    values, and each image_id once (by image_id order); the rest goes to ``excluded``."""
+    mapped: list[tuple[Candidate, dict[str, str]]] = []
+    seen_ids: set[str] = set()
+    for cand in sorted(candidates, key=lambda c: c.image_id):
+        where = _relative(cand.file, base)
+        if cand.image_id in seen_ids:
+            excluded.append(Exclusion(cand.image_id, where, "duplicate: image_id listed twice"))
+            continue
+        seen_ids.add(cand.image_id)
+        try:
+            mapped.append((cand, spec.map_values(cand.attributes)))
+        except ImageRejected as exc:
+            excluded.append(Exclusion(cand.image_id, where, exc.reason))
+    return mapped
+
+
+def _decoded(mapped: list[tuple[Candidate, dict[str, str]]], max_pixels: int, workers: int,
+             base: Path, excluded: list[Exclusion]
+             ) -> list[tuple[Candidate, dict[str, str], ImageInfo]]:
+    """Step 3: files must exist and decode (candidates that bring their info are trusted);
+    the rest goes to ``excluded``."""
+    todo = [c for c, _ in mapped if c.info is None]
+    checked = _inspect_all(todo, max_pixels, workers)
+    by_id = {c.image_id: checked[i] for i, c in enumerate(todo)}
+    decoded: list[tuple[Candidate, dict[str, str], ImageInfo]] = []
+    for cand, attrs in mapped:
+        res = cand.info if cand.info is not None else by_id[cand.image_id]
+        if isinstance(res, ImageRejected):
+            excluded.append(Exclusion(cand.image_id, _relative(cand.file, base), res.reason))
+        else:
+            decoded.append((cand, attrs, res))
+    return decoded
+
+
+def _unique_pictures(decoded: list[tuple[Candidate, dict[str, str], ImageInfo]], base: Path,
+                     excluded: list[Exclusion]
+                     ) -> list[tuple[Candidate, dict[str, str], ImageInfo]]:
+    """Step 4: the same picture only once (by sha256; the first image_id wins)."""
+    first_by_sha: dict[str, str] = {}
+    unique: list[tuple[Candidate, dict[str, str], ImageInfo]] = []
+    for cand, attrs, info in decoded:
+        other = first_by_sha.setdefault(info.sha256, cand.image_id)
+        if other != cand.image_id:
+            excluded.append(Exclusion(
+                cand.image_id, _relative(cand.file, base), f"duplicate: same sha256 as {other}"
+            ))
+        else:
+            unique.append((cand, attrs, info))
+    return unique
+
+
+def _table_row(cand: Candidate, attrs: dict[str, str], label: str, info: ImageInfo,
+               place: Callable[[Candidate, ImageInfo], Path] | None, base: Path,
+               source: str) -> dict[str, object]:
+    """The dataset table's row of a kept image, placed by ``place`` (default: where it is);
+    the source's metadata and the group values fill the columns after the fixed ones."""
+    final = place(cand, info) if place is not None else cand.file
+    row: dict[str, object] = {
+        "image_id": cand.image_id,
+        "path": _relative(final, base),
+        "width": info.width,
+        "height": info.height,
+        "sha256": info.sha256,
+        "group": label,
+        "source": source,
+        "source_url": "",
+        "file_name": cand.file.name if cand.file is not None else "",
+        "license": "",
+        "artist": "",
+        "attribution": "",
+    }
+    row.update({k: ("" if v is None else str(v)) for k, v in cand.meta.items()})
+    row.update(attrs)
+    return row
 
 
 def _write_excluded(excluded: Sequence[Exclusion], path: Path) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from cropaudit.contracts import read_stats_table
+from cropaudit.contracts import findings_path, read_stats_table
 from cropaudit.errors import InputFileError
 from cropaudit.reporting.params import ReportParams as ReportParams
 from cropaudit.reporting.provenance import file_digest, git_state, package_versions
@@ -65,9 +66,14 @@ def _table_html(df: pd.DataFrame, max_rows: int) -> str:
     )
 
 
+#: Tables of the stats folder the report leaves out: ``tidy.csv`` is the long form of the
+#: tables it shows.
+NOT_SHOWN = {"tidy"}
+
+
 def _tables(stats_dir: Path, max_rows: int) -> list[Table]:
     out = []
-    for p in sorted(stats_dir.glob("*.csv")):
+    for p in sorted(p for p in stats_dir.glob("*.csv") if p.stem not in NOT_SHOWN):
         df = read_stats_table(p, required=False)  # empty (no together tuples, ...) is valid
         if len(df.columns):
             out.append(Table(p.stem, _table_html(df, max_rows), len(df)))
@@ -90,25 +96,19 @@ DISPARITY_COLUMNS = ["source", "measure", "aspect_ratio", "level", "value", "n",
 
 
 def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, object] | None:
-    """Face rates per source (clustered intervals when the stats stage wrote them) and the
-    disparities between attribute values, from the stats stage's tables."""
-    from cropaudit.stats.face_rates import wide_rates
-
-    rates_path = stats_dir / "face_rates.csv"
-    if not rates_path.is_file():
+    """Face rates per source (the stats stage's findings: clustered intervals when it wrote the
+    disparity table, else naive ones) and the disparities between attribute values."""
+    if not (stats_dir / "face_rates.csv").is_file():
         return None
-    rates = read_stats_table(rates_path, allow_empty=False)
+    read_stats_table(stats_dir / "face_rates.csv", allow_empty=False)  # refused when empty
     disparities = read_stats_table(stats_dir / "face_disparities.csv", required=False)
     clustered = len(disparities) > 0
-    # without the clustered table the rates are shown with their naive intervals, and no
-    # difference is claimed: the naive two-proportion tests are never the fallback (45 %
-    # false positives on composites with reused images)
-    shown, low, high = ((disparities, "ci_low", "ci_high") if clustered else
-                        (rates, "naive_low", "naive_high"))
-    sources = [
-        {"title": title, "html": _table_html(wide_rates(shown, source, low, high), max_rows)}
-        for source, title in SOURCE_TITLES.items() if (shown["source"] == source).any()
-    ]
+    sources = []
+    for source, title in SOURCE_TITLES.items():
+        wide = read_stats_table(findings_path(stats_dir, f"face_rates_{source}.csv"),
+                                required=False)
+        if len(wide.columns):
+            sources.append({"title": title, "html": _table_html(wide, max_rows)})
     differences = pd.DataFrame()
     if clustered:
         rows = disparities[(disparities["level"] != "group")
@@ -120,15 +120,14 @@ def _faces_section(stats_dir: Path, max_rows: int, level: int) -> dict[str, obje
 
 def _gaze_section(gaze_dir: Path | None, max_rows: int, level: int
                   ) -> dict[str, object] | None:
-    """Selection counts, rates, differences and a few review sheets of the gaze stage."""
-    from cropaudit.stats.face_rates import notable_differences, wide_rates
-
+    """Selection counts, rates, differences (the stage's findings) and a few review sheets of
+    the gaze stage."""
     if gaze_dir is None or not (gaze_dir / "selection.csv").is_file():
         return None
     selection = read_stats_table(gaze_dir / "selection.csv", producer="gaze", allow_empty=False)
     labels = read_stats_table(gaze_dir / "labels.csv", required=False)
-    rates = read_stats_table(gaze_dir / "rates.csv", required=False)
-    comparisons = read_stats_table(gaze_dir / "comparisons.csv", required=False)
+    wide = read_stats_table(findings_path(gaze_dir, "rates.csv"), required=False)
+    notable = read_stats_table(findings_path(gaze_dir, "differences.csv"), required=False)
     sheets: list[Figure] = []
     if "sheet" in labels.columns:
         for name in labels["sheet"].dropna().astype(str):
@@ -136,9 +135,6 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int, level: int
             if name and path.is_file() and len(sheets) < SAMPLE_SHEETS:
                 b64 = base64.b64encode(path.read_bytes()).decode("ascii")
                 sheets.append(Figure(name, f"data:image/png;base64,{b64}"))
-    wide = wide_rates(rates.assign(source="gaze"), "gaze") if len(rates) else pd.DataFrame()
-    notable = (notable_differences(comparisons.assign(source="gaze"), level)
-               if len(comparisons) else pd.DataFrame())
     return {
         "images": len(selection), "tall": int(selection["tall"].sum()) if len(selection) else 0,
         "selected": int(selection["selected"].sum()) if len(selection) else 0,
@@ -153,8 +149,6 @@ def _gaze_section(gaze_dir: Path | None, max_rows: int, level: int
 
 def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, object] | None:
     """Which croppers disagree significantly, and where (compare-croppers' folder)."""
-    from cropaudit.stats.croppers import disagreement_summary
-
     if comparison_dir is None or not (comparison_dir / "agreement.csv").is_file():
         return None
     agreement = read_stats_table(comparison_dir / "agreement.csv", required=False)
@@ -165,12 +159,26 @@ def _croppers_section(comparison_dir: Path | None, max_rows: int) -> dict[str, o
     shown = agreement[[c for c in columns if c in agreement.columns]]
     return {
         "names": ", ".join(provenance["cropper"].astype(str)) if len(provenance) else "",
-        "findings": disagreement_summary(agreement) if len(agreement) else
-        ["Fewer than two croppers: nothing to compare."],
+        "findings": _sentences(findings_path(comparison_dir, "disagreements.json"),
+                               "compare-croppers"),
         "figures": _figures(comparison_dir),
         "provenance": _table_html(provenance, max_rows),
         "agreement": _table_html(shown, max_rows),
     }
+
+
+def _sentences(path: Path, producer: str) -> list[str]:
+    """Finding sentences a stage wrote for the report (a JSON list of strings)."""
+    if not path.is_file():
+        raise InputFileError(f"{path}: not found (run `cropaudit {producer}` first)")
+    try:
+        lines = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputFileError(f"{path}: not readable JSON (re-run `cropaudit {producer}`)"
+                             ) from None
+    if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+        raise InputFileError(f"{path}: not a list of sentences (re-run `cropaudit {producer}`)")
+    return lines
 
 
 def _probes_section(probes_dir: Path | None, max_rows: int) -> dict[str, object] | None:
@@ -190,6 +198,20 @@ def _probes_section(probes_dir: Path | None, max_rows: int) -> dict[str, object]
             tables.append({"title": title, "html": _table_html(table, max_rows)})
     return {"summary": _markdown(summary.read_text(encoding="utf-8"))
             if summary.is_file() else "", "figures": _figures(probes_dir), "tables": tables}
+
+
+def _retention(stats_dir: Path, crops_path: Path | None, max_rows: int) -> str | None:
+    """The crop retention per group, as the stats stage summarised ``crops_path`` (its
+    --crops); none without a crops table."""
+    if crops_path is None:
+        return None
+    if not crops_path.is_file():
+        raise InputFileError(f"{crops_path}: crops table not found (run `cropaudit score-crops`)")
+    path = findings_path(stats_dir, "retention.csv")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not found (run `cropaudit stats --crops {crops_path}`: "
+                             "the stats stage summarises the crop retention)")
+    return _table_html(read_stats_table(path, allow_empty=False), max_rows)
 
 
 def render_report(
@@ -216,14 +238,7 @@ def render_report(
             raise InputFileError(f"{d}: {what} not found")
     summary_md = stats_dir / "summary.md"
     summary = _markdown(summary_md.read_text(encoding="utf-8")) if summary_md.is_file() else ""
-    retention = None
-    if crops_path is not None:
-        from cropaudit.contracts import CROP_COLUMNS, read_stage_table
-        from cropaudit.stages.score_crops import retention_summary
-
-        crops = read_stage_table(crops_path, CROP_COLUMNS, what="crops table",
-                                 producer="score-crops")
-        retention = _table_html(retention_summary(crops), max_table_rows)
+    retention = _retention(stats_dir, crops_path, max_table_rows)
     dataset = None
     if dataset_path is not None and dataset_path.is_file():
         table = pd.read_parquet(dataset_path)

@@ -2,6 +2,7 @@
 
 Pure pieces live in :mod:`cropaudit.gaze.analysis` (selection, labels, rates) and
 :mod:`cropaudit.gaze.review` (sheets, template, agreement); this module reads and writes.
+What the report shows of it is derived here too, under ``findings/``.
 The output folder is built next to its final place and swapped in only when complete, so a
 failed run never leaves a folder that looks finished (and no sheet of an earlier run stays).
 """
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from cropaudit.contracts import FINDINGS_DIR, findings_path, read_stats_table
 from cropaudit.datasets.table import image_path
 from cropaudit.errors import InputFileError
 from cropaudit.gaze.analysis import (
@@ -29,6 +31,7 @@ from cropaudit.gaze.review import SHEET_MAX_PIXELS, draw_sheet, sheet_name, temp
 from cropaudit.geometry.crops import Crop
 from cropaudit.outputs import atomic_dir, json_safe, write_json
 from cropaudit.stages.image_saliency import result_of
+from cropaudit.stats.findings import gaze_tables
 from cropaudit.untrusted import mathtext
 
 TABLES = ("selection", "labels", "rates", "comparisons", "review")
@@ -82,11 +85,24 @@ def run_gaze(*, params, table: pd.DataFrame, dataset_path: Path, saliency: pd.Da
                   "review": template(sheets, ratios)}
         for name, df in frames.items():
             df.to_csv(tmp / f"{name}.csv", index=False)
+        _write_findings(tmp, round(100 * (1 - params.stats.alpha)))
     write_json(metrics_path, json_safe(gaze_metrics(seen.selection, labels, rates, comparisons,
                                                     len(chosen))))
     selected = int(seen.selection["selected"].sum()) if len(seen.selection) else 0
     with_face = int(labels["has_face"].sum()) if len(labels) else 0
     return GazeOutcome(len(seen.selection), selected, with_face, len(chosen))
+
+
+def _write_findings(folder: Path, level: int) -> None:
+    """What the report shows of this stage (findings/): the label rates, wide, and the
+    differences between attribute values, derived from the CSVs just written as every reader
+    of them reads them."""
+    rates = read_stats_table(folder / "rates.csv", producer="gaze")
+    comparisons = read_stats_table(folder / "comparisons.csv", producer="gaze")
+    wide, notable = gaze_tables(rates, comparisons, level)
+    (folder / FINDINGS_DIR).mkdir()
+    wide.to_csv(findings_path(folder, "rates.csv"), index=False)
+    notable.to_csv(findings_path(folder, "differences.csv"), index=False)
 
 
 def _crops_by_image(image_crops: pd.DataFrame, saliency: pd.DataFrame,

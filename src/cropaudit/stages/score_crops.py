@@ -124,20 +124,3 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     if "has_face" in df.columns:
         df["has_face"] = df["has_face"].astype(bool)
     return df
-
-
-def retention_summary(crops: pd.DataFrame) -> pd.DataFrame:
-    """Mean retention and share of members cropped out entirely, per group and aspect ratio."""
-    g = crops.groupby(["kind", "group", "aspect_ratio"], sort=True)["retention"]
-    out = pd.DataFrame({
-        "members": g.size(),
-        "mean_retention": g.mean(),
-        "cropped_out": g.apply(lambda s: float((s == 0).mean())),
-    })
-    if "face_retention" in crops.columns:
-        faces = crops.groupby(["kind", "group", "aspect_ratio"], sort=True)["face_retention"]
-        out["members_with_face"] = faces.count()
-        out["mean_face_retention"] = faces.mean()
-        out["face_cropped_out"] = faces.apply(
-            lambda s: float((s.dropna() == 0).mean()) if s.notna().any() else np.nan)
-    return out.reset_index()

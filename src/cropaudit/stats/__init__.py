@@ -8,7 +8,9 @@ counterbalancing), ``equivalence`` (TOST), ``power``, ``distributions`` (salienc
 ``multinomial`` (k-way "together" tuples: raw shares, position-adjusted conditional logit,
 Monte Carlo test), ``disparity`` (per-group rates against a reference, fairlearn / Aequitas
 shape), ``outcomes`` (the saliency outcomes table as tuples), ``croppers`` (two croppers on
-the same tuples), ``audit`` (all of it for one run, as tidy tables) and ``simulation``
+the same tuples), ``audit`` (all of it for one run, as tidy tables), ``results`` (each test
+of a run as a result object with its method, and the long table ``tidy.csv``), ``findings``
+(what the report shows, derived for it by the stages) and ``simulation``
 (outcome tables with a known truth, for the simulation study in benchmarks/stats_study.py;
 no stage imports it). docs/statistics.md says what each number means.
 

@@ -25,6 +25,7 @@ as a cross-check (``boot_*``), and the numbers that treat tuples as independent 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ from cropaudit.stats.outcomes import (
     together_counts,
     together_members,
 )
-from cropaudit.stats.params import StatsParams
+from cropaudit.stats.params import AggregateParams, StatsParams
 from cropaudit.stats.position import (
     BALANCE_TOLERANCE,
     POSITION_TERM,
@@ -60,6 +61,9 @@ from cropaudit.stats.position import (
 )
 from cropaudit.stats.power import min_detectable_delta, min_detectable_delta_clustered
 from cropaudit.stats.proportions import adjust
+
+if TYPE_CHECKING:
+    from cropaudit.stats.results import TestResult
 
 #: columns of the count-based table that treat every tuple as independent, and their names
 #: in comparisons.csv (every naive quantity is named ``naive_*``)
@@ -101,6 +105,20 @@ class AuditResult:
     def comparisons_of(self, setting: str) -> pd.DataFrame:
         c = self.comparisons
         return c[c["setting"] == setting] if len(c) else c
+
+    def tests(self) -> list[TestResult]:
+        """Every test as a result object with its method (:mod:`cropaudit.stats.results`),
+        read from the tables on request."""
+        from cropaudit.stats.results import results_of
+
+        return results_of(self)
+
+    def tidy(self) -> pd.DataFrame:
+        """Every test as one long table (``tidy.csv``): setting, comparison, quantity,
+        method, estimate, low, high, p."""
+        from cropaudit.stats.results import tidy_table
+
+        return tidy_table(self.tests())
 
     def position_flags(self) -> dict[str, bool]:
         """setting -> whether the left/right preference itself is significant."""
@@ -165,11 +183,9 @@ def _attribute_names(groups: Groups) -> list[str]:
 def _setting_comparisons(
     tuples: pd.DataFrame, setting: str, params: StatsParams, groups: Groups, seed: int
 ) -> pd.DataFrame:
-    counts = []
-    for comparison, t in tuples.groupby("comparison", sort=True):
-        ga, gb = split_comparison(comparison)
-        counts.append(ComparisonCounts(comparison, group_of(groups, ga), group_of(groups, gb),
-                                       int(t["a_won"].sum()), len(t)))
+    """Every comparison and aggregate of one setting: the naive count-based numbers, then the
+    clustered fit the verdict uses, the design effect and the bootstrap cross-check."""
+    counts = _comparison_counts(tuples, groups)
     primary, alternative = aggregates_both_modes(counts, params.aggregates, params.pooling)
     aggregates = [*primary, *alternative]
     table = proportion_table(counts, aggregates, alpha=params.alpha, method=params.interval)
@@ -180,59 +196,92 @@ def _setting_comparisons(
     members.update({a.comparison: a.members for a in aggregates})
     table.insert(0, "setting", setting)
 
-    # pair-level data of every row (aggregates: member comparisons, oriented first-vs-second)
+    images, image_group = _images(tuples)
+    by_cmp = {c: t for c, t in tuples.groupby("comparison")}
+    units, extra = [], []
+    for name in table["comparison"]:
+        a, b, y, order, left = _observations(by_cmp, members[name])
+        units.append(BootstrapUnit(images.get_indexer(a), images.get_indexer(b), y))
+        extra.append(_clustered_columns(a, b, y, order, left, params))
+    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
+    naive_var = table["p"] * (1 - table["p"]) / table["n"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["design_effect"] = table["se"] ** 2 / naive_var
+    table["n_effective"] = table["n"] / table["design_effect"].clip(lower=1.0)
+    _add_bootstrap(table, units, image_group, params, seed)
+    return table
+
+
+def _comparison_counts(tuples: pd.DataFrame, groups: Groups) -> list[ComparisonCounts]:
+    """Wins of the first group and tuples, per comparison (sorted by name)."""
+    counts = []
+    for comparison, t in tuples.groupby("comparison", sort=True):
+        ga, gb = split_comparison(comparison)
+        counts.append(ComparisonCounts(comparison, group_of(groups, ga), group_of(groups, gb),
+                                       int(t["a_won"].sum()), len(t)))
+    return counts
+
+
+def _images(tuples: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Every image of the setting (in order of first appearance) and its group's code: the
+    bootstrap resamples images within groups."""
     images = pd.Index(pd.unique(pd.concat([tuples["image_a"], tuples["image_b"]])))
     group_of_image = pd.concat(
         [pd.Series(tuples["group_a"].to_numpy(), index=tuples["image_a"]),
          pd.Series(tuples["group_b"].to_numpy(), index=tuples["image_b"])]
     )
     group_of_image = group_of_image[~group_of_image.index.duplicated()].reindex(images)
-    image_group = pd.factorize(group_of_image)[0]
-    by_cmp = {c: t for c, t in tuples.groupby("comparison")}
-    units, extra = [], []
-    for name in table["comparison"]:
-        parts = []
-        for member in members[name]:
-            t = by_cmp[member.comparison]
-            flipped = member.flipped
-            a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
-            y = (1 - t["a_won"]) if flipped else t["a_won"]
-            parts.append((a.to_numpy(), b.to_numpy(), y.to_numpy(), t["order"].to_numpy(),
-                          t["left_won"].to_numpy()))
-        a, b, y, order, left = (np.concatenate(x) for x in zip(*parts, strict=True))
-        units.append(BootstrapUnit(images.get_indexer(a), images.get_indexer(b), y))
-        clusters = fewest_images(np.concatenate([a, b]),
-                                 np.repeat([0, 1], [len(a), len(b)]))
-        fit = robust_logit(y, np.column_stack([a, b]), clusters, params.alpha)
-        first_left = first_left_share(order)
-        extra.append(
-            {
-                "counterbalanced": abs(first_left - 0.5) <= BALANCE_TOLERANCE,
-                "n_order_reversed": int((order == 1).sum()),
-                "first_left_share": first_left,
-                "position_statement": balance_statement(first_left, len(order)),
-                "p_left": float(left.mean()),
-                "n_images_a": len(np.unique(a)),
-                "n_images_b": len(np.unique(b)),
-                "clusters": clusters,
-                "se": fit.se,
-                "log_odds": fit.log_odds,
-                "log_odds_se": fit.log_odds_se,
-                "ci_method": HEADLINE_METHOD,
-                "ci_low": fit.low,
-                "ci_high": fit.high,
-                "p_value_clustered": fit.p_value,
-                "tost_p_value_clustered": clustered_tost_p_value(
-                    fit, params.equivalence_margin),
-                "not_estimable": fit.problem,
-            }
-        )
-    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
-    naive_var = table["p"] * (1 - table["p"]) / table["n"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["design_effect"] = table["se"] ** 2 / naive_var
-    table["n_effective"] = table["n"] / table["design_effect"].clip(lower=1.0)
-    if params.bootstrap_resamples >= 2:  # cross-check only: no verdict uses it
+    return images, pd.factorize(group_of_image)[0]
+
+
+def _observations(by_cmp: dict[str, pd.DataFrame], members: tuple[PoolMember, ...]
+                  ) -> tuple[np.ndarray, ...]:
+    """A row's pair-level data, its members' tuples stacked and oriented first-vs-second:
+    (image of the first group, image of the second, first won, order, left won)."""
+    parts = []
+    for member in members:
+        t = by_cmp[member.comparison]
+        flipped = member.flipped
+        a, b = (t["image_b"], t["image_a"]) if flipped else (t["image_a"], t["image_b"])
+        y = (1 - t["a_won"]) if flipped else t["a_won"]
+        parts.append((a.to_numpy(), b.to_numpy(), y.to_numpy(), t["order"].to_numpy(),
+                      t["left_won"].to_numpy()))
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))
+
+
+def _clustered_columns(a: np.ndarray, b: np.ndarray, y: np.ndarray, order: np.ndarray,
+                       left: np.ndarray, params: StatsParams) -> dict[str, object]:
+    """Position balance and the logit clustered on both images of every tuple (the headline
+    interval, parity and equivalence tests) of one row's observations."""
+    clusters = fewest_images(np.concatenate([a, b]), np.repeat([0, 1], [len(a), len(b)]))
+    fit = robust_logit(y, np.column_stack([a, b]), clusters, params.alpha)
+    first_left = first_left_share(order)
+    return {
+        "counterbalanced": abs(first_left - 0.5) <= BALANCE_TOLERANCE,
+        "n_order_reversed": int((order == 1).sum()),
+        "first_left_share": first_left,
+        "position_statement": balance_statement(first_left, len(order)),
+        "p_left": float(left.mean()),
+        "n_images_a": len(np.unique(a)),
+        "n_images_b": len(np.unique(b)),
+        "clusters": clusters,
+        "se": fit.se,
+        "log_odds": fit.log_odds,
+        "log_odds_se": fit.log_odds_se,
+        "ci_method": HEADLINE_METHOD,
+        "ci_low": fit.low,
+        "ci_high": fit.high,
+        "p_value_clustered": fit.p_value,
+        "tost_p_value_clustered": clustered_tost_p_value(fit, params.equivalence_margin),
+        "not_estimable": fit.problem,
+    }
+
+
+def _add_bootstrap(table: pd.DataFrame, units: list[BootstrapUnit], image_group: np.ndarray,
+                   params: StatsParams, seed: int) -> None:
+    """The two-way cluster bootstrap's SE and interval per row: a cross-check only, no verdict
+    uses it (NaN when fewer than two resamples are asked for)."""
+    if params.bootstrap_resamples >= 2:
         boot = cluster_bootstrap(units, image_group, resamples=params.bootstrap_resamples,
                                  alpha=params.alpha, seed=seed)
         table["boot_se"] = [b.se for b in boot]
@@ -242,7 +291,6 @@ def _setting_comparisons(
         for c in ("boot_se", "boot_low", "boot_high"):
             table[c] = np.nan
     table["boot_resamples"] = params.bootstrap_resamples
-    return table
 
 
 def _adjust_and_judge(table: pd.DataFrame, params: StatsParams) -> pd.DataFrame:
@@ -353,61 +401,75 @@ def interaction_table(comparisons: pd.DataFrame, params: StatsParams,
     t interval on G−1 df (G = fewest images of a side). Not estimable when a side has no
     clustered SE.
     """
-    from scipy.stats import t as student_t
-
     if comparisons.empty:
         return pd.DataFrame()
     attributes = _attribute_names(groups)
     pairs = comparisons[comparisons["kind"] == "pair"]
-    rows = []
-    for agg in params.aggregates:
-        if agg.attribute not in attributes:
-            continue
-        for other in attributes:
-            if other == agg.attribute:
-                continue
-            rest = [a for a in attributes if a not in (agg.attribute, other)]
-            for setting, ps in pairs.groupby("setting", sort=True):
-                within = {}
-                for r in ps.itertuples():
-                    ga, gb = group_of(groups, r.group_a), group_of(groups, r.group_b)
-                    if ga.value(other) != gb.value(other):
-                        continue
-                    if [ga.value(a) for a in rest] != [gb.value(a) for a in rest]:
-                        continue
-                    pair = (ga.value(agg.attribute), gb.value(agg.attribute))
-                    if pair == (agg.first, agg.second):
-                        within[ga.value(other)] = (r.p, r.se, r.clusters, r.comparison)
-                    elif pair == (agg.second, agg.first):
-                        within[ga.value(other)] = (1 - r.p, r.se, r.clusters, r.comparison)
-                values = sorted(v for v in within if v is not None)
-                for i, v1 in enumerate(values):
-                    for v2 in values[i + 1:]:
-                        p1, se1, g1, c1 = within[v1]
-                        p2, se2, g2, c2 = within[v2]
-                        did = p1 - p2
-                        se = float(np.hypot(se1, se2))
-                        g = int(min(g1, g2))
-                        q = t_quantile(params.alpha, g)
-                        ok = bool(np.isfinite(se) and se > 0)
-                        pval = float(2 * student_t.sf(abs(did) / se, max(g - 1, 1))) \
-                            if ok else float("nan")
-                        rows.append({
-                            "setting": setting, "aggregate": agg.name,
-                            "gap": f"{agg.first}~{agg.second}", "by": other,
-                            "value_1": v1, "value_2": v2, "comparison_1": c1,
-                            "comparison_2": c2, "p_1": p1, "p_2": p2, "did": did, "se": se,
-                            "low": did - q * se, "high": did + q * se, "clusters": g,
-                            "p_value": pval,
-                            "not_estimable": "" if ok else
-                            "a comparison has no clustered standard error",
-                        })
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
+    parts = [_differences_in_differences(_within(pairs, groups, agg, other, attributes),
+                                         agg, other, params.alpha)
+             for agg in params.aggregates if agg.attribute in attributes
+             for other in attributes if other != agg.attribute]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
     out["p_value_adjusted"] = adjust(out["p_value"].to_numpy(), params.correction)
     out["significant"] = out["p_value_adjusted"] < params.alpha
     return out
+
+
+#: One within-value comparison of an aggregate's gap: its p oriented first-vs-second.
+_WITHIN_COLUMNS = ["setting", "value", "p", "se", "clusters", "comparison"]
+
+
+def _within(pairs: pd.DataFrame, groups: Groups, agg: AggregateParams, other: str,
+            attributes: list[str]) -> pd.DataFrame:
+    """The pair comparisons of ``agg``'s gap within one value of ``other`` (every remaining
+    attribute equal on both sides), p turned to read first-vs-second; one per setting and
+    value (the last, as listed), sorted by setting and value."""
+    rest = [a for a in attributes if a not in (agg.attribute, other)]
+    rows = []
+    for r in pairs.itertuples():
+        ga, gb = group_of(groups, r.group_a), group_of(groups, r.group_b)
+        if ga.value(other) is None or any(ga.value(a) != gb.value(a) for a in [other, *rest]):
+            continue
+        pair = (ga.value(agg.attribute), gb.value(agg.attribute))
+        if pair == (agg.first, agg.second):
+            rows.append((r.setting, ga.value(other), r.p, r.se, r.clusters, r.comparison))
+        elif pair == (agg.second, agg.first):
+            rows.append((r.setting, ga.value(other), 1 - r.p, r.se, r.clusters, r.comparison))
+    within = pd.DataFrame(rows, columns=_WITHIN_COLUMNS)
+    within = within.drop_duplicates(["setting", "value"], keep="last")
+    return within.sort_values(["setting", "value"], kind="stable")
+
+
+def _differences_in_differences(within: pd.DataFrame, agg: AggregateParams, other: str,
+                                alpha: float) -> pd.DataFrame:
+    """Every pair of values of ``other`` in a setting (value₁ < value₂), with DiD = p₁ − p₂,
+    its SE from the two independent clustered SEs, t interval and test on G−1 df."""
+    from scipy.stats import t as student_t
+
+    both = within.merge(within, on="setting", suffixes=("_1", "_2"))
+    both = both[both["value_1"] < both["value_2"]]
+    both = both.sort_values(["setting", "value_1", "value_2"], kind="stable")
+    did = (both["p_1"] - both["p_2"]).to_numpy(dtype=float)
+    se = np.hypot(both["se_1"].to_numpy(dtype=float), both["se_2"].to_numpy(dtype=float))
+    g = np.minimum(both["clusters_1"], both["clusters_2"]).to_numpy().astype(int)
+    q = np.array([t_quantile(alpha, int(x)) for x in g], dtype=float)
+    ok = np.isfinite(se) & (se > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = np.where(ok, 2 * student_t.sf(np.abs(did) / se, np.maximum(g - 1, 1)),
+                           np.nan)
+    return pd.DataFrame({
+        "setting": both["setting"].to_numpy(), "aggregate": agg.name,
+        "gap": f"{agg.first}~{agg.second}", "by": other,
+        "value_1": both["value_1"].to_numpy(), "value_2": both["value_2"].to_numpy(),
+        "comparison_1": both["comparison_1"].to_numpy(),
+        "comparison_2": both["comparison_2"].to_numpy(),
+        "p_1": both["p_1"].to_numpy(), "p_2": both["p_2"].to_numpy(), "did": did, "se": se,
+        "low": did - q * se, "high": did + q * se, "clusters": g, "p_value": p_value,
+        "not_estimable": np.where(ok, "", "a comparison has no clustered standard error"),
+    })
 
 
 def _together(counts: pd.DataFrame, members: pd.DataFrame, params: StatsParams,

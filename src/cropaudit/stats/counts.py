@@ -175,27 +175,44 @@ def proportion_table(
     for c in comparisons:
         groups.setdefault(c.group_a.label, c.group_a)
         groups.setdefault(c.group_b.label, c.group_b)
-    short = short_labels(list(groups.values()))
+    rows = [*_pair_rows(comparisons, short_labels(list(groups.values())), alpha, method),
+            *_aggregate_rows(aggregates, alpha, method)]
+    table = pd.DataFrame(rows)
+    _add_heterogeneity(table, comparisons, aggregates)
+    family = max(int(table["primary"].sum()), 1) if len(table) else 1
+    table["significant_up_to_de"] = [
+        significant_up_to_design_effect(c, n, alpha / family)
+        for c, n in zip(table["count_a"], table["n"], strict=True)
+    ]
+    return _in_panel_order(table, list(groups.values()))
+
+
+def _pair_rows(comparisons: Sequence[ComparisonCounts], short: dict[str, str], alpha: float,
+               method: str) -> list[dict[str, object]]:
+    """One row per pair comparison, labelled with the groups' short labels."""
+    return [
+        {
+            "comparison": c.comparison,
+            "kind": "pair",
+            "pooling": "",
+            "primary": True,
+            "members": c.comparison,
+            "n_members": 1,
+            "group_a": c.group_a.label,
+            "group_b": c.group_b.label,
+            "label": f"{short[c.group_a.label]} {ARROW} {short[c.group_b.label]}",
+            "panel": panel_of(c.group_a, c.group_b),
+            **_prop_columns(proportion(c.count, c.n, alpha, method)),
+        }
+        for c in comparisons
+    ]
+
+
+def _aggregate_rows(aggregates: Sequence[AggregateCounts], alpha: float,
+                    method: str) -> list[dict[str, object]]:
+    """One row per aggregate; the other pooling mode's rows say which mode in their label."""
     rows = []
-    for c in comparisons:
-        prop = proportion(c.count, c.n, alpha, method)
-        rows.append(
-            {
-                "comparison": c.comparison,
-                "kind": "pair",
-                "pooling": "",
-                "primary": True,
-                "members": c.comparison,
-                "n_members": 1,
-                "group_a": c.group_a.label,
-                "group_b": c.group_b.label,
-                "label": f"{short[c.group_a.label]} {ARROW} {short[c.group_b.label]}",
-                "panel": panel_of(c.group_a, c.group_b),
-                **_prop_columns(prop),
-            }
-        )
     for agg in aggregates:
-        prop = proportion(agg.count, agg.n, alpha, method)
         abbr = value_abbreviation([agg.first, agg.second])
         label = f"{abbr[agg.first]} {ARROW} {abbr[agg.second]}"
         rows.append(
@@ -210,10 +227,16 @@ def proportion_table(
                 "group_b": agg.second,
                 "label": label if agg.primary else f"{label} ({agg.pooling})",
                 "panel": AGGREGATE_PANEL,
-                **_prop_columns(prop),
+                **_prop_columns(proportion(agg.count, agg.n, alpha, method)),
             }
         )
-    table = pd.DataFrame(rows)
+    return rows
+
+
+def _add_heterogeneity(table: pd.DataFrame, comparisons: Sequence[ComparisonCounts],
+                       aggregates: Sequence[AggregateCounts]) -> None:
+    """The heterogeneity columns: NaN for pairs, the members' χ² for each aggregate (the
+    rows are pairs first, then aggregates, as built)."""
     by_name = {c.comparison: c for c in comparisons}
     het = [
         heterogeneity([_oriented(by_name[m.comparison], m.flipped) for m in agg.members])
@@ -224,14 +247,12 @@ def proportion_table(
         list(zip(*(nan_rows + het), strict=True)) if len(table) else [(), (), ()])
     table["heterogeneity_chi2"], table["heterogeneity_df"], table["heterogeneity_p_value"] = (
         list(het_cols[0]), list(het_cols[1]), list(het_cols[2]))
-    family = max(int(table["primary"].sum()), 1) if len(table) else 1
-    table["significant_up_to_de"] = [
-        significant_up_to_design_effect(c, n, alpha / family)
-        for c, n in zip(table["count_a"], table["n"], strict=True)
-    ]
-    attribute_panels = [
-        name.capitalize() for g in groups.values() for name, _ in g.attributes
-    ]
+
+
+def _in_panel_order(table: pd.DataFrame, groups: list[Group]) -> pd.DataFrame:
+    """Rows by panel as in the paper: one per attribute in attribute order, then Cross, then
+    Aggregate; input order within a panel."""
+    attribute_panels = [name.capitalize() for g in groups for name, _ in g.attributes]
     ranks = {p: i for i, p in enumerate(dict.fromkeys(attribute_panels))}
     ranks.update({CROSS_PANEL: len(ranks), AGGREGATE_PANEL: len(ranks) + 1})
     rank = table["panel"].map(ranks)
