@@ -183,8 +183,9 @@ def test_names_from_data_show_literally_in_summary_report_figures_and_app_export
     tmp = tmp_path_factory.mktemp("names")
     groups = sorted([*names, "plain"])
     outcomes = tmp / "saliency.parquet"
-    simulate_outcomes(1, groups=groups, images_per_group=6, bases_per_comparison=12,
-                      together_tuples=12, model="center").to_parquet(outcomes)
+    table = simulate_outcomes(1, groups=groups, images_per_group=6, bases_per_comparison=12,
+                              together_tuples=12, model="center")
+    table.assign(grp=table["group"]).to_parquet(outcomes)  # the attribute, as a column
     params = _params(tmp / "params.yaml")
     stats, figures, report = tmp / "stats", tmp / "figures", tmp / "report.html"
     assert main(["stats", "--params", str(params), "--outcomes", str(outcomes),

@@ -78,7 +78,7 @@ rule report:
     output:
         REPORT,
     params:
-        **tracked("report", "reporting", "stages", "stats"),
+        **tracked("report", "reporting"),
         model=f" --model {MODEL}" if PRIMARY == "fastgaze" else "",
     log:
         log_of("report"),
