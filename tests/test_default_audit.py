@@ -60,3 +60,19 @@ def test_the_console_stayed_short(report):
         pytest.skip(f"{CONSOLE} is written by .ci/run")
     lines = CONSOLE.read_text(encoding="utf-8", errors="replace").splitlines()
     assert len(lines) <= 200, len(lines)
+
+
+def test_the_planted_effect_is_detected_and_the_null_is_not(report):
+    """The evidence the default audit draws (sampling.n) still detects the demo's planted badge
+    at the corrected level, and its null cohort split shows nothing (docs/demo-dataset.md)."""
+    import pandas as pd
+
+    from cropaudit.config import load_params
+
+    primary = load_params(RESULTS / "config.yaml").primary_cropper
+    table = pd.read_csv(RESULTS / "croppers" / primary / "stats"
+                        / "comparisons.csv").set_index("comparison")
+    first = table[table["setting"] == table["setting"].iloc[0]]
+    assert first.loc["feature:marked~plain", "verdict"] == "differs"
+    assert first.loc["feature:marked~plain", "delta"] > 0
+    assert first.loc["cohort:a~b", "verdict"] != "differs"
