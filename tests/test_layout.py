@@ -180,3 +180,35 @@ def test_the_report_rule_sees_imports_inside_functions():
     assert forbidden_imports(source, REPORT_MAY_NOT_IMPORT) == [
         "cropaudit.faces.table", "cropaudit.stages", "cropaudit.stats.face_rates",
         "cropaudit.stats.face_rates.wide_rates"]
+
+
+#: The longest a function may be, from its ``def`` line to its last line, docstring included
+#: (issue 27): a longer one is split into named steps.
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, name: str) -> list[str]:
+    """``name:line function (N lines)`` for every function or method of ``source`` longer
+    than :data:`MAX_FUNCTION_LINES` (nested ones too)."""
+    return [f"{name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_no_function_is_longer_than_the_limit():
+    bad = [line for p in _modules()
+           for line in long_functions(p.read_text(encoding="utf-8"),
+                                      str(p.relative_to(PACKAGE)))]
+    assert not bad, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(bad)
+
+
+def test_the_length_check_counts_from_def_to_last_line():
+    def function(name: str, lines: int, indent: str = "") -> str:
+        return f"{indent}def {name}():\n" + f"{indent}    pass\n" * (lines - 1)
+
+    source = (function("fits", MAX_FUNCTION_LINES) + "class C:\n"
+              + function("too_long", MAX_FUNCTION_LINES + 1, indent="    "))
+    assert long_functions(source, "m.py") == [
+        f"m.py:{MAX_FUNCTION_LINES + 2} too_long ({MAX_FUNCTION_LINES + 1} lines)"]

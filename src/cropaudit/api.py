@@ -267,10 +267,24 @@ def audit(images: Any = None, *, croppers: Sequence[str] | None = None,
         One line: a bad table or setting (before anything runs), or the stage that failed
         and the end of its log.
     """
-    from cropaudit import project
-
     home = Path(folder).resolve()
     _check_audit_folder(home)
+    overlay = _audit_overlay(images, croppers, config, home, root=root, attributes=attributes,
+                             path_column=path_column, name=name)
+    chosen = _write_audit_workflow(home, overlay)
+    targets = ["croppers", "summary", *(["all"] if track else [])]
+    _snakemake(home, targets, cores=cores, verbose=verbose)
+    return AuditResult(home, chosen)
+
+
+def _audit_overlay(images: Any, croppers: Sequence[str] | None,
+                   config: Mapping[str, Any] | str | os.PathLike[str] | None, home: Path, *,
+                   root: str | os.PathLike[str] | None, attributes: Sequence[str] | None,
+                   path_column: str, name: str | None) -> dict[str, Any]:
+    """:func:`audit`'s settings over the defaults: ``config``, then the dataset of ``images``
+    and ``croppers``, validated here so a bad table or setting fails before anything runs."""
+    from cropaudit import project
+
     overlay: dict[str, Any] = _config_overlay(config)
     if images is not None:
         dataset = _dataset(images, home, root=root, attributes=attributes,
@@ -281,11 +295,16 @@ def audit(images: Any = None, *, croppers: Sequence[str] | None = None,
     if croppers is not None:
         overlay["croppers"] = list(croppers)
     project.validate(overlay, source="cropaudit.audit")
+    return overlay
+
+
+def _write_audit_workflow(home: Path, overlay: dict[str, Any]) -> tuple[str, ...]:
+    """Write the workflow and its configuration into ``home``; returns the croppers it audits
+    (the overlay's, else the defaults'), which the :class:`AuditResult` reads tables of."""
+    from cropaudit import project
+
     project.write_workflow(home, overlay)
-    chosen = tuple(project.deep_merge(project.defaults(), overlay)["croppers"])
-    targets = ["croppers", "summary", *(["all"] if track else [])]
-    _snakemake(home, targets, cores=cores, verbose=verbose)
-    return AuditResult(home, chosen)
+    return tuple(project.deep_merge(project.defaults(), overlay)["croppers"])
 
 
 def _config_overlay(config: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:

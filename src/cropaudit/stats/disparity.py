@@ -102,11 +102,7 @@ def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "o
     n = np.bincount(codes).astype(int)
     count = np.bincount(codes, weights=y).round().astype(int)
     var = np.diag(cov)
-    naive_var = rate * (1 - rate) / n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        deff = np.where(naive_var > 0, var / naive_var, 1.0)
-    deff = np.maximum(deff, 1.0)  # NaN stays NaN: no effective n without a variance
-    n_eff = np.maximum(n / deff, 1.0)
+    deff, n_eff = _design_effect(rate, var, n)
     q = t_quantile(alpha, g)
     # Wilson at the effective n with the t quantile of G − 1 df in place of z
     alpha_t = float(2 * norm.sf(q))
@@ -116,23 +112,6 @@ def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "o
     r = list(uniques).index(ref)
     rows = []
     for i, name in enumerate(uniques):
-        diff = rate[i] - rate[r]
-        diff_var = var[i] + var[r] - 2 * cov[i, r]
-        diff_se = math.sqrt(diff_var) if diff_var > 0 else float("nan")
-        ratio, ratio_low, ratio_high = _ratio(rate[i], rate[r], var[i], var[r], cov[i, r], q)
-        problem = cc.problem or ("" if i == r or math.isfinite(diff_se) else
-                                 "the clustered variance of the difference is not positive")
-        enough = n_eff[i] >= min_n and n_eff[r] >= min_n  # False when n_eff is NaN
-        if i == r:
-            evidence = "reference"
-        elif problem:
-            evidence = NOT_ESTIMABLE
-        elif not enough:
-            evidence = INSUFFICIENT
-        elif abs(diff) > q * diff_se:
-            evidence = DIFFERS
-        else:
-            evidence = NO_DIFFERENCE
         rows.append({
             "value": name, "count": int(count[i]), "n": int(n[i]), "rate": float(rate[i]),
             "naive_method": method, "naive_low": float(naive_low[i]),
@@ -142,15 +121,59 @@ def disparity_rows(obs: pd.DataFrame, *, value: str = "value", outcome: str = "o
             "ci_low": float(low[i]) if not cc.problem else float("nan"),
             "ci_high": float(high[i]) if not cc.problem else float("nan"),
             "clusters": g, "reference": ref,
-            "diff": float(diff), "diff_low": float(diff - q * diff_se),
-            "diff_high": float(diff + q * diff_se), "ratio": ratio, "ratio_low": ratio_low,
-            "ratio_high": ratio_high, "min_n": min_n, "evidence": evidence,
-            "not_estimable": problem if evidence == NOT_ESTIMABLE else "",
+            **_against_reference(i, r, rate, var, cov, n_eff, q, min_n, cc.problem),
         })
     out = pd.DataFrame(rows)
     level = round(100 * (1 - alpha))
     out["explanation"] = [_explain(row, level, describe) for row in out.itertuples()]
     return out
+
+
+def _design_effect(rate: np.ndarray, var: np.ndarray, n: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(design effect, effective n) per value: how many independent observations the
+    clustered variance is worth, which sizes both the interval and the ``min_n`` rule.
+
+    The design effect is floored at 1, so the effective n never exceeds n; NaN stays NaN.
+    """
+    naive_var = rate * (1 - rate) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deff = np.where(naive_var > 0, var / naive_var, 1.0)
+    deff = np.maximum(deff, 1.0)  # NaN stays NaN: no effective n without a variance
+    return deff, np.maximum(n / deff, 1.0)
+
+
+def _against_reference(i: int, r: int, rate: np.ndarray, var: np.ndarray, cov: np.ndarray,
+                       n_eff: np.ndarray, q: float, min_n: int, problem: str
+                       ) -> dict[str, Any]:
+    """Value ``i`` against the reference ``r``: the diff, ratio, min_n, evidence and
+    not_estimable columns of its row, kept apart so the evidence rule (reference, not
+    estimable, insufficient, differs, no difference: the first that applies) reads in one
+    place. ``problem``: why the clustered covariance failed ('' when it did not).
+    """
+    diff = rate[i] - rate[r]
+    diff_var = var[i] + var[r] - 2 * cov[i, r]
+    diff_se = math.sqrt(diff_var) if diff_var > 0 else float("nan")
+    ratio, ratio_low, ratio_high = _ratio(rate[i], rate[r], var[i], var[r], cov[i, r], q)
+    problem = problem or ("" if i == r or math.isfinite(diff_se) else
+                          "the clustered variance of the difference is not positive")
+    enough = n_eff[i] >= min_n and n_eff[r] >= min_n  # False when n_eff is NaN
+    if i == r:
+        evidence = "reference"
+    elif problem:
+        evidence = NOT_ESTIMABLE
+    elif not enough:
+        evidence = INSUFFICIENT
+    elif abs(diff) > q * diff_se:
+        evidence = DIFFERS
+    else:
+        evidence = NO_DIFFERENCE
+    return {
+        "diff": float(diff), "diff_low": float(diff - q * diff_se),
+        "diff_high": float(diff + q * diff_se), "ratio": ratio, "ratio_low": ratio_low,
+        "ratio_high": ratio_high, "min_n": min_n, "evidence": evidence,
+        "not_estimable": problem if evidence == NOT_ESTIMABLE else "",
+    }
 
 
 def _ratio(a: float, b: float, var_a: float, var_b: float, cov_ab: float, q: float

@@ -11,6 +11,7 @@ n, the Monte Carlo test that holds the position preference fixed (``mc_p_value``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -223,14 +224,27 @@ def together_effects(group: np.ndarray, image: np.ndarray, winner: np.ndarray, *
     above_nominal (the design is in the regime where the simulation study measured more than
     7 % false positives at 5 %), not_estimable (why there is no model, '' when there is).
     """
-    from cropaudit.stats.clustered import (
-        cluster_labels,
-        joint_df,
-        shared_label_cov,
-        student_quantile,
-        wald_test,
-    )
+    n, k = group.shape
+    out, clusters = _design_columns(group, image, winner, seed=seed, resamples=resamples)
+    x = _design_matrix(group)
+    fit = conditional_logit(x, winner) if n > 2 * k else None
+    regime = above_nominal(n, clusters, k)
+    nan = np.full(k, np.nan)
+    if fit is None:
+        return out.assign(strength=nan, strength_se=nan, strength_low=nan, strength_high=nan,
+                          adjusted_share=nan, group_wald=np.nan, group_df=k - 1,
+                          group_df2=np.nan, group_p_value=np.nan, position_p_value=np.nan,
+                          above_nominal=regime,
+                          not_estimable="the arrangements do not separate groups from "
+                          "positions, too few tuples, or a group or position never wins")
+    return out.assign(**_group_effects(fit, image, clusters, k, alpha, regime))
 
+
+def _design_columns(group: np.ndarray, image: np.ndarray, winner: np.ndarray, *, seed: int,
+                    resamples: int) -> tuple[pd.DataFrame, int]:
+    """The columns of :func:`together_effects` that need no model (tuples, clusters, position
+    balance, the naive Monte Carlo test), and G: they are reported even when the model
+    cannot be fitted, so they are computed first and apart from it."""
     n, k = group.shape
     at = np.stack([(group == g).mean(axis=0) for g in range(k)])  # group × position
     imbalance = np.abs(at - 1 / k).max(axis=1)
@@ -242,20 +256,33 @@ def together_effects(group: np.ndarray, image: np.ndarray, winner: np.ndarray, *
         "counterbalanced": imbalance <= BALANCE_TOLERANCE,
         "naive_mc_statistic": mc_stat, "naive_mc_p_value": mc_p,
     })
-    # design: position dummies 1..k−1, group dummies 1..k−1 (per tuple × member)
+    return out, clusters
+
+
+def _design_matrix(group: np.ndarray) -> np.ndarray:
+    """The conditional logit's design (tuples × k × 2(k − 1)): position dummies 1..k−1, then
+    group dummies 1..k−1, per tuple × member; the first position and group are the baselines,
+    so the group terms are effects at equal positions."""
+    n, k = group.shape
     pos_dummies = np.broadcast_to(np.eye(k)[None, :, 1:], (n, k, k - 1))
     grp_dummies = np.eye(k)[group][:, :, 1:]
-    x = np.concatenate([pos_dummies, grp_dummies], axis=2)
-    fit = conditional_logit(x, winner) if n > 2 * k else None
-    regime = above_nominal(n, clusters, k)
-    nan = np.full(k, np.nan)
-    if fit is None:
-        return out.assign(strength=nan, strength_se=nan, strength_low=nan, strength_high=nan,
-                          adjusted_share=nan, group_wald=np.nan, group_df=k - 1,
-                          group_df2=np.nan, group_p_value=np.nan, position_p_value=np.nan,
-                          above_nominal=regime,
-                          not_estimable="the arrangements do not separate groups from "
-                          "positions, too few tuples, or a group or position never wins")
+    return np.concatenate([pos_dummies, grp_dummies], axis=2)
+
+
+def _group_effects(fit: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                   image: np.ndarray, clusters: int, k: int, alpha: float, regime: bool
+                   ) -> dict[str, Any]:
+    """The model columns of :func:`together_effects` (strength … not_estimable) from a fitted
+    conditional logit: its clustered (CR3) covariance over every image of the tuple gives the
+    strengths' intervals and the group and position Wald tests."""
+    from cropaudit.stats.clustered import (
+        cluster_labels,
+        joint_df,
+        shared_label_cov,
+        student_quantile,
+        wald_test,
+    )
+
     beta, bread, scores, info = fit
     labels = cluster_labels(image)
     cc = shared_label_cov(bread, scores, labels, clusters, info)
@@ -272,11 +299,11 @@ def together_effects(group: np.ndarray, image: np.ndarray, winner: np.ndarray, *
     adjusted = np.exp(strength) / np.exp(strength).sum()
     problem = cc.problem or ("" if np.isfinite(p_group) else
                              "the clustered covariance of the strengths is singular")
-    return out.assign(strength=strength, strength_se=se, strength_low=strength - q * se,
-                      strength_high=strength + q * se, adjusted_share=adjusted,
-                      group_wald=wald, group_df=df, group_df2=nu_group,
-                      group_p_value=p_group, position_p_value=p_position,
-                      above_nominal=regime, not_estimable=problem)
+    return dict(strength=strength, strength_se=se, strength_low=strength - q * se,
+                strength_high=strength + q * se, adjusted_share=adjusted,
+                group_wald=wald, group_df=df, group_df2=nu_group,
+                group_p_value=p_group, position_p_value=p_position,
+                above_nominal=regime, not_estimable=problem)
 
 
 def above_nominal(tuples: int, clusters: int, k: int) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from cropaudit.untrusted import mathtext
@@ -66,24 +67,7 @@ def grouped_bars(
     for panel, d in data:
         start = x
         for _, r in d.iterrows():
-            p, low, high = float(r["p"]), float(r["err_low"]), float(r["err_high"])
-            xa, xb = x - bar_w / 2, x + bar_w / 2
-            ax.bar(xa, p, bar_w, color=FIRST_COLOUR, edgecolor="white", linewidth=0.5, zorder=2)
-            ax.bar(xb, 1 - p, bar_w, color=SECOND_COLOUR, edgecolor="white", linewidth=0.5,
-                   zorder=2)
-            ax.errorbar(
-                [xa, xb], [p, 1 - p],
-                # clipped: an interval whose end equals p can differ from it by rounding
-                yerr=np.clip([[p - low, (1 - p) - (1 - high)], [high - p, (1 - low) - (1 - p)]],
-                             0, None),
-                fmt="none", ecolor="black", elinewidth=0.8, capsize=0, zorder=3,
-            )
-            for xx, val in ((xa, p), (xb, 1 - p)):
-                ax.text(xx, 0.05, f"{round(100 * val)}%", ha="center", va="bottom",
-                        color="white", fontsize=8, fontweight="bold", zorder=4)
-            ax.text(x, 0.78 + lift, "$\\Delta_{0.5}$", ha="center", va="bottom", fontsize=8)
-            ax.text(x, 0.70 + lift, _percent(float(r["delta"])), ha="center", va="bottom",
-                    fontsize=8, fontweight="bold")
+            _draw_pair(ax, x, r, bar_w, lift)
             ticks.append(x)
             tick_labels.append(mathtext(r["label"]))
             x += 1.0
@@ -104,6 +88,30 @@ def grouped_bars(
         ax.set_title(title, loc="left", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _draw_pair(ax: Axes, x: float, r: pd.Series, bar_w: float, lift: float) -> None:
+    """One comparison at ``x``: the first group's bar (p) and the second's (1 − p) with their
+    intervals and shares, and Δ₀.₅ above them at the height ``lift`` sets for the whole
+    figure (so every pair's label sits level and clear of every bar)."""
+    p, low, high = float(r["p"]), float(r["err_low"]), float(r["err_high"])
+    xa, xb = x - bar_w / 2, x + bar_w / 2
+    ax.bar(xa, p, bar_w, color=FIRST_COLOUR, edgecolor="white", linewidth=0.5, zorder=2)
+    ax.bar(xb, 1 - p, bar_w, color=SECOND_COLOUR, edgecolor="white", linewidth=0.5,
+           zorder=2)
+    ax.errorbar(
+        [xa, xb], [p, 1 - p],
+        # clipped: an interval whose end equals p can differ from it by rounding
+        yerr=np.clip([[p - low, (1 - p) - (1 - high)], [high - p, (1 - low) - (1 - p)]],
+                     0, None),
+        fmt="none", ecolor="black", elinewidth=0.8, capsize=0, zorder=3,
+    )
+    for xx, val in ((xa, p), (xb, 1 - p)):
+        ax.text(xx, 0.05, f"{round(100 * val)}%", ha="center", va="bottom",
+                color="white", fontsize=8, fontweight="bold", zorder=4)
+    ax.text(x, 0.78 + lift, "$\\Delta_{0.5}$", ha="center", va="bottom", fontsize=8)
+    ax.text(x, 0.70 + lift, _percent(float(r["delta"])), ha="center", va="bottom",
+            fontsize=8, fontweight="bold")
 
 
 def _panel_box(x0: float, x1: float, height: float = 1.0):
