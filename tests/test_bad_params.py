@@ -14,7 +14,7 @@ from support.workflow import snakemake, write_yaml
 
 DEMO = {"dataset": {"groups": {"attributes": ["feature", "cohort"]},
                     "demo": {"images_per_group": 3}},
-        "croppers": ["center"]}
+        "stats": {"aggregates": []}, "croppers": ["center"]}
 
 
 @pytest.fixture
@@ -184,3 +184,15 @@ def test_shard_flags_are_bounded(workspace, capsys, argv, fragment):
     assert code == 2
     one_line_error(capsys, fragment)
     assert not (workspace / "results/shard.parquet").exists()
+
+
+def test_aggregates_of_other_attributes_are_refused_when_params_are_read(workspace, capsys):
+    """Refused by every command at start (and so before a workflow's first job), not by the
+    stats stage after the saliency jobs."""
+    params = write_params(workspace / "params.yaml", stats={"aggregates": [
+        {"name": "race", "attribute": "race", "first": "black", "second": "white"}]})
+    assert main(["sample-pairs", "--params", params, "--dataset", "data/demo/images.parquet",
+                 "--out", "pairs.parquet"]) == 2
+    one_line_error(capsys, "stats.aggregates.0.attribute: 'race' is not one of "
+                   "dataset.groups.attributes ['feature', 'cohort']", "or [] for none")
+    assert not (workspace / "pairs.parquet").exists()

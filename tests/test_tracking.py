@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings, strategies as st
+
 from cropaudit.reporting.tracking import (
     DEFAULT_TRACKING_URI,
     TrackingParams,
@@ -90,3 +93,23 @@ def test_several_metrics_files_are_merged_and_clashes_refused(tmp_path):
         read_metrics([stats, gaze])
     with pytest.raises(InputFileError, match="metrics file not found"):
         read_metrics([tmp_path / "missing.json"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(name=st.text(min_size=1, max_size=30))
+def test_every_name_from_data_makes_a_key_mlflow_accepts(name):
+    """Group names reach metric keys; MLflow's own validators must accept what we make of
+    any of them (a group named after a URL once made 'https://…', which MLflow refused)."""
+    from mlflow.utils.validation import _validate_metric_name, _validate_param_name
+
+    for key in (metric_key(name), metric_key(f"comparisons.{name}~plain.clusters")):
+        _validate_metric_name(key)
+        _validate_param_name(key)
+
+
+@pytest.mark.parametrize("name", ["https://example.org/x.png", "a/./b", "a/../b", "/a", "a/",
+                                  "a//b", "."])
+def test_path_like_names_make_valid_keys(name):
+    from mlflow.utils.validation import _validate_metric_name
+
+    _validate_metric_name(metric_key(name))

@@ -3,11 +3,11 @@ in every sink it reaches and cannot change what is around it.
 
 One property-based test feeds hostile and random names through the real stages (``stats`` →
 ``summary.md`` → ``report``, ``plots``) and the app's PNG export; one end-to-end test runs a
-group named ``a|b $x^{$ **c** ![t](https://example.org/x.png)`` through a chain of real
-``cropaudit`` commands, from a CSV dataset to the report.
+group named ``a|b $x^{$ **c** ![t](https://example.org/x.png)`` through the whole workflow,
+from a CSV dataset to the report and MLflow.
 
-Names here contain no ``_``: a group label is its attribute values joined by ``_``, and the
-stats stage splits labels back on it (issue 25, item 0, fixed separately).
+Values with ``_`` (which joins attribute values into a group label) are tested in
+test_group_values.py and, with FairFace's, in test_workflow_sources.py.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import contextlib
 import csv
 import io
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,7 +33,7 @@ from PIL import Image
 from cropaudit.cli import main
 from cropaudit.untrusted import ZERO_WIDTH_SPACE, visible
 from simulate import simulate_outcomes
-from support.workflow import tool_env
+from support.workflow import snakemake, write_yaml
 
 HOSTILE = "a|b $x^{$ **c** ![t](https://example.org/x.png)"
 #: Strings known to break one sink or another, four at a time (one audit's groups).
@@ -208,17 +206,12 @@ def test_names_from_data_show_literally_in_summary_report_figures_and_app_export
 # -- end to end: a hostile group name through the real commands ----------------------------------
 
 
-def _cropaudit(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "cropaudit", *map(str, argv)], cwd=cwd,
-                          capture_output=True, text=True, env=tool_env(), timeout=600)
-    assert proc.returncode == 0, f"{argv[0]}: {proc.stderr[-3000:]}"
-    return proc
-
-
-def test_a_hostile_group_name_goes_through_the_commands_to_the_report(tmp_path: Path) -> None:
-    """CSV dataset → prepare-data → sample-pairs → pair-saliency (center) → gather →
-    score-crops → stats → plots → report: every step succeeds, every figure is drawn and
-    the report shows the name literally and fetches nothing."""
+@pytest.mark.slow
+def test_a_hostile_group_name_goes_through_the_workflow_to_the_report(tmp_path: Path) -> None:
+    """Snakemake's default target on a CSV dataset with a group named HOSTILE: the data, the
+    center cropper's chain (saliency, crops, stats, gaze, figures, probes), the summaries,
+    the report and the MLflow runs all succeed, every figure is drawn, and the report shows
+    the name literally and fetches nothing."""
     source = tmp_path / "source"
     source.mkdir()
     rows = []
@@ -229,29 +222,13 @@ def test_a_hostile_group_name_goes_through_the_commands_to_the_report(tmp_path: 
         writer = csv.DictWriter(f, ["path", "grp"])
         writer.writeheader()
         writer.writerows(rows)
-    _params(tmp_path / "params.yaml", croppers=["center"], sampling={"n": 20},
-            dataset={"source": "csv", "name": "hostile", "groups": {"attributes": ["grp"]},
-                     "manifest": {"csv": "source/labels.csv"}})
-    table, pairs = "data/hostile/images.parquet", "results/pairs.parquet"
-    run = [
-        ("prepare-data", "--out", table),
-        ("sample-pairs", "--dataset", table, "--out", pairs),
-        ("pair-saliency", "--cropper", "center", "--dataset", table, "--pairs", pairs, "--out",
-         "results/saliency/shard-0.parquet"),
-        ("gather", "--out", "results/saliency.parquet", "results/saliency/shard-0.parquet"),
-        ("score-crops", "--outcomes", "results/saliency.parquet", "--out",
-         "results/crops.parquet"),
-        ("stats", "--outcomes", "results/saliency.parquet", "--dataset", table,
-         "--crops", "results/crops.parquet", "--out-dir", "results/stats",
-         "--metrics", "results/metrics.json"),
-        ("plots", "--stats-dir", "results/stats", "--outcomes", "results/saliency.parquet",
-         "--out-dir", "results/figures"),
-        ("report", "--stats-dir", "results/stats", "--figures-dir", "results/figures",
-         "--crops", "results/crops.parquet", "--dataset", table, "--out", "results/report.html"),
-    ]
-    for command, *args in run:
-        extra = [] if command == "gather" else ["--params", "params.yaml"]
-        _cropaudit(command, *extra, *args, cwd=tmp_path)
+    tiny = yaml.safe_load((Path(__file__).parent / "configs/tiny.yaml").read_text())
+    overlay = write_yaml(tmp_path / "hostile.yaml", {
+        **tiny, "croppers": ["center"], "stats": {**tiny["stats"], "aggregates": []},
+        "dataset": {"source": "csv", "name": "hostile", "groups": {"attributes": ["grp"]},
+                    "manifest": {"csv": "source/labels.csv"}},
+        "probes": {**tiny["probes"], "edits": {"images_per_group": 0}}})
+    snakemake(tmp_path, "--quiet", configs=(overlay,))
     figures = {p.name for p in (tmp_path / "results/figures").glob("*.png")}
     assert {"bars.png", "forest.png", "ecdf.png"} <= figures, figures
     assert json.loads((tmp_path / "results/metrics.json").read_text())["pair_tuples"] > 0

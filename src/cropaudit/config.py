@@ -83,6 +83,18 @@ class Params(BaseModel):
                              f"({', '.join(self.croppers)})")
         return self
 
+    @model_validator(mode="after")
+    def _aggregates_name_attributes(self) -> Params:
+        """Checked when the params are read, so a workflow refuses it before any job runs
+        rather than in ``stats`` after the saliency jobs."""
+        attributes = self.dataset.groups.attributes
+        for i, agg in enumerate(self.stats.aggregates):
+            if agg.attribute not in attributes:
+                raise ValueError(f"stats.aggregates.{i}.attribute: {agg.attribute!r} is not "
+                                 f"one of dataset.groups.attributes {attributes} (list "
+                                 "stats.aggregates for these attributes, or [] for none)")
+        return self
+
     @property
     def primary_cropper(self) -> str:
         """The cropper the report and the headline metrics lead with."""

@@ -29,8 +29,15 @@ _INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
 
 
 def metric_key(name: str) -> str:
-    """A valid MLflow key: comparison separators read ``-vs-``, other odd characters ``_``."""
-    return _INVALID_KEY_CHARS.sub("_", name.replace(COMPARISON_SEP, "-vs-"))
+    """A valid MLflow key: comparison separators read ``-vs-``, other odd characters ``_``.
+
+    MLflow also refuses a key that a file path would normalise to another (``a//b``,
+    ``a/./b``, ``/a``: a group named after a URL makes one), so an empty, ``.`` or ``..``
+    part between slashes becomes underscores.
+    """
+    key = _INVALID_KEY_CHARS.sub("_", name.replace(COMPARISON_SEP, "-vs-"))
+    return "/".join(part if part.strip(".") else "_" * max(1, len(part))
+                    for part in key.split("/"))
 
 
 #: Subfolder of a stage's output folder holding what the report shows, derived by that stage

@@ -69,11 +69,9 @@ def run_stats(params: Params, inputs: StatsInputs, *, out_dir: Path,
     """Compute the audit's statistics and write its tables, findings, summary and metrics."""
     from cropaudit.stats.audit import audit
     from cropaudit.stats.groups import groups_table
-    from cropaudit.stats.inputs import check_aggregates
     from cropaudit.stats.outcomes import REQUIRED
 
     attributes = params.dataset.groups.attributes
-    check_aggregates(params.stats, attributes)
     outcomes = read_outcomes(inputs.outcomes, REQUIRED)
     groups = _groups(inputs, outcomes, attributes)
     crops = _crops(inputs)
