@@ -14,7 +14,7 @@ from support.workflow import snakemake, write_yaml
 
 DEMO = {"dataset": {"groups": {"attributes": ["feature", "cohort"]},
                     "demo": {"images_per_group": 3}},
-        "stats": {"aggregates": []}, "croppers": ["center"]}
+        "croppers": ["center"]}
 
 
 @pytest.fixture
@@ -187,8 +187,12 @@ def test_shard_flags_are_bounded(workspace, capsys, argv, fragment):
 
 
 def test_aggregates_of_other_attributes_are_refused_when_params_are_read(workspace, capsys):
-    """Refused by every command at start (and so before a workflow's first job), not by the
-    stats stage after the saliency jobs."""
+    """Listed, an aggregate of another attribute is refused by every command at start (and so
+    before a workflow's first job), not by the stats stage after the saliency jobs; left
+    unset, the defaults keep only what the attributes have (none here)."""
+    assert parse_params(DEMO).stats.aggregates == []
+    assert [a.name for a in parse_params({"dataset": {"groups": {"attributes": ["gender"]}}})
+            .stats.aggregates] == ["gender"]
     params = write_params(workspace / "params.yaml", stats={"aggregates": [
         {"name": "race", "attribute": "race", "first": "black", "second": "white"}]})
     assert main(["sample-pairs", "--params", params, "--dataset", "data/demo/images.parquet",

@@ -85,9 +85,16 @@ class Params(BaseModel):
 
     @model_validator(mode="after")
     def _aggregates_name_attributes(self) -> Params:
-        """Checked when the params are read, so a workflow refuses it before any job runs
-        rather than in ``stats`` after the saliency jobs."""
+        """Aggregates pool comparisons by one attribute, so each must name one of the groups'.
+
+        Left unset, the defaults (race, gender) are kept for the attributes there are; listed,
+        each is checked here, when the params are read, so a workflow refuses a bad one
+        before its first job rather than in ``stats`` after the saliency jobs.
+        """
         attributes = self.dataset.groups.attributes
+        if "aggregates" not in self.stats.model_fields_set:
+            self.stats.aggregates = [a for a in self.stats.aggregates
+                                     if a.attribute in attributes]
         for i, agg in enumerate(self.stats.aggregates):
             if agg.attribute not in attributes:
                 raise ValueError(f"stats.aggregates.{i}.attribute: {agg.attribute!r} is not "
