@@ -175,3 +175,15 @@ def test_together_table_chi_square_and_intervals() -> None:
     assert flat["chi2_p_value"].iloc[0] == pytest.approx(1.0)
     # simultaneous intervals are wider than marginal ones
     assert ((t["ci_high"] - t["ci_low"]) > (t["marginal_high"] - t["marginal_low"])).all()
+
+
+def test_the_kway_flag_follows_the_regime_the_study_measured():
+    """docs/statistics.md: above 7 % with 20 images per group drawn 12.5 or 50 times each;
+    within target with 40 or 80 images, or with 5 draws per image."""
+    from cropaudit.stats.multinomial import above_nominal
+
+    assert above_nominal(tuples=4 * 250, clusters=20, k=4)      # 12.5 draws per image
+    assert above_nominal(tuples=4 * 1000, clusters=20, k=4)     # 50
+    assert not above_nominal(tuples=4 * 100, clusters=20, k=4)  # 5
+    assert not above_nominal(tuples=4 * 1000, clusters=40, k=4)
+    assert not above_nominal(tuples=4 * 250, clusters=80, k=4)
