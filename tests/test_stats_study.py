@@ -85,12 +85,12 @@ def _cell(study, kind: str, name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["20 vs 20, heavy, deterministic, sd 1",
-                                  "8 vs 60, heavy, bt, sd 1"])
+@pytest.mark.parametrize("name", ["20 vs 20, heavy, deterministic, sd 1"])
 def test_pair_interval_and_verdict_hold_their_level(study, name: str) -> None:
     # the design the docs quoted (2 × 20 images, reused) with a deterministic cropper, where
-    # the disparity interval covered 77 % before; and unequal groups, where the verdict test
-    # had 7.7 % size. 300 runs per condition; tolerance 2 MC SE around the target band.
+    # the disparity interval covered 77 % before (unequal groups, where the verdict test had
+    # 7.7 % size, are in the study's table: CI time). 300 runs per condition; tolerance
+    # 2 MC SE around the target band.
     res = study.run_pairs(_cell(study, "pairs", name), seed=11)
     tol = 2 * mc_se(0.05, 300)
     for key in ("coverage", "disparity_coverage"):

@@ -9,6 +9,7 @@ metrics.json (and of the MLflow run logged from it) is made valid by :func:`metr
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # pandas is imported where a table is read: every command's s
 #: attribute values may not contain it (``prepare-data`` rejects them).
 COMPARISON_SEP = "~"
 
+#: MLflow's longest metric and parameter key.
+MAX_KEY_LENGTH = 250
 #: Characters MLflow refuses in metric and parameter keys.
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-. /:]")
 
@@ -36,8 +39,14 @@ def metric_key(name: str) -> str:
     part between slashes becomes underscores.
     """
     key = _INVALID_KEY_CHARS.sub("_", name.replace(COMPARISON_SEP, "-vs-"))
-    return "/".join(part if part.strip(".") else "_" * max(1, len(part))
-                    for part in key.split("/"))
+    key = "/".join(part if part.strip(".") else "_" * max(1, len(part))
+                   for part in key.split("/"))
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    # long group names (FairFace's interactions) make keys over MLflow's limit: keep the
+    # start, readable, and end with a digest of the whole so two keys stay two
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{key[:MAX_KEY_LENGTH - 13].rstrip('/')}-{digest}"
 
 
 #: Subfolder of a stage's output folder holding what the report shows, derived by that stage
