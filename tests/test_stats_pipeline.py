@@ -201,3 +201,15 @@ def test_power_command(capsys) -> None:
         main(["power", "--delta", "0.7"])
     capsys.readouterr()
 
+
+
+@pytest.mark.parametrize(("images", "flagged"), [(8, True), (30, False)])
+def test_the_summary_flags_comparisons_on_few_images(images: int, flagged: bool) -> None:
+    """Where the simulation study measured the disparity intervals short (≤ 10 images of a
+    group), the summary says so beside the verdicts; with more images it says nothing."""
+    from cropaudit.stats.summary import summary_markdown
+
+    outcomes = simulate_outcomes(3, images_per_group=images, bases_per_comparison=40,
+                                 together_tuples=0)
+    result = audit(outcomes, StatsParams(bootstrap_resamples=0), simulated_groups(), seed=3)
+    assert ("**Few images**" in summary_markdown(result)) is flagged
