@@ -240,6 +240,8 @@ def first_access_lock(uri: str) -> Iterator[None]:
 
 
 def _ensure_experiment(client: Any, name: str, uri: str) -> str:
+    """The experiment's id, creating it if needed; beside a sqlite store its artifacts go to
+    an ``mlruns/`` folder next to the database rather than the working directory."""
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
